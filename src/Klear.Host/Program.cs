@@ -1,0 +1,31 @@
+using Klear.Host.Cli;
+
+// The `klear` command line: dispatch on the leading words, exit 2 on a usage error.
+ICommand[] commands =
+[
+];
+
+var match = commands
+    .Select(c => (c, words: c.Name.Split(' ')))
+    .Where(m => m.words.Length <= args.Length && m.words.SequenceEqual(args.Take(m.words.Length)))
+    .OrderByDescending(m => m.words.Length)
+    .FirstOrDefault();
+
+if (match.c is null)
+{
+    var shown = args.Length == 0 ? "" : $"unknown command '{string.Join(' ', args.TakeWhile(a => !a.StartsWith("--")))}'\n\n";
+    Console.Error.WriteLine($"{shown}usage: klear <command> [--option value ...]\n\ncommands:");
+    foreach (var c in commands) Console.Error.WriteLine($"  {c.Name,-16} {c.Summary}");
+    return args.Length == 0 || args[0] is "help" or "--help" ? 0 : 2;
+}
+
+try
+{
+    var options = new CliArgs(args.Skip(match.words.Length));
+    return match.c.Run(options);
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"klear {match.c.Name}: {e.Message}");
+    return 2;
+}
