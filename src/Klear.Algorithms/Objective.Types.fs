@@ -1,0 +1,44 @@
+namespace Klear.Algorithms
+
+/// The clip range around r = 1: tokens leave the trust region below 1 - EpsLow or above 1 + EpsHigh.
+type ClipRange =
+    { EpsLow: float
+      EpsHigh: float }
+
+    /// The paper's defaults (DAPO clip-higher): 0.2 / 0.28.
+    static member Default = { EpsLow = 0.2; EpsHigh = 0.28 }
+
+module ClipRange =
+    let validate (c: ClipRange) =
+        if not (c.EpsLow >= 0.0 && c.EpsLow < 1.0) then Error $"eps_low must be in [0, 1), got {c.EpsLow}"
+        elif not (c.EpsHigh >= 0.0 && System.Double.IsFinite c.EpsHigh) then Error $"eps_high must be >= 0, got {c.EpsHigh}"
+        else Ok c
+
+/// What a clipped token's bound does to the gradient. PPO stops it (the token is silent); GPPO keeps it through
+/// r/sg(r), scaled by β (β also scales the clipped token's forward value, Appendix A.2).
+type BoundGradient =
+    | Stop
+    | Preserve of beta: float
+
+/// Which ratio the clip acts on: per token (PPO family) or GSPO's per-sequence ratio.
+type RatioLevel =
+    | TokenRatio
+    | SequenceRatio
+
+/// The PPO family in one record: PPO, clip-higher, GPPO (all variants), GSPO, each with optional dual clip.
+type ClipSpec =
+    { Range: ClipRange
+      Low: BoundGradient
+      High: BoundGradient
+      DualClip: float option
+      Level: RatioLevel }
+
+/// CISPO's weight sg(w(r)): a clamp to [1 - EpsLow, 1 + EpsHigh] (MiniMax-M1), or only an upper cap (TRL).
+type CispoBound =
+    | Clamp of ClipRange
+    | UpperCap of epsMax: float
+
+/// Every policy objective Klear knows. A closed set: adding one is one case, one file, one test list.
+type PolicyObjective =
+    | Clipped of ClipSpec
+    | Cispo of CispoBound

@@ -1,0 +1,47 @@
+using System.Text.Json;
+using Klear.Algorithms;
+using Microsoft.FSharp.Collections;
+
+namespace Klear.Host.Cli;
+
+/// <summary><c>loss inspect</c>: per-token loss and autograd d(loss)/d(logp) of an objective, as one JSON array.</summary>
+public sealed class LossInspectCommand : ICommand
+{
+    public string Name => "loss inspect";
+    public string Summary => "loss and d(loss)/d(logp) per (ratio, advantage) token, as JSON";
+
+    public int Run(CliArgs args)
+    {
+        var objective = ObjectiveOptions.Read(args);
+        var ratios = args.DoubleList("ratio");
+        var advantages = args.DoubleList("advantage");
+        args.RejectUnknown();
+        if (ratios.Length != advantages.Length)
+            throw new UsageException($"--ratio has {ratios.Length} values but --advantage has {advantages.Length}; give one advantage per ratio");
+        foreach (var r in ratios)
+            if (!(r > 0) || !double.IsFinite(r)) throw new UsageException($"--ratio: every ratio must be a finite number > 0, got {r}");
+        foreach (var a in advantages)
+            if (!double.IsFinite(a)) throw new UsageException($"--advantage: every advantage must be finite, got {a}");
+
+        var pairs = ListModule.OfSeq(ratios.Zip(advantages, (r, a) => Tuple.Create(r, a)));
+        var results = Inspect.tokens(objective, pairs);
+
+        using var stdout = Console.OpenStandardOutput();
+        using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = false }))
+        {
+            json.WriteStartArray();
+            foreach (var t in results)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("ratio", t.Ratio);
+                json.WriteNumber("advantage", t.Advantage);
+                json.WriteNumber("loss", t.Loss);
+                json.WriteNumber("grad", t.Grad);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        stdout.WriteByte((byte)'\n');
+        return 0;
+    }
+}
