@@ -34,7 +34,7 @@ public sealed class LossTableCommand : ICommand
                 var built = Objective.build(Objective.parse(c.Objective).ResultValue, settings);
                 if (built.IsError) throw new UsageException(built.ErrorValue);
                 var token = Inspect.tokens(built.ResultValue, ListModule.OfSeq([Tuple.Create(r, a)])).Head;
-                var f = a == 0 ? token.Grad : token.Grad / -a;
+                var f = (a == 0 ? token.Grad : token.Grad / -a) + 0.0;   // + 0.0 turns -0 into 0
                 return $"{f,14:0.####}";
             });
             Console.WriteLine($"| {label,-22} | {a,4} | {r,5} | " + string.Join(" | ", cells) + " |");

@@ -1,0 +1,25 @@
+/// Runs the real `klear` program (klear.dll beside the test assembly) as a child process.
+module Klear.Tests.Cli
+
+open System
+open System.Diagnostics
+open System.IO
+
+type Run =
+    { ExitCode: int
+      Stdout: string
+      Stderr: string }
+
+let klearDll = Path.Combine(AppContext.BaseDirectory, "klear.dll")
+
+let run (args: string list) =
+    let psi = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    psi.ArgumentList.Add klearDll
+    for a in args do psi.ArgumentList.Add a
+    use p = Process.Start psi
+    let stdout = p.StandardOutput.ReadToEndAsync()
+    let stderr = p.StandardError.ReadToEndAsync()
+    if not (p.WaitForExit(TimeSpan.FromMinutes 2.0)) then
+        p.Kill true
+        failwithf "klear %s did not finish in 2 minutes" (String.Join(" ", args))
+    { ExitCode = p.ExitCode; Stdout = stdout.Result; Stderr = stderr.Result }
