@@ -1,0 +1,73 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Klear.Host.Data;
+
+/// <summary>Reads and writes verl-format datasets as JSON Lines (one row object per line; blank lines skipped).</summary>
+public static class VerlDataset
+{
+    public static IReadOnlyList<VerlRow> Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"dataset not found: {path}", path);
+        var ext = Path.GetExtension(path).ToLowerInvariant();
+        if (ext is not (".jsonl" or ".json"))
+            throw new NotSupportedException($"{path}: only JSON Lines (.jsonl) datasets are read so far (parquet is not yet supported)");
+        var rows = new List<VerlRow>();
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonNode? node;
+            try { node = JsonNode.Parse(line); }
+            catch (JsonException e) { throw new DataFormatException(path, lineNo, "(line)", $"not valid JSON: {e.Message}"); }
+            rows.Add(Parse(node as JsonObject ?? throw new DataFormatException(path, lineNo, "(line)", "not a JSON object"), path, lineNo));
+        }
+        return rows;
+    }
+
+    public static VerlRow Parse(JsonObject o, string file, int row)
+    {
+        string RequiredString(JsonNode? n, string field) =>
+            n is JsonValue v && v.TryGetValue<string>(out var s) ? s
+            : throw new DataFormatException(file, row, field, n is null ? "missing" : $"expected a string, got {n.GetValueKind()}");
+
+        var dataSource = RequiredString(o["data_source"], "data_source");
+        var prompt = o["prompt"] switch
+        {
+            JsonArray a => a.Select((m, i) =>
+            {
+                var msg = m as JsonObject ?? throw new DataFormatException(file, row, $"prompt[{i}]", "expected an object {role, content}");
+                return new ChatMessage(RequiredString(msg["role"], $"prompt[{i}].role"), RequiredString(msg["content"], $"prompt[{i}].content"));
+            }).ToList(),
+            JsonValue v when v.TryGetValue<string>(out var s) => [new ChatMessage("user", s)],
+            null => throw new DataFormatException(file, row, "prompt", "missing"),
+            var n => throw new DataFormatException(file, row, "prompt", $"expected a list of messages, got {n.GetValueKind()}"),
+        };
+        if (prompt.Count == 0) throw new DataFormatException(file, row, "prompt", "empty message list");
+        var rewardModel = o["reward_model"] as JsonObject
+            ?? throw new DataFormatException(file, row, "reward_model", o["reward_model"] is null ? "missing" : "expected an object");
+        var groundTruth = rewardModel["ground_truth"] switch
+        {
+            null => throw new DataFormatException(file, row, "reward_model.ground_truth", "missing"),
+            JsonValue v when v.TryGetValue<string>(out var s) => s,
+            var n => n.ToJsonString(),   // numbers, lists and code-test objects are kept as JSON text
+        };
+        var ability = o["ability"] is JsonValue av && av.TryGetValue<string>(out var ab) ? ab : null;
+        var extra = o["extra_info"] switch
+        {
+            null => null,
+            JsonObject e => (JsonObject)e.DeepClone(),
+            var n => throw new DataFormatException(file, row, "extra_info", $"expected an object, got {n.GetValueKind()}"),
+        };
+        return new VerlRow(dataSource, prompt, groundTruth, ability, extra, $"{file}:{row}");
+    }
+
+    public static void SaveJsonl(string path, IEnumerable<VerlRow> rows)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        using var w = new StreamWriter(path);
+        foreach (var r in rows) w.WriteLine(r.ToJson().ToJsonString());
+    }
+}

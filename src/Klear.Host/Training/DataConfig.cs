@@ -1,0 +1,22 @@
+namespace Klear.Host.Training;
+
+/// <summary>Where problems come from: the built-in arithmetic task, or verl-format files.</summary>
+public sealed record DataConfig
+{
+    /// <summary>"arithmetic" (built in) or "files" (train_files / val_files).</summary>
+    public string Task { get; init; } = "arithmetic";
+    /// <summary>verl-format JSONL for RL prompts (task = files).</summary>
+    public string? TrainFiles { get; init; }
+    /// <summary>verl-format JSONL for evaluation (task = files).</summary>
+    public string? ValFiles { get; init; }
+    /// <summary>verl-format JSONL whose extra_info.response holds SFT targets (task = files).</summary>
+    public string? SftFiles { get; init; }
+    /// <summary>Operand counts of SFT problems and their weights (arithmetic).</summary>
+    public Dictionary<int, double> SftOperands { get; init; } = new() { [2] = 1, [3] = 2 };
+    /// <summary>Operand counts of RL and evaluation problems (arithmetic).</summary>
+    public Dictionary<int, double> RlOperands { get; init; } = new() { [3] = 1 };
+    /// <summary>Held-out problems for evaluation (arithmetic).</summary>
+    public int EvalProblems { get; init; } = 400;
+    /// <summary>Share of SFT traces with one arithmetic slip (teacher quality knob).</summary>
+    public double TeacherWrongShare { get; init; } = 0.0;
+}
