@@ -1,0 +1,41 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Klear.Host.Metrics;
+
+/// <summary>
+/// One row of metrics per step to <c>metrics.jsonl</c> (names as in objectives.md, namespaced like verl:
+/// <c>actor/pg_clipfrac</c>, <c>critic/score/mean</c>, <c>charts/lr</c>) and the same scalars to TensorBoard.
+/// </summary>
+public sealed class MetricsLog : IDisposable
+{
+    readonly StreamWriter _jsonl;
+    readonly TensorBoardWriter _tb;
+    readonly List<(string Phase, long Step, Dictionary<string, double> Values)> _rows = [];
+
+    public MetricsLog(string runDir, bool append = false)
+    {
+        _jsonl = new StreamWriter(Path.Combine(runDir, "metrics.jsonl"), append);
+        _tb = new TensorBoardWriter(Path.Combine(runDir, "tb"));
+    }
+
+    public IReadOnlyList<(string Phase, long Step, Dictionary<string, double> Values)> Rows => _rows;
+
+    /// <summary>Writes one row; <paramref name="phase"/> is "sft", "rl" or "eval", stored as the row's "phase".</summary>
+    public void Write(string phase, long step, IReadOnlyDictionary<string, double> values)
+    {
+        var row = new JsonObject { ["phase"] = phase, ["step"] = step };
+        foreach (var (k, v) in values.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            row[k] = double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _jsonl.WriteLine(row.ToJsonString());
+        _jsonl.Flush();
+        _tb.Scalars(step, values.Select(kv => KeyValuePair.Create($"{phase}/{kv.Key}", kv.Value)));
+        _rows.Add((phase, step, new Dictionary<string, double>(values)));
+    }
+
+    public void Dispose()
+    {
+        _jsonl.Dispose();
+        _tb.Dispose();
+    }
+}
