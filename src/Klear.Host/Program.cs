@@ -3,6 +3,7 @@ using Klear.Host.Cli;
 // The `klear` command line: dispatch on the leading words, exit 2 on a usage error.
 ICommand[] commands =
 [
+    new ModelLogitsCommand(),
 ];
 
 var match = commands
