@@ -6,6 +6,7 @@ ICommand[] commands =
     new LossInspectCommand(),
     new LossTableCommand(),
     new LossBenchCommand(),
+    new ModelLogitsCommand(),
 ];
 
 var match = commands

@@ -1,0 +1,63 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Klear.Host.Model;
+
+/// <summary>
+/// The policy: Qwen3 decoder plus LM head, parameter names equal to Hugging Face's keys (<c>model.layers.0.mlp.up_proj.weight</c>,
+/// <c>lm_head.weight</c>), so checkpoints load key for key. With tied embeddings there is no <c>lm_head.weight</c>.
+/// </summary>
+public sealed class Qwen3ForCausalLM : nn.Module<CausalLMInput, Tensor>
+{
+    readonly Qwen3Model _model;
+    readonly Linear? _lmHead;
+
+    public Qwen3Config Config { get; }
+
+    public Qwen3ForCausalLM(Qwen3Config config) : base(nameof(Qwen3ForCausalLM))
+    {
+        config.Validate();
+        Config = config;
+        _model = new Qwen3Model(config);
+        register_module("model", _model);
+        if (!config.TieWordEmbeddings)
+        {
+            _lmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+            register_module("lm_head", _lmHead);
+        }
+    }
+
+    /// <summary>The output projection [V, C]: the embedding matrix when tied.</summary>
+    public Tensor LmHeadWeight => _lmHead?.weight ?? _model.EmbedTokens.weight!;
+
+    /// <summary>Final-normed hidden states [B, T, C]; pair with <see cref="Logits"/> to project only some positions.</summary>
+    public Tensor Hidden(CausalLMInput input) => _model.forward(input);
+
+    /// <summary>Vocabulary logits [..., V] of hidden states [..., C].</summary>
+    public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, LmHeadWeight);
+
+    /// <summary>Logits [B, T, V].</summary>
+    public override Tensor forward(CausalLMInput input)
+    {
+        using var scope = torch.NewDisposeScope();
+        return Logits(Hidden(input)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Hugging Face's initialisation: normal(0, initializer_range) for linear and embedding weights, zero biases, unit
+    /// norm gains; drawn from its own generator so a seed gives the same model whatever else used the global RNG.
+    /// </summary>
+    public Qwen3ForCausalLM InitializeWeights(long seed)
+    {
+        var generator = new torch.Generator((ulong)seed);
+        using var noGrad = torch.no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+            else p.normal_(0.0, Config.InitializerRange, generator);
+        }
+        return this;
+    }
+}

@@ -1,0 +1,28 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Klear.Host.Model;
+
+/// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)), no biases.</summary>
+public sealed class Qwen3Mlp : nn.Module<Tensor, Tensor>
+{
+    readonly Linear _gateProj, _upProj, _downProj;
+
+    public Qwen3Mlp(Qwen3Config config) : base(nameof(Qwen3Mlp))
+    {
+        _gateProj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
+        _upProj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
+        _downProj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false);
+        register_module("gate_proj", _gateProj);
+        register_module("up_proj", _upProj);
+        register_module("down_proj", _downProj);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        var gated = nn.functional.silu(_gateProj.forward(x)) * _upProj.forward(x); // [B, T, I]
+        return _downProj.forward(gated).MoveToOuterDisposeScope();
+    }
+}

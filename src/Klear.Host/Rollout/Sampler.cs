@@ -1,0 +1,135 @@
+using Klear.Host.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Klear.Host.Rollout;
+
+/// <summary>
+/// Batched generation from the policy: prompts of different lengths are left-padded so every row's next token sits in
+/// the last column, then one token per row per step, with a <see cref="KvCache"/> (or full recomputation, which the
+/// tests and the benchmark compare against).
+/// </summary>
+public sealed class Sampler(Qwen3ForCausalLM model)
+{
+    public GenerationResult Generate(IReadOnlyList<int[]> prompts, SamplingOptions options, IReadOnlyList<long>? seeds = null, bool useKvCache = true)
+    {
+        options.Validate();
+        if (prompts.Count == 0) throw new ArgumentException("Sampler.Generate: no prompts", nameof(prompts));
+        if (seeds is not null && seeds.Count != prompts.Count)
+            throw new ArgumentException($"Sampler.Generate: {seeds.Count} seeds for {prompts.Count} prompts", nameof(seeds));
+        int vocab = model.Config.VocabSize;
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            if (prompts[i].Length == 0) throw new ArgumentException($"Sampler.Generate: prompt {i} is empty", nameof(prompts));
+            if (prompts[i].Any(t => t < 0 || t >= vocab)) throw new ArgumentException($"Sampler.Generate: prompt {i} has a token outside [0, {vocab})", nameof(prompts));
+        }
+
+        int b = prompts.Count, p = prompts.Max(x => x.Length), maxNew = options.MaxNewTokens, total = p + maxNew;
+        var stop = options.StopTokenIds.ToHashSet();
+        var tokens = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
+        var logProbs = Enumerable.Range(0, b).Select(_ => new List<float>()).ToArray();
+        var finished = new bool[b];
+
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var (ids, mask) = LeftPad(prompts, options.PadTokenId, total);                           // [B, P + N] each
+        var uniforms = Uniforms(b, maxNew, seeds ?? Enumerable.Range(0, b).Select(i => options.Seed + i).ToList());
+        using var cache = useKvCache
+            ? new KvCache(model.Config.NumHiddenLayers, b, model.Config.NumKeyValueHeads, model.Config.HeadDim, total)
+            : null;
+
+        for (int step = 0; step < maxNew; step++)
+        {
+            using var stepScope = torch.NewDisposeScope();
+            int length = p + step;
+            var input = cache is null || step == 0 ? ids.narrow(1, 0, length) : ids.narrow(1, length - 1, 1);
+            var hidden = model.Hidden(new CausalLMInput(input, mask.narrow(1, 0, length), Cache: cache)); // [B, T, C]
+            var logits = model.Logits(hidden.select(1, -1));                                           // [B, V]
+            var (next, nextLogProbs) = SampleNext(logits, options, uniforms.select(1, step));
+            ids.select(1, length).copy_(next);
+            mask.select(1, length).fill_(1);
+
+            var nextIds = next.data<long>().ToArray();
+            var nextLp = nextLogProbs.data<float>().ToArray();
+            for (int i = 0; i < b; i++)
+            {
+                if (finished[i]) continue;
+                tokens[i].Add((int)nextIds[i]);
+                logProbs[i].Add(nextLp[i]);
+                finished[i] = stop.Contains((int)nextIds[i]);
+            }
+            if (finished.All(f => f)) break;
+        }
+        return new GenerationResult(tokens.Select(t => t.ToArray()).ToArray(), finished, logProbs.Select(l => l.ToArray()).ToArray());
+    }
+
+    /// <summary>
+    /// Draws one token per row of <paramref name="logits"/> [B, V] by inverting the CDF of the renormalised
+    /// temperature/top-k/top-p distribution at <paramref name="uniforms"/> [B] in [0, 1); returns tokens [B] (int64)
+    /// and their log-probabilities [B] under that distribution. Taking the uniforms as input keeps each request's
+    /// randomness its own, independent of which other requests share the batch.
+    /// </summary>
+    public static (Tensor Tokens, Tensor LogProbs) SampleNext(Tensor logits, SamplingOptions options, Tensor uniforms)
+    {
+        if (logits.dim() != 2 || uniforms.dim() != 1 || uniforms.shape[0] != logits.shape[0])
+            throw new ArgumentException($"Sampler.SampleNext: logits [{string.Join(", ", logits.shape)}] must be [B, V] and uniforms [{string.Join(", ", uniforms.shape)}] [B]", nameof(logits));
+        using var scope = torch.NewDisposeScope();
+        var x = logits.to_type(ScalarType.Float32);
+        if (options.Temperature == 0)
+        {
+            var greedy = x.argmax(-1, keepdim: true);                                                // [B, 1]
+            var lp = x.log_softmax(-1).gather(1, greedy).squeeze(1);
+            return (greedy.squeeze(1).MoveToOuterDisposeScope(), lp.MoveToOuterDisposeScope());
+        }
+
+        long v = x.shape[1];
+        var (sorted, order) = (x / options.Temperature).sort(-1, descending: true);                  // [B, V] each
+        var rank = torch.arange(v, dtype: ScalarType.Int64).unsqueeze(0);                          // [1, V]
+        if (options.TopK > 0 && options.TopK < v)
+            sorted = sorted.masked_fill(rank.ge(options.TopK), float.NegativeInfinity);
+        if (options.TopP < 1)
+        {
+            var probs = sorted.softmax(-1);
+            // Drop a token when the tokens ranked above it already reach TopP; the top token always stays.
+            var before = probs.cumsum(-1) - probs;
+            sorted = sorted.masked_fill(before.ge(options.TopP).logical_and(rank.gt(0)), float.NegativeInfinity);
+        }
+        var logProbs = sorted.log_softmax(-1);                                                       // [B, V]
+        var cdf = logProbs.exp().cumsum(-1);                                                         // [B, V]
+        var target = uniforms.to_type(ScalarType.Float32).unsqueeze(1) * cdf.narrow(1, v - 1, 1);  // [B, 1]
+        var kept = sorted.isfinite().sum(-1, keepdim: true, type: ScalarType.Int64);                // [B, 1]
+        var pick = cdf.lt(target).sum(-1, keepdim: true, type: ScalarType.Int64).minimum(kept - 1); // [B, 1]
+        var tokens = order.gather(1, pick).squeeze(1);
+        var chosen = logProbs.gather(1, pick).squeeze(1);
+        return (tokens.MoveToOuterDisposeScope(), chosen.MoveToOuterDisposeScope());
+    }
+
+    static (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<int[]> prompts, int pad, int total)
+    {
+        int b = prompts.Count, p = prompts.Max(x => x.Length);
+        var ids = new long[b * total];
+        var mask = new long[b * total];
+        for (int i = 0; i < b; i++)
+        {
+            int offset = p - prompts[i].Length;
+            for (int j = 0; j < total; j++) ids[i * total + j] = pad;
+            for (int j = 0; j < prompts[i].Length; j++)
+            {
+                ids[i * total + offset + j] = prompts[i][j];
+                mask[i * total + offset + j] = 1;
+            }
+        }
+        return (torch.tensor(ids, [b, total]), torch.tensor(mask, [b, total]));
+    }
+
+    static Tensor Uniforms(int b, int steps, IReadOnlyList<long> seeds)
+    {
+        var rows = new Tensor[b];
+        for (int i = 0; i < b; i++)
+        {
+            using var generator = new torch.Generator(unchecked((ulong)seeds[i]));
+            rows[i] = torch.rand(steps, generator: generator);
+        }
+        return torch.stack(rows);                                                                    // [B, N]
+    }
+}

@@ -1,0 +1,57 @@
+using Klear.Host.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Klear.Host.Rollout;
+
+/// <summary>
+/// Per-token log-probabilities and entropies of given sequences, for the training objectives. The LM head runs on
+/// chunks of positions, so no [B, T, V] logits tensor is built: each chunk's logits live only as long as autograd needs
+/// them (without grad, one chunk at a time), and no log-softmax copy of the vocabulary is kept.
+/// </summary>
+public static class SequenceScorer
+{
+    /// <summary>
+    /// For <paramref name="inputIds"/> [B, T]: log p(token t | tokens &lt; t) for t = 1..T-1 as [B, T-1] (differentiable
+    /// when grad is enabled) and the entropy of each of those predictive distributions [B, T-1] (a diagnostic, detached).
+    /// Logits are divided by <paramref name="temperature"/> to match the sampling policy.
+    /// </summary>
+    public static (Tensor LogProbs, Tensor Entropies) Score(Qwen3ForCausalLM model, Tensor inputIds, Tensor? attentionMask = null,
+        double temperature = 1.0, long chunkTokens = 2048)
+    {
+        if (inputIds.dim() != 2 || inputIds.shape[1] < 2)
+            throw new ArgumentException($"SequenceScorer.Score: inputIds must be [B, T] with T >= 2, got [{string.Join(", ", inputIds.shape)}]", nameof(inputIds));
+        if (attentionMask is not null && !attentionMask.shape.SequenceEqual(inputIds.shape))
+            throw new ArgumentException($"SequenceScorer.Score: attentionMask [{string.Join(", ", attentionMask.shape)}] differs from inputIds [{string.Join(", ", inputIds.shape)}]", nameof(attentionMask));
+        if (!(temperature > 0)) throw new ArgumentException($"SequenceScorer.Score: temperature must be positive, got {temperature}", nameof(temperature));
+        if (chunkTokens <= 0) throw new ArgumentException($"SequenceScorer.Score: chunkTokens must be positive, got {chunkTokens}", nameof(chunkTokens));
+
+        long b = inputIds.shape[0], t = inputIds.shape[1];
+        using var scope = torch.NewDisposeScope();
+        var hidden = model.Hidden(new CausalLMInput(inputIds, attentionMask));                 // [B, T, C]
+        var h = hidden.narrow(1, 0, t - 1).reshape(b * (t - 1), hidden.shape[2]);              // [N, C]
+        var targets = inputIds.narrow(1, 1, t - 1).reshape(b * (t - 1), 1);                    // [N, 1]
+        long n = h.shape[0];
+        var logProbs = new List<Tensor>();
+        var entropies = new List<Tensor>();
+        for (long start = 0; start < n; start += chunkTokens)
+        {
+            long len = Math.Min(chunkTokens, n - start);
+            using var chunkScope = torch.NewDisposeScope();
+            var logits = model.Logits(h.narrow(0, start, len)).to_type(ScalarType.Float32) / temperature; // [n, V]
+            var lse = logits.logsumexp(-1);                                                     // [n]
+            var lp = logits.gather(1, targets.narrow(0, start, len)).squeeze(1) - lse;
+            Tensor entropy;
+            using (torch.no_grad())
+            {
+                var detached = logits.detach();
+                entropy = lse.detach() - (detached.softmax(-1) * detached).sum(-1);              // H = lse - E[logit]
+            }
+            logProbs.Add(lp.MoveToOuterDisposeScope());
+            entropies.Add(entropy.MoveToOuterDisposeScope());
+        }
+        var allLp = torch.cat(logProbs, 0).view(b, t - 1);                                       // [B, T-1]
+        var allEnt = torch.cat(entropies, 0).view(b, t - 1);
+        return (allLp.MoveToOuterDisposeScope(), allEnt.MoveToOuterDisposeScope());
+    }
+}
