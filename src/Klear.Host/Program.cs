@@ -7,6 +7,8 @@ ICommand[] commands =
     new LossTableCommand(),
     new LossBenchCommand(),
     new ModelLogitsCommand(),
+    new VerifyMathCommand(),
+    new VerifyBenchCommand(),
 ];
 
 var match = commands

@@ -1,0 +1,117 @@
+/// The answer expression tree and the per-check options, with Math-Verify's names and meanings.
+namespace Klear.Algorithms.Verifier
+
+open Klear.Algorithms.Verifier.Rational
+
+/// Which extractors run over a text (Math-Verify's `extraction`: "latex" and/or "expr").
+type Extraction =
+    | LatexExtraction
+    | ExprExtraction
+
+/// Math-Verify's per-check settings; `VerifyOptions.defaults` holds its defaults.
+type VerifyOptions =
+    { /// Extractors applied to both gold and answer; their patterns compete by priority.
+      Extraction: Extraction list
+      /// Priority of `\boxed{}` matches (0 = before "final answer is", 50 = Math-Verify's default, -1 = off).
+      BoxedMatchPriority: int
+      /// Decimal places both sides are rounded to when one side is a decimal literal.
+      FloatRounding: int
+      /// false: variables are matched by position, so f(x) equals f(y).
+      Strict: bool
+      /// true: any relation may be compared with a set (x > 1 vs (1, \infty)); chained bounds a < x < b always may.
+      AllowSetRelationComp: bool
+      /// Reward use: only the text after the last `</think>` of the answer is read.
+      AfterThink: bool }
+
+module VerifyOptions =
+    let defaults =
+        { Extraction = [ LatexExtraction; ExprExtraction ]
+          BoxedMatchPriority = 50
+          FloatRounding = 6
+          Strict = true
+          AllowSetRelationComp = false
+          AfterThink = true }
+
+type RelOp =
+    | Eq
+    | Ne
+    | Lt
+    | Le
+    | Gt
+    | Ge
+
+/// Subtraction is `Add [a; Mul [-1; b]]` and division `Mul [a; Pow (b, -1)]`, so evaluation has few cases.
+[<NoComparison>]
+type Expr =
+    | Num of Q
+    /// A decimal literal: exact value kept, but it switches on Math-Verify's rounding comparison.
+    | Float of Q
+    | Sym of string
+    /// "pi", "e", "i" or "oo".
+    | Const of string
+    | Add of Expr list
+    | Mul of Expr list
+    | Pow of Expr * Expr
+    | Fn of string * Expr list
+    /// `x\%`, worth x/100; kept apart because a percentage of a decimal still counts as a decimal.
+    | Pct of Expr
+    /// `a \pm b`; expanded into a set of answers before comparison.
+    | PlusMinus of Expr * Expr
+    | Rel of RelOp * Expr * Expr
+    /// A chain a < b < c, in written order.
+    | And of Expr list
+    | Tup of Expr list
+    /// "(a, b)": Math-Verify reads it as an open interval, yet it also matches a pair or a 2-element set.
+    | Pair of Expr * Expr
+    | FSet of Expr list
+    | Interval of leftOpen: bool * Expr * Expr * rightOpen: bool
+    | Union of Expr list
+    | Matrix of Expr list list
+
+module Expr =
+    let minusOne = Num(ofInt -1)
+    let neg e = Mul [ minusOne; e ]
+    let sub a b = Add [ a; neg b ]
+    let isSetLike e =
+        match e with
+        | FSet _ | Interval _ | Union _ | Tup _ | Pair _ -> true
+        | _ -> false
+    let isRelation e =
+        match e with
+        | Rel _ -> true
+        | And rs -> not rs.IsEmpty
+        | _ -> false
+    let rec isEquation e =
+        match e with
+        | Rel(Eq, _, _) -> true
+        | And rs -> not rs.IsEmpty && List.forall isEquation rs
+        | _ -> false
+    /// Math-Verify's `is_expr_of_only_symbols`: a left side such as `x`, `AB`, `f(x)` or `(p, q)` names the answer.
+    let rec onlySymbols e =
+        match e with
+        | Sym _ -> true
+        | Mul xs | Tup xs | FSet xs -> not xs.IsEmpty && List.forall onlySymbols xs
+        | Pair(a, b) -> onlySymbols a && onlySymbols b
+        | Fn(name, args) when name.StartsWith "user:" -> List.forall onlySymbols args
+        | _ -> false
+    let isAssignment e =
+        match e with
+        | Rel(Eq, lhs, _) -> onlySymbols lhs
+        | And(Rel(Eq, lhs, _) :: _ as rs) -> isEquation (And rs) && onlySymbols lhs
+        | _ -> false
+    let rec lastRelation e =
+        match e with
+        | And rs when not rs.IsEmpty -> lastRelation (List.last rs)
+        | _ -> e
+    let firstRelation e =
+        match e with
+        | And(r :: _) -> r
+        | _ -> e
+    let rhs e =
+        match lastRelation e with
+        | Rel(_, _, r) -> r
+        | x -> x
+    let lhs e =
+        match firstRelation e with
+        | Rel(_, l, _) -> l
+        | x -> x

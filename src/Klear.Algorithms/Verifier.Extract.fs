@@ -1,0 +1,124 @@
+/// Math-Verify's `parse`: candidates are tried by priority group, rightmost first within a group; the first that
+/// parses wins, and the text of the first candidate tried is kept as a string fallback.
+module Klear.Algorithms.Verifier.Extract
+
+open System
+open Klear.Algorithms.Verifier.Scan
+
+/// What one side of a comparison yields: parsed answers, then at most one string fallback.
+type Extracted =
+    | Parsed of Expr
+    | Raw of string
+
+/// Responses longer than this are cut to their tail, where the final answer is.
+let maxInput = 120_000
+/// Parse attempts per text; a response full of unparseable formulas must not cost one parse each.
+let maxAttempts = 48
+
+/// Math-Verify's `get_last_eq`: `a = b = c` (without lists) retried as its last right-hand side.
+let private lastEquation (latex: string) =
+    if latex.Contains ',' || latex.Contains ';' then None
+    else
+        let parts = ResizeArray<string>()
+        let mutable from = 0
+        for i in 0 .. latex.Length - 1 do
+            if latex.[i] = '=' && (i = 0 || "\\<!>".IndexOf latex.[i - 1] < 0) then
+                parts.Add(latex.Substring(from, i - from))
+                from <- i + 1
+        parts.Add(latex.Substring from)
+        if parts.Count > 2 then Some parts.[parts.Count - 1] else None
+
+let parseNormalised (latex: string) : Expr option =
+    match Parse.parseLatex latex with
+    | Some e -> Some e
+    | None -> lastEquation latex |> Option.bind Parse.parseLatex
+
+let private latexValue (boxedLast: bool) (content: string) (percent: bool) =
+    let normalised = Normalise.normalise boxedLast content
+    let parsed = parseNormalised normalised |> Option.map (fun e -> if percent then Pct e else e)
+    parsed, normalised
+
+let private flatten (values: Expr list) =
+    FSet(values |> List.collect (fun v -> match v with FSet xs -> xs | x -> [ x ]))
+
+/// The value of a candidate (None when it does not parse) and its string form.
+let private evaluate (kind: CandidateKind) : Expr option * string =
+    match kind with
+    | LatexChain envs ->
+        let results = envs |> List.map (fun e -> latexValue false e.Content e.Percent)
+        match results with
+        | [ single ] -> single
+        | _ when results |> List.forall (fun (p, _) -> p.IsSome) ->
+            Some(flatten (results |> List.map (fst >> Option.get))), String.Join(" and ", results |> List.map snd)
+        | first :: _ -> first
+        | [] -> None, ""
+    | PlainBoxed text -> latexValue true text false
+    | Number(integer, decimals, percent) ->
+        let digits = integer.Replace(",", "").Replace(" ", "")
+        let neg = digits.StartsWith '-'
+        let digits = digits.TrimStart('-').TrimStart('0')
+        let digits = (if neg then "-" else "") + (if digits.Length = 0 then "0" else digits)
+        let text = digits + decimals.Replace(',', '.')
+        match Rational.ofDecimalString text with
+        | Some q ->
+            let v = if decimals.Length > 0 then Float q else Num q
+            Some(if percent then Pct v else v), text
+        | None -> None, text
+    | ExprText text ->
+        // Python syntax: `2^10` is 2**10, not LaTeX's 2^1 0.
+        let sb = Text.StringBuilder()
+        let src = text.Replace("**", "^").Replace('\n', ' ')
+        let mutable i = 0
+        while i < src.Length do
+            if src.[i] = '^' && i + 1 < src.Length && Char.IsAsciiDigit src.[i + 1] then
+                let mutable j = i + 1
+                while j < src.Length && (Char.IsAsciiDigit src.[j] || src.[j] = '.') do j <- j + 1
+                sb.Append("^{").Append(src, i + 1, j - i - 1).Append('}') |> ignore
+                i <- j
+            else
+                sb.Append(src.[i]) |> ignore
+                i <- i + 1
+        Parse.parseLatex (sb.ToString()), text
+
+let private overlaps (a0, a1) (b0, b1) = a0 < b1 && a1 > b0
+
+let extractCandidates (candidates: Candidate list) : Extracted list =
+    let groups = candidates |> List.groupBy (fun c -> c.Priority) |> List.sortBy fst
+    let mutable fallback = None
+    let mutable value = None
+    let mutable attempts = 0
+    let failedSpans = ResizeArray<int * int>()
+    for _, group in groups do
+        if value.IsNone && attempts < maxAttempts then
+            let ordered = group |> List.sortBy (fun c -> -c.End, c.Start)
+            let mutable rest = ordered
+            while value.IsNone && attempts < maxAttempts && not rest.IsEmpty do
+                let c = rest.Head
+                rest <- rest.Tail
+                let isExpr = match c.Kind with Number _ | ExprText _ -> true | _ -> false
+                if not (isExpr && failedSpans.Exists(fun span -> overlaps span (c.ValueStart, c.ValueEnd))) then
+                    attempts <- attempts + 1
+                    let parsed, text = evaluate c.Kind
+                    if fallback.IsNone && text.Length > 0 then fallback <- Some text
+                    match parsed with
+                    | Some v -> value <- Some v
+                    | None ->
+                        match c.Kind with
+                        | LatexChain(e :: _) -> failedSpans.Add((e.Start, e.End))
+                        | _ -> ()
+    [ match value with Some v -> yield Parsed v | None -> ()
+      match fallback with Some f -> yield Raw f | None -> () ]
+
+/// Extracts the answers of one text under the options (both gold and model answer go through here).
+let extract (opts: VerifyOptions) (text: string) : Extracted list =
+    let text =
+        if opts.AfterThink then
+            let k = text.LastIndexOf("</think>", StringComparison.Ordinal)
+            if k >= 0 then text.Substring(k + 8) else text
+        else text
+    let text = if text.Length > maxInput then text.Substring(text.Length - maxInput) else text
+    let text = text.Replace("\\fbox{", "\\boxed{")
+    let candidates =
+        [ if List.contains LatexExtraction opts.Extraction then yield! latexCandidates text opts.BoxedMatchPriority
+          if List.contains ExprExtraction opts.Extraction then yield! exprCandidates text ]
+    extractCandidates candidates

@@ -1,0 +1,315 @@
+/// Finds answer candidates in a model response the way Math-Verify's extraction regexes do (math environments,
+/// `\boxed{}`, "final answer is ...", bare numbers and expressions), with linear hand-written scanners instead of
+/// backtracking regexes. Each candidate carries Math-Verify's priority; lower is tried first.
+module Klear.Algorithms.Verifier.Scan
+
+open System
+
+/// One math environment: `$$..$$`, `\[..\]`, `$..$`, `\(..\)`, ` [..] ` or a bare `\frac{1}{2}`.
+type Env =
+    { Start: int
+      End: int
+      Content: string
+      Percent: bool
+      HasBoxed: bool }
+
+type CandidateKind =
+    /// Up to six environments joined by "," / "and" / "or": several answers.
+    | LatexChain of Env list
+    /// `\boxed{` up to the last `}` of the text; the last box inside counts.
+    | PlainBoxed of string
+    | Number of integer: string * decimals: string * percent: bool
+    | ExprText of string
+
+type Candidate =
+    { Priority: int
+      Start: int
+      End: int
+      /// Where the value itself starts and ends (for Math-Verify's rule that a failed formula may not supply a number).
+      ValueStart: int
+      ValueEnd: int
+      Kind: CandidateKind }
+
+let private isWs (c: char) = Char.IsWhiteSpace c
+let private at (s: string) (i: int) = if i >= 0 && i < s.Length then s.[i] else '\000'
+
+let private startsAt (s: string) (i: int) (p: string) =
+    i >= 0 && i + p.Length <= s.Length && String.CompareOrdinal(s, i, p, 0, p.Length) = 0
+
+let private endsWithIgnoreCase (s: string) (endAt: int) (p: string) =
+    endAt - p.Length >= 0 && String.Compare(s, endAt - p.Length, p, 0, p.Length, StringComparison.OrdinalIgnoreCase) = 0
+
+/// `\s*(\\?%|percent|percentage|pct)` after an environment: returns the new end, or the old one.
+let private percentSuffix (s: string) (i: int) =
+    let mutable j = i
+    while j < s.Length && isWs s.[j] do j <- j + 1
+    let word (w: string) = j + w.Length <= s.Length && String.Compare(s, j, w, 0, w.Length, StringComparison.OrdinalIgnoreCase) = 0
+    if startsAt s j "\\%" then j + 2
+    elif at s j = '%' then j + 1
+    elif word "percentage" then j + 10
+    elif word "percent" then j + 7
+    elif word "pct" then j + 3
+    else i
+
+let private signedNumberEnd (s: string) (i: int) =
+    let mutable j = if at s i = '-' then i + 1 else i
+    let d0 = j
+    while Char.IsAsciiDigit(at s j) do j <- j + 1
+    if j = d0 then -1
+    elif (at s j = '.' || at s j = ',') && Char.IsAsciiDigit(at s (j + 1)) then
+        j <- j + 1
+        while Char.IsAsciiDigit(at s j) do j <- j + 1
+        j
+    else j
+
+/// Closing position of one environment opening at i, or -1.
+let private envAt (s: string) (i: int) (allowFraction: bool) : (int * int * int) option =
+    let notEscaped = at s (i - 1) <> '\\'
+    let findClose (from: int) (closer: string) (stopAtNewline: bool) =
+        let mutable j = from
+        let mutable result = -1
+        while result < 0 && j < s.Length do
+            if stopAtNewline && s.[j] = '\n' then j <- s.Length
+            elif startsAt s j closer && at s (j - 1) <> '\\' && j > from then result <- j
+            elif s.[j] = '\\' && closer = "$" && at s (j + 1) = '$' then j <- j + 2
+            else j <- j + 1
+        result
+    if startsAt s i "$$" && notEscaped then
+        let k = findClose (i + 2) "$$" false
+        if k > 0 then Some(i + 2, k, k + 2) else None
+    elif startsAt s i "\\[" && notEscaped then
+        let k = findClose (i + 2) "\\]" false
+        if k > 0 then Some(i + 2, k, k + 2) else None
+    elif s.[i] = '$' && notEscaped && not (Char.IsAsciiDigit(at s (i - 1))) then
+        let k = findClose (i + 1) "$" true
+        if k > 0 then Some(i + 1, k, k + 1) else None
+    elif startsAt s i "\\(" && notEscaped then
+        let k = findClose (i + 2) "\\)" true
+        if k > 0 then Some(i + 2, k, k + 2) else None
+    elif isWs s.[i] && at s (i + 1) = '[' then
+        let mutable j = i + 2
+        while j < s.Length && s.[j] <> ']' && s.[j] <> '[' && s.[j] <> '\n' do j <- j + 1
+        if j < s.Length && s.[j] = ']' && j > i + 2 && isWs (at s (j + 1)) then Some(i + 2, j, j + 2) else None
+    elif allowFraction && (startsAt s i "\\frac{" || startsAt s i "-\\frac{") then
+        let a = if s.[i] = '-' then i + 6 else i + 5
+        let e1 = signedNumberEnd s (a + 1)
+        if e1 > 0 && at s e1 = '}' && at s (e1 + 1) = '{' then
+            let e2 = signedNumberEnd s (e1 + 2)
+            if e2 > 0 && at s e2 = '}' then Some(i, e2 + 1, e2 + 1) else None
+        else None
+    else None
+
+/// All environments, left to right and non-overlapping, as Python's finditer over the alternation would see them.
+let findEnvs (s: string) : Env list =
+    let envs = ResizeArray()
+    let mutable i = 0
+    while i < s.Length do
+        match envAt s i true with
+        | Some(cs, ce, e) ->
+            let content = s.Substring(cs, ce - cs)
+            let e2 = percentSuffix s e
+            envs.Add { Start = i; End = e2; Content = content; Percent = e2 <> e; HasBoxed = content.Contains("\\boxed") }
+            i <- e2
+        | None -> i <- i + 1
+    List.ofSeq envs
+
+/// `\s*(,?and|,?or|,)\s*` between two environments.
+let private connects (s: string) (a: int) (b: int) =
+    if b < a || b - a > 40 then false
+    else
+        let t = s.Substring(a, b - a).Trim()
+        t = "," || t = "and" || t = ",and" || t = "or" || t = ",or" || t = ", and" || t = ", or"
+
+let chains (s: string) (envs: Env list) : Env list list =
+    let rec go envs acc =
+        match envs with
+        | [] -> List.rev acc
+        | first :: rest ->
+            let rec extend (chain: Env list) rest =
+                match rest with
+                | (next: Env) :: more when chain.Length < 6 && connects s (List.head chain).End next.Start ->
+                    extend (next :: chain) more
+                | _ -> List.rev chain, rest
+            let chain, rest = extend [ first ] rest
+            go rest (chain :: acc)
+    go envs []
+
+let private skipWsBack (s: string) (i: int) =
+    let mutable j = i
+    while j > 0 && isWs s.[j - 1] do j <- j - 1
+    j
+
+/// "final answer is" right before `start` (after `:?\s*`), and `\.?\s?I hope` right after `stop`.
+let private finalAnswerIsHope (s: string) (start: int) (stop: int) =
+    let j = skipWsBack s start
+    let j = if at s (j - 1) = ':' then j - 1 else j
+    let mutable k = stop
+    if at s k = '.' then k <- k + 1
+    if isWs (at s k) then k <- k + 1
+    endsWithIgnoreCase s j "final answer is" && startsAt s k "I hope"
+
+/// `final answer.{0,100}?\s+is:?\s*` right before `start`.
+let private finalAnswerJustIs (s: string) (start: int) (wsAfterIs: bool) =
+    let j = if wsAfterIs then skipWsBack s start else start
+    let j = if at s (j - 1) = ':' then j - 1 else j
+    if not (startsAt s (j - 2) "is") then false
+    else
+        let w = j - 2
+        let w0 = skipWsBack s w
+        if w0 = w then false
+        else
+            let lo = max 0 (w0 - 100 - 12)
+            w0 > 0 && (let k = s.LastIndexOf("final answer", w0 - 1, w0 - lo, StringComparison.OrdinalIgnoreCase)
+                       k >= 0 && w0 - (k + 12) <= 100)
+
+/// "answer" (with ":" when `colon`) ending at most `reach` characters before `start`.
+let private answerBefore (s: string) (start: int) (reach: int) (colon: bool) =
+    let word = if colon then "answer:" else "answer"
+    let lo = max 0 (start - reach - word.Length)
+    start > 0 && s.LastIndexOf(word, start - 1, start - lo, StringComparison.OrdinalIgnoreCase) >= 0
+
+let latexCandidates (s: string) (boxedPriority: int) : Candidate list =
+    let envs = findEnvs s
+    let plain =
+        chains s envs
+        |> List.collect (fun chain ->
+            let first, last = List.head chain, List.last chain
+            let mk p = { Priority = p; Start = first.Start; End = last.End; ValueStart = first.Start; ValueEnd = first.End; Kind = LatexChain chain }
+            [ yield mk 300
+              if answerBefore s first.Start 50 false then yield mk 200
+              if answerBefore s first.Start 50 true then yield mk 100
+              if finalAnswerJustIs s first.Start true then yield mk 50
+              if finalAnswerIsHope s first.Start last.End then yield mk 0 ])
+    let boxed =
+        if boxedPriority < 0 then []
+        else
+            let boxedChains =
+                chains s (envs |> List.filter (fun e -> e.HasBoxed && not (e.Content.StartsWith "\\frac")))
+                |> List.map (fun chain ->
+                    let first, last = List.head chain, List.last chain
+                    { Priority = boxedPriority; Start = first.Start; End = last.End; ValueStart = first.Start; ValueEnd = first.End; Kind = LatexChain chain })
+            let plainBoxed =
+                let k = s.IndexOf("\\boxed{", StringComparison.Ordinal)
+                let close = s.LastIndexOf '}'
+                if k >= 0 && close > k + 7 then
+                    [ { Priority = boxedPriority; Start = k; End = close + 1; ValueStart = k; ValueEnd = close + 1
+                        Kind = PlainBoxed(s.Substring(k, close + 1 - k)) } ]
+                else []
+            boxedChains @ plainBoxed
+    plain @ boxed
+
+let private currency = "$€£¥₹₽₪₩₫฿"
+let private isOp (c: char) = "+-*×/^()÷".IndexOf c >= 0
+let private isExprChar (c: char) = Char.IsAsciiDigit c || c = '.' || isWs c || isOp c
+
+/// Number formats of Math-Verify's `number_re`, tried in its order at `j`; returns (integer, decimals, end).
+let private numberAt (s: string) (j: int) : (string * string * int) option =
+    if Char.IsAsciiDigit(at s (j - 1)) then None
+    else
+        let neg = at s j = '-'
+        let d = if neg then j + 1 else j
+        let digitsEnd k = (let mutable e = k in (while Char.IsAsciiDigit(at s e) do e <- e + 1); e)
+        let sign = if neg then "-" else ""
+        // 1: thousands groups "1,234,567(.89)"
+        let lead = digitsEnd d
+        let grouped =
+            if lead > d && lead - d <= 3 && at s d <> '0' then
+                let mutable e = lead
+                let mutable groups = 0
+                while (at s e = ',' || at s e = ' ') && digitsEnd (e + 1) - (e + 1) >= 3 do
+                    e <- e + 4
+                    groups <- groups + 1
+                if groups > 0 then
+                    let intPart = s.Substring(d, e - d)
+                    if at s e = '.' && Char.IsAsciiDigit(at s (e + 1)) then
+                        let de = digitsEnd (e + 1)
+                        Some(sign + intPart, s.Substring(e, de - e), de)
+                    else Some(sign + intPart, "", e)
+                else None
+            else None
+        match grouped with
+        | Some g -> Some g
+        | None when lead > d ->
+            if (at s lead = '.' || at s lead = ',') && Char.IsAsciiDigit(at s (lead + 1)) then
+                let de = digitsEnd (lead + 1)
+                Some(sign + s.Substring(d, lead - d), s.Substring(lead, de - lead), de)
+            else Some(sign + s.Substring(d, lead - d), "", lead)
+        | None when not neg && at s d = '.' && Char.IsAsciiDigit(at s (d + 1)) ->
+            let de = digitsEnd (d + 1)
+            Some("", s.Substring(d, de - d), de)
+        | None -> None
+
+/// `\s*(%|percent|\s*percentage|\s*pct)` after a bare number.
+let private numberPercent (s: string) (i: int) =
+    let mutable j = i
+    while isWs (at s j) do j <- j + 1
+    let word (w: string) = j + w.Length <= s.Length && String.CompareOrdinal(s, j, w, 0, w.Length) = 0
+    if at s j = '%' then j + 1
+    elif word "percentage" || word "Percentage" then j + 10
+    elif word "percent" || word "Percent" then j + 7
+    elif word "pct" || word "Pct" then j + 3
+    else i
+
+/// `-?\(?-?\d[chars]*[op][chars]+\)?` followed by a suffix; the longest such, as the greedy regex finds it.
+let private exprAt (s: string) (j: int) : int option =
+    let mutable d = j
+    if at s d = '-' then d <- d + 1
+    if at s d = '(' then d <- d + 1
+    if at s d = '-' then d <- d + 1
+    if not (Char.IsAsciiDigit(at s d)) then None
+    else
+        let mutable runEnd = d + 1
+        // A cap on the run keeps hostile inputs (100 kB of "1 1 1 ...") linear overall.
+        while runEnd < s.Length && runEnd - d < 400 && isExprChar s.[runEnd] do runEnd <- runEnd + 1
+        let suffixAt e =
+            let e = if startsAt s e "**" then e + 2 else e
+            e >= s.Length || (let c = s.[e] in c = '.' || c = ',' || c = ':' || isWs c || c = ')' || c = '$')
+        // The last operator that still has a character after it inside [d+1, e).
+        let mutable result = None
+        let mutable e = runEnd
+        let firstOp = (let mutable k = d + 1 in (while k < runEnd - 1 && not (isOp s.[k]) do k <- k + 1); k)
+        while result.IsNone && e >= firstOp + 2 do
+            if e <= runEnd && suffixAt e then result <- Some e
+            e <- e - 1
+        if firstOp >= runEnd - 1 then None else result
+
+/// Plain numbers and simple expressions at anchors (start, whitespace or "="), with the prefixed priorities.
+let exprCandidates (s: string) : Candidate list =
+    let found = ResizeArray<Candidate>()
+    let anchors = seq { yield 0; for i in 0 .. s.Length - 1 do if isWs s.[i] || s.[i] = '=' then yield i + 1 }
+    let addWithPriorities (prefixAt: int) (valueStart: int) (stop: int) kind =
+        let mk p = { Priority = p; Start = prefixAt; End = stop; ValueStart = valueStart; ValueEnd = stop; Kind = kind }
+        found.Add(mk 300)
+        let notEq = (let mutable k = stop in (while isWs (at s k) do k <- k + 1); at s k <> '=')
+        let answerEq colon =
+            let word = if colon then "answer:" else "answer"
+            let lo = max 0 (prefixAt - 100 - word.Length)
+            prefixAt > 0
+            && (let k = s.LastIndexOf(word, prefixAt - 1, prefixAt - lo, StringComparison.OrdinalIgnoreCase)
+                k >= 0 && (prefixAt - (k + word.Length) <= 50 || s.IndexOf('=', k, prefixAt - k) >= 0))
+        if notEq && answerEq false then found.Add(mk 200)
+        if notEq && answerEq true then found.Add(mk 100)
+        if finalAnswerJustIs s prefixAt false then found.Add(mk 50)
+        if finalAnswerIsHope s prefixAt stop then found.Add(mk 0)
+    // Two independent finditer passes (numbers, expressions), each non-overlapping.
+    let mutable nextNumber = 0
+    let mutable nextExpr = 0
+    for a in anchors do
+        let prefixAt = if a = 0 then 0 else a - 1
+        let mutable j = a
+        if startsAt s j "**" then j <- j + 2
+        if prefixAt >= nextExpr then
+            match exprAt s j with
+            | Some e ->
+                addWithPriorities prefixAt j e (ExprText(s.Substring(j, e - j)))
+                nextExpr <- e
+            | None -> ()
+        if prefixAt >= nextNumber then
+            let j = if j < s.Length && currency.IndexOf s.[j] >= 0 then j + 1 else j
+            match numberAt s j with
+            | Some(intPart, decimals, e) ->
+                let pe = numberPercent s e
+                addWithPriorities prefixAt j pe (Number(intPart, decimals, pe <> e))
+                nextNumber <- pe
+            | None -> ()
+    List.ofSeq found

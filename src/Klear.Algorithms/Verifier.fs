@@ -1,0 +1,34 @@
+/// The math answer verifier: does a model's answer match the gold answer, as Hugging Face's Math-Verify would judge?
+namespace Klear.Algorithms.Verifier
+
+open Klear.Algorithms.Verifier.Extract
+
+module MathVerifier =
+    let private comparePair (opts: VerifyOptions) (g: Extracted) (a: Extracted) =
+        match g, a with
+        | Parsed ge, Parsed ae -> Equivalence.exprEq opts ge ae
+        | Raw gs, Raw s -> let gs, s = gs.Trim(), s.Trim() in gs.Length > 0 && gs = s
+        | _ -> false
+
+    /// True when any answer extracted from `answer` matches any extracted from `gold`. Total: malformed or hostile
+    /// input is "not equivalent", never an exception.
+    let verify (opts: VerifyOptions) (gold: string) (answer: string) : bool =
+        try
+            if obj.ReferenceEquals(gold, null) || obj.ReferenceEquals(answer, null) then false
+            else
+                let golds = extract opts gold
+                if golds.IsEmpty then false
+                else
+                    let answers = extract opts answer
+                    golds |> List.exists (fun g -> answers |> List.exists (comparePair opts g))
+        with _ -> false
+
+    /// What each side extracts to, for diagnostics (`klear verify math --explain`).
+    let explain (opts: VerifyOptions) (text: string) : string list =
+        try
+            extract opts text
+            |> List.map (fun e ->
+                match e with
+                | Parsed x -> "parsed: " + Equivalence.canon x
+                | Raw s -> "string: " + s)
+        with ex -> [ "error: " + ex.Message ]

@@ -1,0 +1,146 @@
+using System.Text.Json;
+using Klear.Algorithms.Verifier;
+using Microsoft.FSharp.Collections;
+
+namespace Klear.Host.Cli;
+
+/// <summary>
+/// <c>klear verify math</c>: checks answers against gold answers with the F# Math-Verify port, one pair
+/// (<c>--gold G --answer A</c>) or a JSON-lines file (<c>--jsonl FILE</c>) whose lines carry <c>gold</c>, <c>answer</c>
+/// and optionally Math-Verify's per-check settings and an <c>expected</c> verdict.
+/// </summary>
+public sealed class VerifyMathCommand : ICommand
+{
+    public string Name => "verify math";
+    public string Summary => "check answers against gold answers (Math-Verify rules); --jsonl FILE or --gold G --answer A";
+
+    public int Run(CliArgs args)
+    {
+        var jsonl = args.String("jsonl");
+        var gold = args.String("gold");
+        var answer = args.String("answer");
+        var explain = args.Flag("explain");
+        var baseOptions = OptionsFromArgs(args);
+        args.RejectUnknown();
+
+        if (jsonl is not null)
+        {
+            if (gold is not null || answer is not null) throw new UsageException("give either --jsonl or --gold/--answer, not both");
+            if (!File.Exists(jsonl)) throw new UsageException($"no such file: {jsonl}");
+            return RunFile(jsonl, baseOptions);
+        }
+        if (gold is null || answer is null) throw new UsageException("need --jsonl FILE, or both --gold and --answer");
+        if (explain)
+        {
+            foreach (var line in MathVerifier.explain(baseOptions, gold)) Console.Error.WriteLine($"gold   {line}");
+            foreach (var line in MathVerifier.explain(baseOptions, answer)) Console.Error.WriteLine($"answer {line}");
+        }
+        var ok = MathVerifier.verify(baseOptions, gold, answer);
+        Console.WriteLine(Verdict(ok));
+        return 0;
+    }
+
+    static VerifyOptions OptionsFromArgs(CliArgs args)
+    {
+        var d = VerifyOptionsModule.defaults;
+        var extraction = args.String("extraction") is { } e
+            ? ParseExtraction(e.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), m => new UsageException($"--extraction: {m}"))
+            : d.Extraction;
+        return new VerifyOptions(
+            extraction,
+            args.Int("boxed-match-priority", d.BoxedMatchPriority),
+            args.Int("float-rounding", d.FloatRounding),
+            args.Has("strict") ? args.Flag("strict") : d.Strict,
+            args.Has("allow-set-relation-comp") ? args.Flag("allow-set-relation-comp") : d.AllowSetRelationComp,
+            args.Has("after-think") ? args.Flag("after-think") : d.AfterThink);
+    }
+
+    static FSharpList<Extraction> ParseExtraction(IEnumerable<string> names, Func<string, Exception> error)
+    {
+        var list = new List<Extraction>();
+        foreach (var n in names)
+            list.Add(n switch
+            {
+                "latex" => Extraction.LatexExtraction,
+                "expr" => Extraction.ExprExtraction,
+                _ => throw error($"unknown extraction '{n}' (expected latex or expr)"),
+            });
+        if (list.Count == 0) throw error("empty extraction list");
+        return ListModule.OfSeq(list);
+    }
+
+    static string Verdict(bool ok) => ok ? "{\"equivalent\": true}" : "{\"equivalent\": false}";
+
+    sealed class LineError(string message) : Exception(message);
+
+    static (string gold, string answer, VerifyOptions options, bool? expected) ReadLine(string line, VerifyOptions defaults)
+    {
+        using var doc = JsonDocument.Parse(line);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw new LineError("line is not a JSON object");
+        string Str(string name) =>
+            root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+                ? v.GetString()! : throw new LineError($"missing string field '{name}'");
+        int Int(string name, int fallback) =>
+            !root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? fallback
+            : v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i
+            : throw new LineError($"'{name}' must be an integer");
+        bool Bool(string name, bool fallback) =>
+            !root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? fallback
+            : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean()
+            : throw new LineError($"'{name}' must be true or false");
+
+        var extraction = defaults.Extraction;
+        if (root.TryGetProperty("extraction", out var ex) && ex.ValueKind != JsonValueKind.Null)
+        {
+            if (ex.ValueKind != JsonValueKind.Array) throw new LineError("'extraction' must be a list of \"latex\"/\"expr\"");
+            extraction = ParseExtraction(ex.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.String ? x.GetString()! : "?"),
+                m => new LineError($"extraction: {m}"));
+        }
+        var options = new VerifyOptions(
+            extraction,
+            Int("boxed_match_priority", defaults.BoxedMatchPriority),
+            Int("float_rounding", defaults.FloatRounding),
+            Bool("strict", defaults.Strict),
+            Bool("allow_set_relation_comp", defaults.AllowSetRelationComp),
+            defaults.AfterThink);
+        bool? expected = root.TryGetProperty("expected", out var e) && e.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? e.GetBoolean() : null;
+        return (Str("gold"), Str("answer"), options, expected);
+    }
+
+    static int RunFile(string path, VerifyOptions defaults)
+    {
+        int lines = 0, equivalent = 0, errors = 0, judged = 0, agree = 0;
+        var disagreements = new List<int>();
+        foreach (var line in File.ReadLines(path))
+        {
+            lines++;
+            try
+            {
+                var (gold, answer, options, expected) = ReadLine(line, defaults);
+                var ok = MathVerifier.verify(options, gold, answer);
+                if (ok) equivalent++;
+                if (expected is { } exp)
+                {
+                    judged++;
+                    if (exp == ok) agree++; else disagreements.Add(lines);
+                }
+                Console.WriteLine(Verdict(ok));
+            }
+            catch (Exception ex) when (ex is JsonException or LineError)
+            {
+                errors++;
+                Console.Error.WriteLine($"line {lines}: {ex.Message}");
+                Console.WriteLine($"{{\"equivalent\": false, \"error\": {JsonSerializer.Serialize(ex.Message)}}}");
+            }
+        }
+        Console.Error.WriteLine($"{lines} lines: {equivalent} equivalent, {lines - equivalent - errors} not equivalent, {errors} malformed");
+        if (judged > 0)
+        {
+            Console.Error.WriteLine($"agreement with expected: {agree}/{judged} ({100.0 * agree / judged:F1}%)");
+            if (disagreements.Count > 0) Console.Error.WriteLine($"disagreeing lines: {string.Join(", ", disagreements)}");
+        }
+        return 0;
+    }
+}
