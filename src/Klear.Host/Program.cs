@@ -3,6 +3,8 @@ using Klear.Host.Cli;
 // The `klear` command line: dispatch on the leading words, exit 2 on a usage error.
 ICommand[] commands =
 [
+    new SandboxRunCommand(),
+    new SandboxBenchCommand(),
 ];
 
 var match = commands
