@@ -184,7 +184,7 @@ public sealed class PythonSandbox : IDisposable
             "--ro-bind", "/usr", "/usr",
             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
             "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-            "--proc", "/proc", "--dev", "/dev",
+            "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
             "--size", l.WorkDirBytes.ToString(), "--tmpfs", "/tmp",
             "--ro-bind", programFile, "/sandbox/main.py",
             "--remount-ro", "/",
@@ -201,12 +201,7 @@ public sealed class PythonSandbox : IDisposable
         return args;
     }
 
-    static void KillTree(Process process, SandboxCgroup? cgroup)
-    {
-        // SIGKILL to bwrap's monitor: --die-with-parent then kills its pid 1, which takes the pid namespace down.
-        try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } catch (System.ComponentModel.Win32Exception) { }
-        cgroup?.KillAll();
-    }
+    static void KillTree(Process process, SandboxCgroup? cgroup) => SandboxProcessTree.Kill(process, cgroup);
 
     static async Task<string> ReadCappedAsync(Stream stream, int cap, Action onOverflow)
     {

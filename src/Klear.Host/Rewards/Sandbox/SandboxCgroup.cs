@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Klear.Host.Rewards.Sandbox;
 
 /// <summary>
@@ -67,15 +65,18 @@ internal sealed class SandboxCgroup : IDisposable
     long ForkFailures => ReadCounter(Path.Combine(_pids, "pids.events"), "max");
 
     /// <summary>SIGKILLs every process in the cgroup until it stays empty; returns how many were found.</summary>
-    public int KillAll()
+    public int KillAll() => KillAllExcept(0);
+
+    /// <summary>As <see cref="KillAll"/>, sparing one process (bwrap's monitor, which must reap the namespace).</summary>
+    public int KillAllExcept(int spared)
     {
         var seen = new HashSet<int>();
         // A fork bomb can fork between our read and our kill; pids.max bounds it, so a few rounds converge.
         for (int round = 0; round < 200; round++)
         {
-            var pids = ReadPids();
+            var pids = ReadPids().Where(p => p != spared).ToList();
             if (pids.Count == 0) return seen.Count;
-            foreach (var pid in pids) { seen.Add(pid); _ = Kill(pid, 9); }
+            foreach (var pid in pids) { seen.Add(pid); _ = SandboxProcessTree.SendSignal(pid, 9); }
             Thread.Sleep(round < 10 ? 1 : 10);
         }
         return seen.Count;
@@ -154,7 +155,4 @@ internal sealed class SandboxCgroup : IDisposable
         try { Directory.CreateDirectory(probe); Directory.Delete(probe); return true; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    static extern int Kill(int pid, int signal);
 }
