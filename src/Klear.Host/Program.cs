@@ -9,6 +9,8 @@ ICommand[] commands =
     new ModelLogitsCommand(),
     new VerifyMathCommand(),
     new VerifyBenchCommand(),
+    new SandboxRunCommand(),
+    new SandboxBenchCommand(),
 ];
 
 var match = commands

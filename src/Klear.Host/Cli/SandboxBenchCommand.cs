@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using Klear.Host.Rewards.Sandbox;
+
+namespace Klear.Host.Cli;
+
+/// <summary>
+/// <c>klear sandbox bench</c>: sandboxed executions per second of a trivial program through the pool, against the same
+/// program run bare with the same concurrency. Rounds alternate sandboxed and bare because the machine is shared and
+/// noisy; medians are reported.
+/// </summary>
+public sealed class SandboxBenchCommand : ICommand
+{
+    const string Program = "import sys\nprint(sum(int(x) for x in sys.stdin.read().split()))\n";
+
+    public string Name => "sandbox bench";
+    public string Summary => "executions/s of a trivial program in the sandbox vs bare python3 (goal: >= 100/s, <= 1.5x)";
+
+    public int Run(CliArgs args)
+    {
+        var runs = args.Int("runs", 200);
+        var rounds = args.Int("rounds", 3);
+        var workers = args.Int("workers", Environment.ProcessorCount);
+        args.RejectUnknown();
+        if (runs < 1 || rounds < 1 || workers < 1) throw new UsageException("--runs, --rounds and --workers must be positive");
+
+        PythonSandbox sandbox;
+        try { sandbox = new PythonSandbox(); }
+        catch (SandboxUnavailableException e) { Console.Error.WriteLine($"klear {Name}: {e.Message}"); return 1; }
+        using (sandbox)
+        {
+            var bareProgram = Path.Combine(Path.GetTempPath(), $"klear-bench-{Environment.ProcessId}.py");
+            File.WriteAllText(bareProgram, Program);
+            var pool = new SandboxPool(sandbox, workers);
+            try
+            {
+                var inputs = Enumerable.Range(0, runs).Select(i => $"{i} {i + 1} {i + 2}\n").ToArray();
+                // Warm-up: page cache, JIT, first cgroup creation.
+                Sandboxed(pool, inputs.Take(workers * 2).ToArray());
+                Bare(sandbox.Limits.PythonPath, bareProgram, inputs.Take(workers * 2).ToArray(), workers);
+                var sandboxed = new List<double>();
+                var bare = new List<double>();
+                for (int r = 0; r < rounds; r++)
+                {
+                    sandboxed.Add(Sandboxed(pool, inputs));
+                    bare.Add(Bare(sandbox.Limits.PythonPath, bareProgram, inputs, workers));
+                    Console.WriteLine($"round {r + 1}: sandboxed {runs / sandboxed[^1]:F1} exec/s, bare {runs / bare[^1]:F1} exec/s");
+                }
+                var s = Median(sandboxed);
+                var b = Median(bare);
+                Console.WriteLine($"sandboxed: {runs / s:F1} exec/s ({s / runs * 1000 * workers:F1} ms per execution, {workers} workers, cgroups {(sandbox.UsesCgroups ? "on" : "off")})");
+                Console.WriteLine($"bare python3: {runs / b:F1} exec/s ({b / runs * 1000 * workers:F1} ms per execution)");
+                Console.WriteLine($"overhead: {s / b:F2}x bare (goal <= 1.5x); throughput goal >= 100 exec/s: {(runs / s >= 100 ? "met" : "missed")}");
+                return 0;
+            }
+            finally
+            {
+                pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                File.Delete(bareProgram);
+            }
+        }
+    }
+
+    static double Sandboxed(SandboxPool pool, string[] inputs)
+    {
+        var sw = Stopwatch.StartNew();
+        var results = pool.RunAllAsync(inputs.Select(i => new SandboxRequest(Program, i))).GetAwaiter().GetResult();
+        sw.Stop();
+        if (results.Any(r => r.ExitCode != 0)) throw new InvalidOperationException($"a sandboxed run failed: {results.First(r => r.ExitCode != 0).Stderr}");
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    static double Bare(string python, string programFile, string[] inputs, int workers)
+    {
+        var sw = Stopwatch.StartNew();
+        Parallel.ForEach(inputs, new ParallelOptions { MaxDegreeOfParallelism = workers }, input =>
+        {
+            var psi = new ProcessStartInfo(python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { "-I", "-B", programFile }) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            p.StandardInput.Write(input);
+            p.StandardInput.Close();
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            p.WaitForExit();
+            Task.WaitAll(stdout, stderr);
+        });
+        sw.Stop();
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+}

@@ -1,0 +1,10 @@
+namespace Klear.Host.Rewards;
+
+/// <summary>Scores one model response against one row's <c>reward_model.ground_truth</c>.</summary>
+public interface IRewardFunction
+{
+    /// <summary>A short name for logs and errors, e.g. "code".</summary>
+    string Name { get; }
+
+    Task<RewardResult> ScoreAsync(string response, string groundTruth, CancellationToken ct = default);
+}

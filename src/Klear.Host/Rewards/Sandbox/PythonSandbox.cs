@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+
+namespace Klear.Host.Rewards.Sandbox;
+
+/// <summary>
+/// Runs one untrusted Python program on one stdin, isolated by bubblewrap (every namespace unshared: no network, not
+/// even the host's loopback; a read-only /usr and nothing else of the host; a size-capped tmpfs work dir) as an
+/// unprivileged uid (setpriv: as root, RLIMIT_NPROC is not enforced) under rlimits (prlimit) and per-run cgroups.
+/// Whatever happens, the whole process tree is killed before the result is returned.
+/// </summary>
+public sealed class PythonSandbox : IDisposable
+{
+    // The launcher joins the cgroups before exec'ing, so even the first fork of the program is accounted.
+    const string JoinCgroupsScript =
+        "for f in \"$@\"; do shift; [ \"$f\" = -- ] && break; echo $$ > \"$f\" || exit 125; done; exec \"$@\"";
+
+    readonly string _hostDir;
+    readonly bool _dropPrivileges;
+    readonly ConcurrentBag<SandboxCgroup> _freeCgroups = [];
+    int _cgroupsCreated;
+
+    public SandboxLimits Limits { get; }
+
+    /// <summary>Whether per-sandbox cgroup limits are in force (else only the uid-wide process budget).</summary>
+    public bool UsesCgroups { get; }
+
+    /// <exception cref="SandboxUnavailableException">bwrap, setpriv or prlimit is missing or cannot isolate.</exception>
+    public PythonSandbox(SandboxLimits? limits = null)
+    {
+        Limits = limits ?? new SandboxLimits();
+        Limits.Validate();
+        _dropPrivileges = Environment.IsPrivilegedProcess;
+        var missing = MissingTools(_dropPrivileges, Limits.PythonPath);
+        if (missing.Count > 0)
+            throw new SandboxUnavailableException(
+                $"refusing to run untrusted code: {string.Join(", ", missing)} not found. Install the sandbox tools " +
+                "with `apt-get install -y --no-install-recommends bubblewrap util-linux python3` (Debian) and retry.");
+        UsesCgroups = SandboxCgroup.Available;
+        _hostDir = Path.Combine(Path.GetTempPath(), $"klear-sandbox-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        // Traversable but not listable by the sandbox uid: it must reach its own program file, nothing more.
+        Directory.CreateDirectory(_hostDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                                            | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        var probe = RunAsync(new SandboxRequest("print('ok')"), CancellationToken.None).GetAwaiter().GetResult();
+        if (probe.ExitCode != 0 || probe.Stdout.Trim() != "ok")
+        {
+            Dispose();
+            throw new SandboxUnavailableException(
+                $"refusing to run untrusted code: the sandbox does not start (exit {probe.ExitCode}): {probe.Stderr.Trim()}. " +
+                "bubblewrap needs unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1).");
+        }
+    }
+
+    /// <summary>The tools the sandbox needs that are not installed (empty when all are).</summary>
+    public static IReadOnlyList<string> MissingTools(bool dropPrivileges, string python = "/usr/bin/python3")
+    {
+        var needed = new List<string> { "/usr/bin/bwrap", "/usr/bin/prlimit", python };
+        if (dropPrivileges) needed.Add("/usr/bin/setpriv");
+        return needed.Where(p => !File.Exists(p)).ToList();
+    }
+
+    public async Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken ct = default)
+    {
+        var runId = Guid.NewGuid().ToString("N")[..16];
+        var wall = request.Timeout ?? Limits.WallClock;
+        var programFile = Path.Combine(_hostDir, runId + ".py");
+        await File.WriteAllTextAsync(programFile, request.Program, ct);
+        File.SetUnixFileMode(programFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var cgroup = RentCgroup();
+        try
+        {
+            cgroup?.BeginRun();
+            return await RunProcessAsync(runId, programFile, request.Stdin, wall, cgroup, ct);
+        }
+        finally
+        {
+            ReturnCgroup(cgroup);
+            File.Delete(programFile);
+        }
+    }
+
+    SandboxCgroup? RentCgroup()
+    {
+        if (!UsesCgroups) return null;
+        if (_freeCgroups.TryTake(out var free)) return free;
+        var n = Interlocked.Increment(ref _cgroupsCreated);
+        return SandboxCgroup.TryCreate($"klear-{Environment.ProcessId}-{_hostDir[^8..]}-{n}", Limits);
+    }
+
+    void ReturnCgroup(SandboxCgroup? cgroup)
+    {
+        if (cgroup is null) return;
+        cgroup.KillAll();
+        // A slot that cannot be emptied is never handed to another run.
+        if (cgroup.IsEmpty) _freeCgroups.Add(cgroup); else cgroup.Dispose();
+    }
+
+    async Task<SandboxResult> RunProcessAsync(string runId, string programFile, string stdin, TimeSpan wall,
+                                              SandboxCgroup? cgroup, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (cgroup is not null)
+        {
+            psi.FileName = "/bin/sh";
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add(JoinCgroupsScript);
+            psi.ArgumentList.Add("sh");
+            foreach (var f in cgroup.ProcsFiles) psi.ArgumentList.Add(f);
+            psi.ArgumentList.Add("--");
+            foreach (var a in CommandLine(runId, programFile, wall, cgroup is not null)) psi.ArgumentList.Add(a);
+        }
+        else
+        {
+            var command = CommandLine(runId, programFile, wall, false);
+            psi.FileName = command[0];
+            foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the sandbox launcher");
+        using var kill = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var overflow = false;
+        void OnOverflow() { overflow = true; kill.Cancel(); }
+        var stdout = ReadCappedAsync(process.StandardOutput.BaseStream, Limits.MaxOutputBytes, OnOverflow);
+        var stderr = ReadCappedAsync(process.StandardError.BaseStream, Limits.MaxOutputBytes, OnOverflow);
+        var feed = FeedAsync(process.StandardInput.BaseStream, stdin);
+
+        kill.CancelAfter(wall);
+        var timedOut = false;
+        try { await process.WaitForExitAsync(kill.Token); }
+        catch (OperationCanceledException)
+        {
+            KillTree(process, cgroup);
+            timedOut = !overflow && !ct.IsCancellationRequested;
+        }
+        stopwatch.Stop();
+        // Anything left after the main process ended (none expected: bwrap's pid-1 takes its namespace down with it).
+        var survivors = cgroup?.KillAll() ?? 0;
+        if (!process.HasExited) KillTree(process, cgroup);
+        await process.WaitForExitAsync(CancellationToken.None);
+        ct.ThrowIfCancellationRequested();
+
+        // The pipes close when the last process holding them dies; bound the wait in case one escaped the kill.
+        var drained = Task.WhenAll(stdout, stderr, feed);
+        if (await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) != drained)
+            KillTree(process, cgroup);
+
+        var exitCode = process.ExitCode;
+        var termination =
+            overflow ? SandboxTermination.OutputLimit
+            : timedOut ? SandboxTermination.WallClockTimeout
+            : cgroup?.OomKilled == true ? SandboxTermination.MemoryLimit
+            : exitCode == 128 + 24 ? SandboxTermination.CpuTimeLimit
+            : exitCode == 128 + 25 ? SandboxTermination.FileSizeLimit
+            : exitCode > 128 ? SandboxTermination.Signalled
+            : SandboxTermination.Exited;
+        return new SandboxResult(runId, exitCode, termination,
+            stdout.IsCompletedSuccessfully ? stdout.Result : "", stderr.IsCompletedSuccessfully ? stderr.Result : "",
+            stopwatch.Elapsed, cgroup?.ProcessLimitHit ?? false, survivors);
+    }
+
+    /// <summary>setpriv (drop to the sandbox uid), prlimit (rlimits), bwrap (namespaces and mounts), python.</summary>
+    List<string> CommandLine(string runId, string programFile, TimeSpan wall, bool cgroups)
+    {
+        var l = Limits;
+        var uid = l.SandboxUid.ToString();
+        // The CPU limit backstops the wall clock for programs that spin; it never exceeds the configured one.
+        var cpu = Math.Min(l.CpuSeconds, Math.Max(1, (int)Math.Ceiling(wall.TotalSeconds)));
+        var args = new List<string>();
+        if (_dropPrivileges)
+            args.AddRange(["/usr/bin/setpriv", $"--reuid={uid}", $"--regid={uid}", "--clear-groups"]);
+        args.AddRange([
+            "/usr/bin/prlimit",
+            $"--as={l.AddressSpaceBytes}", $"--cpu={cpu}:{cpu + 1}", $"--fsize={l.MaxFileBytes}",
+            $"--nofile={l.MaxOpenFiles}", $"--nproc={(cgroups ? l.UidProcessBudget : l.MaxProcesses)}", "--core=0",
+            "/usr/bin/bwrap",
+            "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--hostname", "sandbox",
+            "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+            "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+            "--size", l.WorkDirBytes.ToString(), "--tmpfs", "/tmp",
+            "--ro-bind", programFile, "/sandbox/main.py",
+            "--remount-ro", "/",
+            "--chdir", "/tmp",
+            "--clearenv", "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "KLEAR_SANDBOX_RUN", runId,
+            // bwrap's own pid-1 outlives its monitor and is left a zombie for the host's init to reap (slowly; it
+            // holds a pids-cgroup slot meanwhile). With --as-pid-1 the monitor reaps its direct child itself; that
+            // child is a shell rather than python because a namespace's pid 1 ignores SIGXCPU and friends, and the
+            // shell's wait also reaps orphans reparented to it. "; exit $?" stops dash from exec'ing python in its place.
+            "--as-pid-1",
+            "--", "/bin/sh", "-c", "\"$@\"; exit $?", "sh", l.PythonPath, "-I", "-B", "/sandbox/main.py",
+        ]);
+        return args;
+    }
+
+    static void KillTree(Process process, SandboxCgroup? cgroup) => SandboxProcessTree.Kill(process, cgroup);
+
+    static async Task<string> ReadCappedAsync(Stream stream, int cap, Action onOverflow)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[16384];
+        int n;
+        while ((n = await stream.ReadAsync(chunk)) > 0)
+        {
+            var keep = Math.Min(n, cap - (int)buffer.Length);
+            if (keep > 0) buffer.Write(chunk, 0, keep);
+            if (keep < n) { onOverflow(); break; }
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    static async Task FeedAsync(Stream stdin, string input)
+    {
+        // A program that never reads its input (or dies early) closes the pipe: that is its business, not an error.
+        try { await stdin.WriteAsync(Encoding.UTF8.GetBytes(input)); }
+        catch (IOException) { }
+        finally { try { stdin.Dispose(); } catch (IOException) { } }
+    }
+
+    public void Dispose()
+    {
+        while (_freeCgroups.TryTake(out var cgroup)) cgroup.Dispose();
+        try { Directory.Delete(_hostDir, recursive: true); } catch (DirectoryNotFoundException) { }
+    }
+}

@@ -1,0 +1,284 @@
+/// The sandbox, run for real: scoring of ordinary programs, the hostile suite (each contained, nothing left behind),
+/// the pool, and the code reward through the registry. Sequenced: each test owns the two cores while it runs.
+module Klear.Tests.SandboxTests
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Net
+open System.Net.Sockets
+open System.Threading
+open Expecto
+open Klear.Host.Data
+open Klear.Host.Rewards
+open Klear.Host.Rewards.Code
+open Klear.Host.Rewards.Sandbox
+
+/// Small limits so a hostile program that escaped one limit still hits another quickly. The address space is below
+/// the cgroup's memory so each limit can be seen firing on its own.
+let limits =
+    SandboxLimits(
+        WallClock = TimeSpan.FromSeconds 3.0, CpuSeconds = 3, MemoryBytes = (512L <<< 20),
+        AddressSpaceBytes = (384L <<< 20), MaxProcesses = 16, MaxOutputBytes = (64 <<< 10),
+        MaxFileBytes = (1L <<< 20), WorkDirBytes = (8L <<< 20))
+
+let hostileTimeout = Some (TimeSpan.FromSeconds 2.0)
+
+let run (sb: PythonSandbox) (program: string) (stdin: string) (timeout: TimeSpan option) =
+    sb.RunAsync(SandboxRequest(program, stdin, Option.toNullable timeout)).GetAwaiter().GetResult()
+
+let procDirs () =
+    Directory.GetDirectories "/proc" |> Array.filter (fun d -> Path.GetFileName(d) |> Seq.forall Char.IsDigit)
+
+let tryRead (f: string) = try File.ReadAllText f with _ -> ""
+
+/// Live processes of one run, found by the run id the sandbox puts into their environment.
+let processesOfRun (runId: string) =
+    procDirs () |> Array.filter (fun d -> (tryRead (d + "/environ")).Contains("KLEAR_SANDBOX_RUN=" + runId))
+
+/// Zombies owned by the sandbox uid anywhere on the host (their environ is gone, so they are found by uid).
+let sandboxZombies () =
+    procDirs ()
+    |> Array.filter (fun d ->
+        let status = tryRead (d + "/status")
+        status.Contains "State:\tZ" && status.Contains "Uid:\t65534")
+
+let expectNothingLeft (r: SandboxResult) =
+    Expect.isEmpty (processesOfRun r.RunId) $"no process of run {r.RunId} survives the run"
+    Expect.isEmpty (sandboxZombies ()) "no zombie of the sandbox uid is left"
+
+/// The host still forks and runs a process normally after the hostile program.
+let expectHostFine () =
+    use p = Process.Start(ProcessStartInfo("/bin/true"))
+    Expect.isTrue (p.WaitForExit 5000) "the host can still start a process"
+    Expect.equal p.ExitCode 0 "/bin/true exits 0"
+
+let hostile name (program: string) (check: SandboxResult -> unit) =
+    test name {
+        use sb = new PythonSandbox(limits)
+        let sw = Stopwatch.StartNew()
+        let r = run sb program "" hostileTimeout
+        Expect.isLessThan sw.Elapsed.TotalSeconds 8.0 "the run returns promptly"
+        check r
+        expectNothingLeft r
+        expectHostFine ()
+    }
+
+let evaluate (pool: SandboxPool) program (groundTruth: string) =
+    CodeReward.EvaluateAsync(pool, program, CodeTests.Parse groundTruth).GetAwaiter().GetResult()
+
+let statuses (e: CodeEvaluation) = e.Results |> Seq.map (fun r -> r.Status) |> List.ofSeq
+
+let addTests = """{"inputs": ["1 2", "3 4", "10 20", "7 8"], "outputs": ["3", "7", "30", "15"], "timeout": 2}"""
+
+let scoring =
+    testList "scoring" [
+        test "correct, wrong, crashing, slow and partially correct programs score as expected" {
+            use sb = new PythonSandbox(limits)
+            let pool = new SandboxPool(sb, 2)
+            use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
+            let correct = evaluate pool "a, b = map(int, input().split())\nprint(a + b)\n" addTests
+            Expect.equal (correct.Passed, correct.Total, correct.AllPassed) (4, 4, true) "correct passes all"
+            let wrong = evaluate pool "a, b = map(int, input().split())\nprint(a * b)\n" addTests
+            Expect.equal (statuses wrong) (List.replicate 4 CodeTestStatus.Failed) "wrong fails all"
+            let crash = evaluate pool "a, b = map(int, input().split())\nprint(a // 0)\n" addTests
+            Expect.equal (statuses crash) (List.replicate 4 CodeTestStatus.Error) "crash is an error"
+            Expect.stringContains crash.Results[0].Run.Stderr "ZeroDivisionError" "the traceback is captured"
+            let slow = evaluate pool "import time\ntime.sleep(30)\n" """{"inputs": ["1 2"], "outputs": ["3"], "timeout": 1}"""
+            Expect.equal (statuses slow) [ CodeTestStatus.Timeout ] "slow times out"
+            Expect.isLessThan slow.Results[0].Run.Elapsed.TotalSeconds 2.5 "killed near its 1 s timeout"
+            let partial = evaluate pool "a, b = map(int, input().split())\nprint(a + b if a < 5 else 0)\n" addTests
+            Expect.equal (statuses partial) [ CodeTestStatus.Passed; CodeTestStatus.Passed; CodeTestStatus.Failed; CodeTestStatus.Failed ] "half right"
+            Expect.equal (CodeReward.Score(CodeRewardMode.PassRatio, partial.PassRatio, partial.AllPassed)) 0.5 "soft = pass ratio"
+            Expect.equal (CodeReward.Score(CodeRewardMode.SignedPassRatio, partial.PassRatio, partial.AllPassed)) 0.0 "2·ratio − 1"
+            Expect.equal (CodeReward.Score(CodeRewardMode.AllOrNothing, partial.PassRatio, partial.AllPassed)) 0.0 "hard"
+            Expect.equal (CodeReward.Score(CodeRewardMode.AllOrNothing, correct.PassRatio, correct.AllPassed)) 1.0 "hard, all passed"
+        }
+        test "functional asserts: passing, failing and crashing snippets" {
+            use sb = new PythonSandbox(limits)
+            let pool = new SandboxPool(sb, 2)
+            use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
+            let gt = """{"functional": ["assert add(1, 2) == 3", "assert add(2, 2) == 5", "assert add(None, 1) == 1"]}"""
+            let e = evaluate pool "def add(a, b):\n    return a + b\n" gt
+            Expect.equal (statuses e) [ CodeTestStatus.Passed; CodeTestStatus.Failed; CodeTestStatus.Error ] "assert verdicts"
+        }
+        test "a missing interpreter is refused with install instructions, never run bare" {
+            let message =
+                try
+                    use _ = new PythonSandbox(SandboxLimits(PythonPath = "/nonexistent/python3"))
+                    "constructed"
+                with :? SandboxUnavailableException as e -> e.Message
+            Expect.stringContains message "apt-get install" "refuses and says how to install"
+            Expect.contains (PythonSandbox.MissingTools(true, "/nonexistent/python3")) "/nonexistent/python3" "names it"
+        }
+    ]
+
+let hostileSuite =
+    testList "hostile" [
+        test "connect to a host port on 127.0.0.1: refused, the listener sees nothing" {
+            let listener = TcpListener(IPAddress.Loopback, 0)
+            listener.Start()
+            try
+                let port = (listener.LocalEndpoint :?> IPEndPoint).Port
+                use sb = new PythonSandbox(limits)
+                let program =
+                    $"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n    print('connected')\n" +
+                    "except OSError as e:\n    print('blocked', e.errno)\n"
+                let r = run sb program "" hostileTimeout
+                Expect.stringStarts r.Stdout "blocked" $"no connection (stdout {r.Stdout}, stderr {r.Stderr})"
+                Thread.Sleep 100
+                Expect.isFalse (listener.Pending()) "the host listener got no connection"
+                expectNothingLeft r
+            finally listener.Stop()
+        }
+        test "DNS lookup: no resolver config, and a query to a host resolver on 127.0.0.1 never arrives" {
+            use resolver = new UdpClient(IPEndPoint(IPAddress.Loopback, 0))
+            let port = (resolver.Client.LocalEndPoint :?> IPEndPoint).Port
+            use sb = new PythonSandbox(limits)
+            // A well-formed DNS query for example.com, sent to a fake resolver this test owns on the host's loopback.
+            let program =
+                "import os, socket\nprint('resolv.conf' if os.path.exists('/etc/resolv.conf') else 'no-resolv')\n" +
+                "q = bytes.fromhex('123401000001000000000000076578616d706c6503636f6d0000010001')\n" +
+                $"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.settimeout(1)\ns.sendto(q, ('127.0.0.1', {port}))\n" +
+                "try:\n    s.recvfrom(512)\n    print('answered')\nexcept OSError as e:\n    print('no-answer')\n"
+            let r = run sb program "" hostileTimeout
+            Expect.equal (r.Stdout.Split('\n').[0]) "no-resolv" "no /etc/resolv.conf inside"
+            Thread.Sleep 100
+            Expect.equal resolver.Available 0 "the host-side resolver received no datagram"
+            expectNothingLeft r
+        }
+        hostile "write outside the work dir: only /tmp (private tmpfs) is writable"
+            ("import os\nok = []\n" +
+             "for p in ['/x', '/usr/x', '/sandbox/main.py', '/sandbox/x', '/etc/x', '/root/x', '/work/x', '/proc/x', '/dev/x', '/tmp/x']:\n" +
+             "    try:\n        open(p, 'w').write('pwned')\n        ok.append(p)\n    except OSError:\n        pass\nprint(ok)\n")
+            (fun r ->
+                Expect.equal (r.Stdout.Trim()) "['/tmp/x']" $"only the work dir takes writes (stderr {r.Stderr})"
+                Expect.isFalse (File.Exists "/x" || File.Exists "/usr/x" || File.Exists "/tmp/x") "nothing landed on the host")
+        hostile "read the repo, the home dir, /etc: none of it is visible"
+            ("import os\nseen = [p for p in ['/work', '/root', '/home', '/etc/passwd', '/etc/shadow', '/opt', '/var', '/run'] if os.path.exists(p)]\n" +
+             "print(seen, sorted(os.listdir('/')))\n")
+            (fun r ->
+                Expect.stringStarts r.Stdout "[] " $"no host path exists (stdout {r.Stdout}, stderr {r.Stderr})"
+                Expect.stringContains r.Stdout "'usr'" "only the minimal root is there")
+        hostile "fork bomb: stopped at the per-sandbox process limit"
+            ("import os, time\nfor _ in range(10000):\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.05)\n")
+            (fun r ->
+                Expect.isTrue r.ProcessLimitHit $"pids.max was hit (termination {r.Termination}, stderr {r.Stderr})")
+        hostile "memory bomb: one process hits its address-space limit"
+            "x = []\nwhile True:\n    x.append(b'x' * (50 << 20))\n"
+            (fun r ->
+                Expect.notEqual r.ExitCode 0 "the bomb does not finish"
+                Expect.stringContains r.Stderr "MemoryError" "python gets MemoryError from RLIMIT_AS")
+        hostile "memory bomb across processes: the sandbox's memory cgroup stops the total"
+            ("import os, time\nfor _ in range(6):\n    if os.fork() == 0:\n        x = b'x' * (300 << 20)\n        time.sleep(10)\n        os._exit(0)\n" +
+             "for _ in range(6):\n    os.wait()\nprint('done')\n")
+            (fun r ->
+                Expect.isTrue (r.Termination = SandboxTermination.MemoryLimit || r.TimedOut)
+                    $"the OOM killer or the timeout ends it (termination {r.Termination}, stderr {r.Stderr})")
+        hostile "CPU spin: killed at the timeout"
+            "while True:\n    pass\n"
+            (fun r ->
+                Expect.isTrue r.TimedOut $"timed out (termination {r.Termination})"
+                Expect.isLessThan r.Elapsed.TotalSeconds 3.5 "near the 2 s limit")
+        hostile "sleep past the timeout: killed at the wall clock"
+            "import time\ntime.sleep(60)\nprint('woke')\n"
+            (fun r ->
+                Expect.equal r.Termination SandboxTermination.WallClockTimeout "wall-clock timeout"
+                Expect.isFalse (r.Stdout.Contains "woke") "never woke")
+        hostile "flood stdout: killed at the output cap, capture bounded"
+            "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n"
+            (fun r ->
+                Expect.equal r.Termination SandboxTermination.OutputLimit "output limit"
+                Expect.isLessThanOrEqual r.Stdout.Length (64 <<< 10) "capture stays under the cap")
+        hostile "a huge file: RLIMIT_FSIZE stops one file, the tmpfs size stops many"
+            ("import os\ntry:\n    with open('/tmp/big', 'wb') as f:\n        f.write(b'x' * (5 << 20))\nexcept OSError as e:\n    print('fsize', e.errno)\n" +
+             "print(os.path.getsize('/tmp/big'))\n" +
+             "try:\n    for i in range(64):\n        open(f'/tmp/f{i}', 'wb').write(b'x' * (1000 << 10))\nexcept OSError as e:\n    print('full', e.errno, i)\n")
+            (fun r ->
+                let lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                Expect.stringStarts lines[0] "fsize 27" $"EFBIG (stdout {r.Stdout}, stderr {r.Stderr})"
+                Expect.isLessThanOrEqual (int64 lines[1]) (1L <<< 20) "the file stopped at 1 MiB"
+                Expect.stringStarts lines[2] "full 28" "ENOSPC on the 8 MiB work dir")
+        hostile "a double-forked daemon does not outlive the run"
+            ("import os, time, sys\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        import signal\n        signal.signal(signal.SIGHUP, signal.SIG_IGN)\n" +
+             "        sys.stdout.close()\n        time.sleep(30)\n        os._exit(0)\n    os._exit(0)\nos.wait()\nprint('parent done')\n")
+            (fun r ->
+                Expect.equal (r.Stdout.Trim()) "parent done" $"the parent finished (stderr {r.Stderr})"
+                Expect.equal r.Termination SandboxTermination.Exited "returned at the parent's exit, not a timeout")
+        hostile "killing the parent (and everything else it can signal) does not break the run"
+            ("import os, signal, sys\nfor pid in [os.getppid(), 1]:\n    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError as e:\n        print('denied', pid, e.errno)\n" +
+             "try:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\nprint('alive')\n")
+            (fun r ->
+                Expect.stringContains r.Stdout "alive" $"the program's own output is kept (stderr {r.Stderr})"
+                Expect.equal (r.Termination, r.ExitCode) (SandboxTermination.Exited, 0) "pid 1 ignored SIGKILL from inside; kill(-1) found no one else")
+        hostile "changing limits from inside: hard limits cannot be raised, privileges cannot be regained"
+            ("import os, resource\nfor name in ['RLIMIT_AS', 'RLIMIT_NPROC', 'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_NOFILE']:\n" +
+             "    lim = getattr(resource, name)\n    soft, hard = resource.getrlimit(lim)\n" +
+             "    try:\n        resource.setrlimit(lim, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n        print(name, 'raised')\n" +
+             "    except (ValueError, OSError):\n        print(name, 'denied')\n" +
+             "for f in [lambda: os.setuid(0), lambda: os.setgid(0)]:\n    try:\n        f()\n        print('uid raised')\n    except OSError:\n        print('uid denied')\n")
+            (fun r ->
+                Expect.isFalse (r.Stdout.Contains "raised") $"nothing was raised: {r.Stdout} {r.Stderr}"
+                Expect.equal (r.Stdout.Split("denied").Length - 1) 7 "all seven attempts denied")
+    ]
+
+let pool =
+    testList "pool" [
+        test "40 concurrent requests: every result belongs to its own request" {
+            use sb = new PythonSandbox(limits)
+            let pool = new SandboxPool(sb, 2)
+            use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
+            // Runs finish out of order (random sleeps), so a mix-up would show as a wrong echo.
+            let program = "import sys, time, random\ns = sys.stdin.read()\ntime.sleep(random.random() * 0.05)\nprint(s.strip() * 2)\n"
+            let requests = [ for i in 0 .. 39 -> SandboxRequest(program, $"r{i}-") ]
+            let results = pool.RunAllAsync(requests).GetAwaiter().GetResult()
+            for i in 0 .. 39 do
+                Expect.equal (results[i].Stdout.Trim()) $"r{i}-r{i}-" $"result {i} is request {i}'s"
+            Expect.equal (results |> Seq.map (fun r -> r.RunId) |> Seq.distinct |> Seq.length) 40 "distinct runs"
+        }
+        test "cancellation kills running programs, cancels queued ones and leaves nothing" {
+            use sb = new PythonSandbox(limits)
+            use cts = new CancellationTokenSource()
+            let pool = new SandboxPool(sb, 2, cts.Token)
+            let tasks = [ for _ in 1 .. 6 -> pool.RunAsync(SandboxRequest("import time\nprint('started', flush=True)\ntime.sleep(30)\n", "")) ]
+            Thread.Sleep 500
+            let sw = Stopwatch.StartNew()
+            cts.Cancel()
+            for t in tasks do
+                Expect.isTrue (try t.Wait(5000) |> ignore; t.IsCanceled with :? AggregateException -> t.IsCanceled) "cancelled"
+            pool.DisposeAsync().AsTask().Wait()
+            Expect.isLessThan sw.Elapsed.TotalSeconds 3.0 "shut down promptly"
+            Expect.isEmpty (procDirs () |> Array.filter (fun d -> (tryRead (d + "/environ")).Contains "KLEAR_SANDBOX_RUN=")) "no sandbox process left"
+            let late = pool.RunAsync(SandboxRequest("print(1)", ""))
+            Expect.isTrue (try late.Wait(1000) |> ignore; false with :? AggregateException -> late.IsFaulted) "a shut-down pool refuses work"
+        }
+    ]
+
+let rewards =
+    testList "code reward" [
+        test "registry: code data_sources score through the sandbox; teacher answers pass, buggy ones get partial credit" {
+            use sb = new PythonSandbox(limits)
+            let pool = new SandboxPool(sb, 2)
+            use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
+            let soft = RewardRegistry.WithCode(CodeReward(pool, CodeRewardMode.PassRatio))
+            let signed = RewardRegistry.WithCode(CodeReward(pool, CodeRewardMode.SignedPassRatio))
+            let problems = SyntheticCodeTask.Generate(7, 4)
+            let mutable partial = 0
+            for p in problems do
+                let good = soft.ScoreAsync("synthetic-code", SyntheticCodeTask.TeacherResponse p, p.GroundTruth()).GetAwaiter().GetResult()
+                Expect.equal (good.Score, good.Correct) (1.0, true) $"teacher solves {p.Family}"
+                let bad = soft.ScoreAsync("synthetic-code", SyntheticCodeTask.TeacherResponse(p, true), p.GroundTruth()).GetAwaiter().GetResult()
+                Expect.isFalse (bad.Correct && bad.Score < 1.0) "correct means all passed"
+                if bad.Score > 0.0 && bad.Score < 1.0 then partial <- partial + 1
+                let badSigned = signed.ScoreAsync("code", SyntheticCodeTask.TeacherResponse(p, true), p.GroundTruth()).GetAwaiter().GetResult()
+                Expect.floatClose Accuracy.veryHigh badSigned.Score (2.0 * bad.Score - 1.0) "signed = 2·ratio − 1"
+            Expect.isGreaterThan partial 0 "the buggy teacher earns partial credit somewhere"
+            let noCode = soft.ScoreAsync("livecodebench", "<think>hmm</think> no code here", problems[0].GroundTruth()).GetAwaiter().GetResult()
+            Expect.equal (noCode.Score, noCode.Correct) (0.0, false) "format error scores the minimum"
+            Expect.isSome (Option.ofObj noCode.FormatError) "and says why"
+        }
+    ]
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "sandbox" [ scoring; hostileSuite; pool; rewards ]
