@@ -1,0 +1,61 @@
+using System.Text.Json.Nodes;
+using Klear.Host.Data;
+
+namespace Klear.Host.Training;
+
+/// <summary>The built-in arithmetic task as a training task: SFT traces from a teacher, RL prompts and a fixed
+/// held-out set, each split drawn from its own seed stream; evaluation problems never appear in training draws.</summary>
+public sealed class ArithmeticTrainingTask : ITrainingTask
+{
+    readonly long _seed;
+    readonly DataConfig _config;
+    readonly TeacherSource _teacher;
+    readonly HashSet<string> _heldOut;
+
+    public ArithmeticTrainingTask(long seed, DataConfig config)
+    {
+        _seed = seed;
+        _config = config;
+        _teacher = new TeacherSource("teacher", config.TeacherWrongShare);
+        var eval = new List<VerlRow>();
+        _heldOut = new HashSet<string>(StringComparer.Ordinal);
+        for (long i = 0; eval.Count < config.EvalProblems; i++)
+        {
+            var p = ArithmeticTask.Problem(seed, "eval", i, config.RlOperands);
+            if (_heldOut.Add(p.Expression)) eval.Add(Row(p, "eval", i));
+        }
+        EvalSet = eval;
+    }
+
+    public string Name => "arithmetic";
+    public IReadOnlyList<VerlRow> EvalSet { get; }
+
+    public string RenderPrompt(VerlRow row) => row.Prompt[^1].Content;
+
+    /// <summary>Draw <paramref name="index"/> of a split, skipping held-out expressions (sub-draws keep it deterministic).</summary>
+    ArithmeticProblem Draw(string split, long index, IReadOnlyDictionary<int, double> operands)
+    {
+        for (long attempt = 0; ; attempt++)
+        {
+            var p = ArithmeticTask.Problem(_seed, attempt == 0 ? split : $"{split}/retry{attempt}", index, operands);
+            if (!_heldOut.Contains(p.Expression)) return p;
+        }
+    }
+
+    public SftExample SftExample(long index)
+    {
+        var p = Draw("sft", index, _config.SftOperands);
+        var trace = ArithmeticTask.TeacherTrace(p, _teacher, SeedSequence.Random(_seed, "teacher", index));
+        return new SftExample(p.Prompt, trace);
+    }
+
+    public VerlRow RlPrompt(long index) => Row(Draw("rl", index, _config.RlOperands), "rl", index);
+
+    static VerlRow Row(ArithmeticProblem p, string split, long index) => new(
+        ArithmeticTask.DataSource,
+        [new ChatMessage("user", p.Prompt)],
+        p.Answer.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "math",
+        new JsonObject { ["split"] = split, ["index"] = index, ["operands"] = p.Operands.Length },
+        $"arithmetic:{split}:{index}");
+}

@@ -1,0 +1,35 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Klear.Host.Training;
+
+/// <summary>
+/// Prompt + response sequences right-padded into one [B, T] id tensor, with the mask of response targets aligned to
+/// the scorer's output (position j scores token j + 1), so loss masks and log-probs line up by construction.
+/// </summary>
+public sealed record SequenceBatch(Tensor InputIds, Tensor ResponseMask, int[] ResponseLengths)
+{
+    /// <summary>Builds the batch; the tensors belong to the caller's dispose scope.</summary>
+    public static SequenceBatch Create(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, int padId)
+    {
+        if (prompts.Count != responses.Count || prompts.Count == 0)
+            throw new ArgumentException($"SequenceBatch: {prompts.Count} prompts for {responses.Count} responses");
+        int b = prompts.Count;
+        int t = Enumerable.Range(0, b).Max(i => prompts[i].Length + responses[i].Length);
+        t = Math.Max(t, 2);
+        var ids = new long[b * t];
+        var mask = new float[b * (t - 1)];
+        for (int i = 0; i < b; i++)
+        {
+            Array.Fill(ids, padId, i * t, t);
+            int p = prompts[i].Length, r = responses[i].Length;
+            for (int j = 0; j < p; j++) ids[i * t + j] = prompts[i][j];
+            for (int j = 0; j < r; j++)
+            {
+                ids[i * t + p + j] = responses[i][j];
+                mask[i * (t - 1) + p + j - 1] = 1f;          // target p + j is predicted at position p + j - 1
+            }
+        }
+        return new SequenceBatch(torch.tensor(ids, [b, t]), torch.tensor(mask, [b, t - 1]), responses.Select(r => r.Length).ToArray());
+    }
+}
