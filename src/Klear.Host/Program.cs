@@ -4,6 +4,7 @@ using Klear.Host.Cli;
 ICommand[] commands =
 [
     new ModelLogitsCommand(),
+    new ModelBenchCommand(),
 ];
 
 var match = commands
