@@ -11,6 +11,7 @@ ICommand[] commands =
     new VerifyBenchCommand(),
     new SandboxRunCommand(),
     new SandboxBenchCommand(),
+    new ModelBenchCommand(),
 ];
 
 var match = commands

@@ -1,3 +1,4 @@
+using Klear.Host.Tokenization;
 using System.Text.Json.Nodes;
 
 namespace Klear.Host.Data;

@@ -1,3 +1,4 @@
+using Klear.Host.Tokenization;
 using System.Text.Json.Nodes;
 using Klear.Host.Data;
 

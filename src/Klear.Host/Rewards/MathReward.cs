@@ -1,7 +1,7 @@
 using Klear.Algorithms.Verifier;
 using Klear.Host.Training;
 
-namespace Klear.Host.Rewards.Math;
+namespace Klear.Host.Rewards;
 
 /// <summary>
 /// The released recipe's math reward: +1 when the answer after the last <c>&lt;/think&gt;</c> matches the ground truth
@@ -13,7 +13,7 @@ public sealed class MathReward(RewardConfig config) : IRewardFunction
     public static readonly IReadOnlyList<string> DataSources =
         ["klear/arithmetic", "math", "math_dapo", "aime", "aime24", "aime25", "hmmt", "deepscaler", "openr1_math", "lighteval/MATH"];
 
-    static readonly VerifyOptions Options = VerifyOptions.defaults;
+    static readonly VerifyOptions Options = VerifyOptionsModule.defaults;
 
     public string Name => "math";
 
