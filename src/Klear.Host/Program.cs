@@ -12,6 +12,8 @@ ICommand[] commands =
     new SandboxRunCommand(),
     new SandboxBenchCommand(),
     new ModelBenchCommand(),
+    new QuickstartCommand(),
+    new TrainCommand(),
 ];
 
 var match = commands

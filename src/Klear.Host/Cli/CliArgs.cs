@@ -10,6 +10,11 @@ public sealed class CliArgs
 {
     readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
     readonly HashSet<string> _read = new(StringComparer.Ordinal);
+    readonly List<string> _overrides = [];
+    bool _overridesRead;
+
+    /// <summary>The <c>key.sub_key=value</c> config overrides, in order.</summary>
+    public IReadOnlyList<string> Overrides { get { _overridesRead = true; return _overrides; } }
 
     public CliArgs(IEnumerable<string> args)
     {
@@ -17,6 +22,11 @@ public sealed class CliArgs
         for (int i = 0; i < list.Count; i++)
         {
             var a = list[i];
+            if (!a.StartsWith("--", StringComparison.Ordinal) && a.Contains('='))
+            {
+                _overrides.Add(a);       // verl-style config override: key.sub_key=value
+                continue;
+            }
             if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
                 throw new UsageException($"unexpected argument '{a}' (options look like --name value)");
             var eq = a.IndexOf('=');
@@ -76,6 +86,8 @@ public sealed class CliArgs
     /// <summary>Throws naming any option the command never looked at.</summary>
     public void RejectUnknown()
     {
+        if (_overrides.Count > 0 && !_overridesRead)
+            throw new UsageException($"this command takes no config overrides, got '{_overrides[0]}'");
         var unknown = _values.Keys.Where(k => !_read.Contains(k)).ToList();
         if (unknown.Count > 0)
             throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))}");

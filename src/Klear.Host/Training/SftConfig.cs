@@ -14,4 +14,6 @@ public sealed record SftConfig
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.98;
     public double GradClip { get; init; } = 1.0;
+    /// <summary>Checkpoint every this many SFT steps (0: only at the end of SFT).</summary>
+    public int SaveEvery { get; init; } = 300;
 }

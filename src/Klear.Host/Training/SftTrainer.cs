@@ -15,7 +15,7 @@ public sealed class SftTrainer(Qwen3ForCausalLM model, ITokenizer tokenizer, ITr
 {
     readonly SpecialTokens _special = SpecialTokens.From(tokenizer);
 
-    public optim.Optimizer CreateOptimizer() =>
+    public TorchSharp.Modules.OptimizerHelper CreateOptimizer() =>
         optim.AdamW(model.parameters(), config.Lr, config.Beta1, config.Beta2, 1e-8, config.WeightDecay);
 
     public LearningRateSchedule Schedule => LearningRateSchedule.WarmupCosine(config.Lr, config.MinLr, config.WarmupSteps, config.Steps);

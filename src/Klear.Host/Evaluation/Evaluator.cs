@@ -1,0 +1,84 @@
+using System.Text.Json.Nodes;
+using Klear.Host.Data;
+using Klear.Host.Model;
+using Klear.Host.Rewards;
+using Klear.Host.Rollout;
+using Klear.Host.Tokenization;
+using Klear.Host.Training;
+
+namespace Klear.Host.Evaluation;
+
+/// <summary>
+/// Samples k responses per problem (the paper: T 0.6, top-p 0.95) plus an optional greedy pass, scores them with the
+/// reward registry, and summarises avg@k, pass@k, maj@k. Sample j of problem i uses seed (run seed, "eval", i·k + j),
+/// so the same seed evaluates identically whatever the batch size.
+/// </summary>
+public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, RewardRegistry rewards, EvalConfig config)
+{
+    readonly SpecialTokens _special = SpecialTokens.From(tokenizer);
+
+    public (EvalSummary Summary, IReadOnlyList<ProblemResult> Results) Run(IReadOnlyList<VerlRow> problems, Func<VerlRow, string> render, long seed)
+    {
+        model.eval();
+        var sampler = new Sampler(model);
+        var prompts = problems.Select(p => _special.EncodePrompt(tokenizer, render(p))).ToArray();
+        int n = problems.Count, k = config.K;
+        var responses = new int[n][][];
+        for (int i = 0; i < n; i++) responses[i] = new int[k][];
+        var greedy = config.Greedy ? new int[n][] : null;
+
+        // Requests are (problem, sample) pairs; a batch mixes them freely because each has its own seed.
+        var requests = Enumerable.Range(0, n).SelectMany(i => Enumerable.Range(0, k).Select(j => (i, j))).ToList();
+        var sampling = Options(config.Temperature, config.TopP, config.TopK);
+        foreach (var chunk in requests.Chunk(Math.Max(1, config.BatchSize)))
+        {
+            var result = sampler.Generate(chunk.Select(r => prompts[r.i]).ToList(), sampling,
+                chunk.Select(r => SeedSequence.Derive(seed, "eval", (long)r.i * k + r.j)).ToList());
+            for (int c = 0; c < chunk.Length; c++) responses[chunk[c].i][chunk[c].j] = result.Tokens[c];
+        }
+        if (greedy is not null)
+            foreach (var chunk in Enumerable.Range(0, n).Chunk(Math.Max(1, config.BatchSize)))
+            {
+                var result = sampler.Generate(chunk.Select(i => prompts[i]).ToList(), Options(0, 1, 0));
+                for (int c = 0; c < chunk.Length; c++) greedy[chunk[c]] = result.Tokens[c];
+            }
+
+        var results = new ProblemResult[n];
+        Parallel.For(0, n, i =>
+        {
+            var row = problems[i];
+            var reward = rewards.Get(row.DataSource);
+            var texts = responses[i].Select(Decode).ToArray();
+            var scored = texts.Select(t => reward.ScoreAsync(t, row.GroundTruth).GetAwaiter().GetResult()).ToArray();
+            string? greedyText = greedy is null ? null : Decode(greedy[i]);
+            bool? greedyCorrect = greedyText is null ? null : reward.ScoreAsync(greedyText, row.GroundTruth).GetAwaiter().GetResult().Correct;
+            results[i] = new ProblemResult(row.Origin, render(row), row.GroundTruth, texts, scored.Select(s => s.Correct).ToArray(),
+                texts.Select(MathReward.CanonicalAnswer).ToArray(), greedyCorrect, greedyText);
+        });
+        var meanTokens = responses.SelectMany(r => r).Average(r => (double)r.Length);
+        return (EvalSummary.Of(results, meanTokens), results);
+    }
+
+    string Decode(int[] ids) => tokenizer.Decode(ids.Where(t => t != _special.Eos && t != _special.Pad).ToArray());
+
+    SamplingOptions Options(double temperature, double topP, int topK) => new()
+    {
+        Temperature = temperature, TopP = topP, TopK = topK, MaxNewTokens = config.MaxNewTokens,
+        StopTokenIds = [_special.Eos], PadTokenId = _special.Pad,
+    };
+
+    /// <summary>Per-problem results as JSON Lines.</summary>
+    public static void Save(string path, IEnumerable<ProblemResult> results)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var w = new StreamWriter(path);
+        foreach (var r in results)
+            w.WriteLine(new JsonObject
+            {
+                ["id"] = r.Id, ["prompt"] = r.Prompt, ["ground_truth"] = r.GroundTruth, ["accuracy"] = r.Accuracy,
+                ["majority_correct"] = r.MajorityCorrect, ["greedy_correct"] = r.GreedyCorrect, ["greedy_response"] = r.GreedyResponse,
+                ["responses"] = new JsonArray(r.Responses.Select(x => (JsonNode?)x).ToArray()),
+                ["correct"] = new JsonArray(r.Correct.Select(x => (JsonNode?)x).ToArray()),
+            }.ToJsonString());
+    }
+}

@@ -1,0 +1,14 @@
+namespace Klear.Host.Training;
+
+/// <summary>Where a run stands: the phase and the next step to run, plus what later phases need from earlier ones.</summary>
+public sealed record CheckpointState
+{
+    /// <summary>"sft" or "rl".</summary>
+    public string Phase { get; init; } = "sft";
+    /// <summary>The next step of that phase to run (steps before it are done).</summary>
+    public int NextStep { get; init; }
+    public long Seed { get; init; }
+    public int SkippedSteps { get; init; }
+    /// <summary>Evaluation results so far (e.g. sft_accuracy), carried into the report.</summary>
+    public Dictionary<string, double> Results { get; init; } = [];
+}

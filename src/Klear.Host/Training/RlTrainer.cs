@@ -1,0 +1,210 @@
+using Klear.Algorithms;
+using Klear.Host.Data;
+using Klear.Host.Model;
+using Klear.Host.Rewards;
+using Klear.Host.Rollout;
+using Klear.Host.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Klear.Host.Training;
+
+/// <summary>
+/// One RL step of the paper's recipe: draw prompts (oversampled), n rollouts each, rewards, group advantages, drop
+/// zero-advantage groups (keep up to the target number of informative ones), recompute old log-probs, then several
+/// optimizer steps over mini-batches (later ones are off-policy), each accumulated over micro-batches with the loss
+/// algebra (default GPPO 0.2/0.28, dual clip 10, + alpha·NLL on correct rollouts). A step whose gradient norm is not
+/// finite is skipped and counted. Every random draw is keyed by (seed, step), so a resumed run repeats exactly.
+/// </summary>
+public sealed class RlTrainer
+{
+    readonly Qwen3ForCausalLM _model;
+    readonly Qwen3ForCausalLM? _reference;
+    readonly ITokenizer _tokenizer;
+    readonly ITrainingTask _task;
+    readonly RewardRegistry _rewards;
+    readonly RunConfig _config;
+    readonly SpecialTokens _special;
+    readonly Loss _loss;
+    readonly AdvantageEstimator _estimator;
+
+    public int SkippedSteps { get; set; }
+
+    public RlTrainer(Qwen3ForCausalLM model, Qwen3ForCausalLM? reference, ITokenizer tokenizer, ITrainingTask task,
+        RewardRegistry rewards, RunConfig config)
+    {
+        (_model, _reference, _tokenizer, _task, _rewards, _config) = (model, reference, tokenizer, task, rewards, config);
+        _special = SpecialTokens.From(tokenizer);
+        _loss = RlLossFactory.Create(config.Actor, config.Rollout.MaxNewTokens);
+        var est = Advantages.parse(config.Algorithm.AdvEstimator);
+        if (est.IsError) throw new Cli.ConfigException($"algorithm.adv_estimator: {est.ErrorValue}");
+        _estimator = est.ResultValue;
+        if (config.Actor.KlLossCoef != 0 && reference is null)
+            throw new Cli.ConfigException("actor.kl_loss_coef is set but no reference policy was given");
+        if (config.Rollout.N < 2) throw new Cli.ConfigException($"rollout.n must be >= 2 for group advantages, got {config.Rollout.N}");
+        if (config.Actor.MiniBatches < 1 || config.Actor.MicroBatches < 1)
+            throw new Cli.ConfigException("actor.mini_batches and actor.micro_batches must be >= 1");
+    }
+
+    public TorchSharp.Modules.OptimizerHelper CreateOptimizer() =>
+        optim.AdamW(_model.parameters(), _config.Actor.Lr, 0.9, 0.999, 1e-8, _config.Actor.WeightDecay);
+
+    public LearningRateSchedule Schedule => LearningRateSchedule.WarmupConstant(_config.Actor.Lr, _config.Actor.WarmupSteps);
+
+    /// <summary>The rollouts of one step, after rewards and the filter.</summary>
+    public sealed record Rollouts(int[][] Prompts, int[][] Responses, double[] Scores, bool[] Correct, bool[] Finished,
+        int Groups, int KeptGroups, double[] Advantages)
+    {
+        /// <summary>Scores, correctness, lengths and finished flags of every rollout drawn, before the filter.</summary>
+        public required double[] AllScores { get; init; }
+        public required bool[] AllCorrect { get; init; }
+        public required int[] AllLengths { get; init; }
+        public required bool[] AllFinished { get; init; }
+    }
+
+    /// <summary>Generates and scores the rollouts of <paramref name="step"/>, filters groups and computes advantages.</summary>
+    public Rollouts Collect(int step)
+    {
+        var cfg = _config;
+        int n = cfg.Rollout.N;
+        int drawn = (int)Math.Ceiling(cfg.Trainer.PromptsPerStep * cfg.Trainer.Oversample);
+        var rows = Enumerable.Range(0, drawn).Select(i => _task.RlPrompt((long)step * drawn + i)).ToList();
+        var promptIds = rows.Select(r => _special.EncodePrompt(_tokenizer, _task.RenderPrompt(r))).ToList();
+        var requests = Enumerable.Range(0, drawn * n).Select(k => promptIds[k / n]).ToList();
+        var seeds = Enumerable.Range(0, drawn * n).Select(k => SeedSequence.Derive(cfg.Seed, "rollout", (long)step * drawn * n + k)).ToList();
+        _model.eval();
+        var generated = new Sampler(_model).Generate(requests, new SamplingOptions
+        {
+            Temperature = cfg.Rollout.Temperature, TopP = cfg.Rollout.TopP, TopK = cfg.Rollout.TopK,
+            MaxNewTokens = cfg.Rollout.MaxNewTokens, StopTokenIds = [_special.Eos], PadTokenId = _special.Pad,
+        }, seeds);
+
+        var scores = new double[drawn * n];
+        var correct = new bool[drawn * n];
+        Parallel.For(0, drawn * n, k =>
+        {
+            var row = rows[k / n];
+            var text = _tokenizer.Decode(generated.Tokens[k].Where(t => t != _special.Eos).ToArray());
+            var r = _rewards.Get(row.DataSource).ScoreAsync(text, row.GroundTruth).GetAwaiter().GetResult();
+            (scores[k], correct[k]) = (r.Score, r.Correct);
+        });
+
+        // Zero-advantage filter (Fig. 5): a group whose rewards have no spread teaches nothing.
+        var kept = Enumerable.Range(0, drawn)
+            .Where(g => !cfg.Algorithm.FilterZeroAdvGroups || scores.Skip(g * n).Take(n).Distinct().Count() > 1)
+            .Take(cfg.Trainer.PromptsPerStep).ToList();
+        var keptIdx = kept.SelectMany(g => Enumerable.Range(g * n, n)).ToArray();
+        double[] advantages = [];
+        if (kept.Count > 0)
+        {
+            using var scope = torch.NewDisposeScope();
+            var r = torch.tensor(keptIdx.Select(k => scores[k]).ToArray(), [kept.Count, n], ScalarType.Float64);
+            advantages = Advantages.compute(_estimator, r).flatten().data<double>().ToArray();
+        }
+        return new Rollouts(keptIdx.Select(k => promptIds[k / n]).ToArray(), keptIdx.Select(k => generated.Tokens[k]).ToArray(),
+            keptIdx.Select(k => scores[k]).ToArray(), keptIdx.Select(k => correct[k]).ToArray(),
+            keptIdx.Select(k => generated.Finished[k]).ToArray(), drawn, kept.Count, advantages)
+        {
+            AllScores = scores, AllCorrect = correct,
+            AllLengths = generated.Tokens.Select(t => t.Length).ToArray(), AllFinished = generated.Finished,
+        };
+    }
+
+    /// <summary>One RL step: rollouts, then the updates. Returns the step's metrics (verl's names).</summary>
+    public Dictionary<string, double> Step(optim.Optimizer optimizer, int step)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var ro = Collect(step);
+        var genSeconds = clock.Elapsed.TotalSeconds;
+        var m = new Dictionary<string, double>
+        {
+            ["critic/score/mean"] = ro.AllScores.Average(),
+            ["reward/accuracy"] = ro.AllCorrect.Average(c => c ? 1.0 : 0.0),
+            ["response_length/mean"] = ro.AllLengths.Average(),
+            ["response_length/clip_ratio"] = ro.AllFinished.Average(f => f ? 0.0 : 1.0),
+            ["rl/groups"] = ro.Groups,
+            ["rl/kept_groups"] = ro.KeptGroups,
+            ["perf/gen_tokens_per_s"] = ro.AllLengths.Sum() / Math.Max(genSeconds, 1e-9),
+        };
+        var lr = Schedule.At(step);
+        foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+        m["charts/lr"] = lr;
+        if (ro.KeptGroups == 0)
+        {
+            m["rl/skipped_steps"] = SkippedSteps;
+            return m;
+        }
+        foreach (var (k, v) in Update(optimizer, step, ro)) m[k] = v;
+        m["rl/skipped_steps"] = SkippedSteps;
+        m["perf/step_seconds"] = clock.Elapsed.TotalSeconds;
+        return m;
+    }
+
+    Dictionary<string, double> Update(optim.Optimizer optimizer, int step, Rollouts ro)
+    {
+        var cfg = _config;
+        var temperature = cfg.Rollout.Temperature;
+        using var scope = torch.NewDisposeScope();
+        var batch = SequenceBatch.Create(ro.Prompts, ro.Responses, _special.Pad);
+        Tensor oldLogp, entropy, refLogp;
+        using (torch.no_grad())
+        {
+            _model.eval();
+            (oldLogp, entropy) = SequenceScorer.Score(_model, batch.InputIds, temperature: temperature);
+            refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
+        }
+        var mask = batch.ResponseMask;
+        var adv = torch.tensor(ro.Advantages, ScalarType.Float32).unsqueeze(1) * mask;           // [B, T-1]
+        var correct = torch.tensor(ro.Correct.Select(c => c ? 1f : 0f).ToArray());               // [B]
+        var metrics = new RlStepMetrics();
+        var gradNorms = new List<double>();
+
+        // Mini-batches over a seeded shuffle of the sequences; each takes one optimizer step.
+        var order = Enumerable.Range(0, ro.Responses.Length).ToArray();
+        new Random((int)(Data.SeedSequence.Derive(cfg.Seed, "minibatch", step) & int.MaxValue)).Shuffle(order);
+        _model.train();
+        foreach (var mini in Split(order, cfg.Actor.MiniBatches))
+        {
+            using var miniScope = torch.NewDisposeScope();
+            var micro = Split(mini, cfg.Actor.MicroBatches).Select(idx => torch.tensor(idx.Select(i => (long)i).ToArray())).ToList();
+            LossInputs Inputs(Tensor idx, Tensor logp) => new(
+                PolicyBatchModule.create(logp, oldLogp.index_select(0, idx), adv.index_select(0, idx), mask.index_select(0, idx)),
+                Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(correct.index_select(0, idx)),
+                Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(refLogp.index_select(0, idx)),
+                null);
+            // Normalisers read masks only, so the old log-probs stand in for the not yet computed ones.
+            var norms = LossModule.normalisers(_loss, micro.Select(idx => Inputs(idx, oldLogp.index_select(0, idx))));
+            optimizer.zero_grad();
+            foreach (var idx in micro)
+            {
+                using var microScope = torch.NewDisposeScope();
+                var (logp, _) = SequenceScorer.Score(_model, batch.InputIds.index_select(0, idx), temperature: temperature);
+                var output = LossModule.evaluateMicro(_loss, norms, Inputs(idx, logp));
+                output.Total.backward();
+                metrics.Add(output.Metrics);
+            }
+            var norm = nn.utils.clip_grad_norm_(_model.parameters(), cfg.Actor.GradClip);
+            if (double.IsFinite(norm))
+            {
+                optimizer.step();
+                gradNorms.Add(norm);
+            }
+            else SkippedSteps++;
+            optimizer.zero_grad();
+        }
+        var m = metrics.Means();
+        m["actor/grad_norm"] = gradNorms.Count > 0 ? gradNorms.Average() : double.NaN;
+        m["actor/entropy"] = ((entropy * mask).sum() / mask.sum()).item<float>();
+        return m;
+    }
+
+    static IEnumerable<int[]> Split(int[] items, int parts)
+    {
+        parts = Math.Min(parts, items.Length);
+        for (int p = 0; p < parts; p++)
+        {
+            int start = items.Length * p / parts, end = items.Length * (p + 1) / parts;
+            yield return items[start..end];
+        }
+    }
+}
