@@ -140,7 +140,8 @@ public sealed class RlTrainer
         return m;
     }
 
-    Dictionary<string, double> Update(optim.Optimizer optimizer, int step, Rollouts ro)
+    /// <summary>The updates of one step on collected rollouts (public so tests can poison the model between the two).</summary>
+    public Dictionary<string, double> Update(optim.Optimizer optimizer, int step, Rollouts ro)
     {
         var cfg = _config;
         var temperature = cfg.Rollout.Temperature;

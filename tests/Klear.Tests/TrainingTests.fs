@@ -1,0 +1,175 @@
+/// The trainer's pieces against hand computations: data, config, schedules, pass@k, rewards, batches, metrics files.
+module Klear.Tests.TrainingTests
+
+open System
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open Klear.Host.Cli
+open Klear.Host.Data
+open Klear.Host.Evaluation
+open Klear.Host.Metrics
+open Klear.Host.Rewards
+open Klear.Host.Training
+
+let private tempDir () =
+    let d = Path.Combine(Path.GetTempPath(), "klear-test-" + Guid.NewGuid().ToString("N"))
+    Directory.CreateDirectory d |> ignore
+    d
+
+let dataTests =
+    testList "data" [
+        test "arithmetic problems are a function of (seed, split, index) and keep totals >= 0" {
+            let weights = readOnlyDict [ 3, 1.0 ]
+            let a = ArithmeticTask.Problem(7L, "rl", 12L, weights)
+            let b = ArithmeticTask.Problem(7L, "rl", 12L, weights)
+            Expect.equal a.Expression b.Expression "same draw"
+            Expect.notEqual (ArithmeticTask.Problem(7L, "rl", 13L, weights)).Expression a.Expression "next index differs"
+            for i in 0L .. 200L do
+                let p = ArithmeticTask.Problem(1L, "x", i, weights)
+                Expect.isTrue (p.Partials |> Array.forall (fun t -> t >= 0)) $"{p.Expression}"
+                // The answer, recomputed here from the expression text.
+                let tokens = Text.RegularExpressions.Regex.Matches(p.Expression, @"[+-]?\d+") |> Seq.map (fun m -> int m.Value) |> Seq.sum
+                Expect.equal p.Answer tokens $"answer of {p.Expression}"
+        }
+        test "a perfect teacher's trace is right; a teacher with wrong share 1 always slips" {
+            let p = ArithmeticProblem([| 37; 48; 12 |], [| '+'; '-' |])
+            Expect.equal (ArithmeticTask.TeacherTrace(p, TeacherSource.Perfect, Random 1)) @"<think>37+48=85;85-12=73</think>\boxed{73}" "the calibration's example"
+            for s in 0..50 do
+                let trace = ArithmeticTask.TeacherTrace(p, TeacherSource("bad", 1.0), Random s)
+                Expect.isFalse (trace.EndsWith @"\boxed{73}") $"slipped: {trace}"
+        }
+        test "eval problems never appear in SFT or RL draws" {
+            let config = ConfigBinder.Bind<RunConfig>(null, [ "data.eval_problems=300"; "data.sft_operands={2: 1, 3: 1}" ])
+            let task = ArithmeticTrainingTask(3L, config.Data)
+            let held = task.EvalSet |> Seq.map (fun r -> r.Prompt[0].Content) |> Set.ofSeq
+            Expect.equal held.Count 300 "distinct held-out problems"
+            for i in 0L .. 3000L do
+                Expect.isFalse (held.Contains (task.RlPrompt i).Prompt[0].Content) "rl draw"
+                Expect.isFalse (held.Contains (task.SftExample i).Prompt) "sft draw"
+        }
+        test "verl JSONL: rows round-trip; malformed rows name file, row and field" {
+            let dir = tempDir ()
+            let good = Path.Combine(dir, "good.jsonl")
+            let task = ArithmeticTrainingTask(0L, RunConfig().Data)
+            VerlDataset.SaveJsonl(good, task.EvalSet |> Seq.take 5)
+            let back = VerlDataset.Load good
+            Expect.equal (back |> Seq.map (fun r -> r.GroundTruth) |> List.ofSeq) (task.EvalSet |> Seq.take 5 |> Seq.map (fun r -> r.GroundTruth) |> List.ofSeq) "ground truths"
+            let bad = Path.Combine(dir, "bad.jsonl")
+            let row = """{"data_source": "math", "prompt": [{"role": "user", "content": "1+1"}], "reward_model": {"ground_truth": "2"}}"""
+            let cases =
+                [ """{"prompt": [{"role": "user", "content": "x"}], "reward_model": {"ground_truth": "2"}}""", "field 'data_source': missing"
+                  """{"data_source": "math", "prompt": [{"role": "user"}], "reward_model": {"ground_truth": "2"}}""", "field 'prompt[0].content': missing"
+                  """{"data_source": "math", "prompt": [{"role": "user", "content": "x"}], "reward_model": {}}""", "field 'reward_model.ground_truth': missing"
+                  """{"data_source": "math", "prompt": 3, "reward_model": {"ground_truth": "2"}}""", "field 'prompt': expected a list"
+                  "{not json", "not valid JSON" ]
+            for (line, fragment) in cases do
+                File.WriteAllLines(bad, [ row; ""; line ])
+                let ex = Expect.throwsC (fun () -> VerlDataset.Load bad |> ignore) id
+                Expect.stringContains ex.Message $"{bad}: row 3:" "file and row"
+                Expect.stringContains ex.Message fragment "field"
+        }
+    ]
+
+let configTests =
+    testList "config" [
+        test "defaults, YAML and overrides bind with the override winning" {
+            let dir = tempDir ()
+            let yaml = Path.Combine(dir, "run.yaml")
+            File.WriteAllText(yaml, "seed: 5\nactor:\n  clip_ratio_high: 0.3\n  policy_loss: cispo\nrollout:\n  n: 4\n")
+            let c = ConfigBinder.Bind<RunConfig>(yaml, [ "actor.clip_ratio_high=0.28"; "trainer.steps=7" ])
+            Expect.equal c.Seed 5L "from YAML"
+            Expect.equal c.Actor.PolicyLoss "cispo" "from YAML"
+            Expect.equal c.Actor.ClipRatioHigh 0.28 "override wins"
+            Expect.equal c.Trainer.Steps 7 "override"
+            Expect.equal c.Actor.ClipRatioLow 0.2 "default kept"
+            Expect.equal c.Rollout.N 4 "nested"
+        }
+        test "the resolved YAML binds back to the same values" {
+            let c = ConfigBinder.Bind<RunConfig>(null, [ "actor.clip_ratio_c=null"; "data.sft_operands={2: 3}"; "model.path=/x/y" ])
+            let dir = tempDir ()
+            let path = Path.Combine(dir, "config.yaml")
+            File.WriteAllText(path, ConfigBinder.ToYaml c)
+            let back = ConfigBinder.Bind<RunConfig>(path, [])
+            Expect.equal (ConfigBinder.ToYaml back) (ConfigBinder.ToYaml c) "round trip"
+            Expect.isFalse back.Actor.ClipRatioC.HasValue "null kept"
+            Expect.equal back.Data.SftOperands[2] 3.0 "dictionary kept"
+        }
+        test "an unknown key names itself and the nearest valid key" {
+            let ex = Expect.throwsC (fun () -> ConfigBinder.Bind<RunConfig>(null, [ "actor.clip_ratio_hihg=0.3" ]) |> ignore) id
+            Expect.stringContains ex.Message "unknown config key 'actor.clip_ratio_hihg'; did you mean 'actor.clip_ratio_high'?" "message"
+            let ex2 = Expect.throwsC (fun () -> ConfigBinder.Bind<RunConfig>(null, [ "actr.lr=1" ]) |> ignore) id
+            Expect.stringContains ex2.Message "unknown config key 'actr'; did you mean 'actor'?" "top level"
+        }
+        test "a value of the wrong type names the key" {
+            let ex = Expect.throwsC (fun () -> ConfigBinder.Bind<RunConfig>(null, [ "trainer.steps=many" ]) |> ignore) id
+            Expect.stringContains ex.Message "config key 'trainer.steps'" "names the key"
+            let ex2 = Expect.throwsC (fun () -> ConfigBinder.Bind<RunConfig>(null, [ "actor=3" ]) |> ignore) id
+            Expect.stringContains ex2.Message "'actor' is a section" "section"
+        }
+    ]
+
+let scheduleTests =
+    test "learning rate: linear warm-up, cosine to the floor, constant for RL" {
+        let s = LearningRateSchedule.WarmupCosine(1.0, 0.1, 10, 110)
+        Expect.floatClose Accuracy.high (s.At 0) 0.1 "first warm-up step"
+        Expect.floatClose Accuracy.high (s.At 9) 1.0 "end of warm-up"
+        Expect.floatClose Accuracy.high (s.At 60) (0.1 + 0.45 * (1.0 + cos (Math.PI * 0.5))) "half way"
+        Expect.floatClose Accuracy.high (s.At 110) 0.1 "floor"
+        let c = LearningRateSchedule.WarmupConstant(1e-5, 0)
+        Expect.equal (c.At 0) 1e-5 "constant"
+        Expect.equal (c.At 1000) 1e-5 "constant"
+    }
+
+let passAtKTests =
+    test "pass@k equals the brute-force probability that a k-subset holds a correct sample" {
+        let choose n k = if k < 0 || k > n then 0.0 else Seq.fold (fun acc i -> acc * float (n - k + i) / float i) 1.0 { 1..k }
+        for n in 1..8 do
+            for c in 0..n do
+                for k in 1..n do
+                    Expect.floatClose Accuracy.high (PassAtK.Estimate(n, c, k)) (1.0 - choose (n - c) k / choose n k) $"n={n} c={c} k={k}"
+    }
+
+let rewardTests =
+    test "math reward: ±1 by the verifier; the think gate gives -2 and -0.5" {
+        let r = MathReward(RewardConfig())
+        let score (s: string) = let x = r.Score(s, "73") in x.Score, x.Correct
+        Expect.equal (score @"<think>37+48=85;85-12=73</think>\boxed{73}") (1.0, true) "right"
+        Expect.equal (score @"<think>37+48=85;85-12=72</think>\boxed{72}") (-1.0, false) "wrong"
+        Expect.equal (score @"37+48=85;85-12=73</think>\boxed{73}") (-2.0, false) "no <think>"
+        Expect.equal (score @"<think>37+48=85;85-12=73\boxed{73}") (-0.5, false) "no </think>"
+        Expect.equal (score @"<think>\boxed{72}</think>\boxed{73}") (1.0, true) "only the answer after </think> counts"
+    }
+
+let batchTests =
+    test "sequence batch: right padding, response mask aligned with the scorer's targets" {
+        use _scope = TorchSharp.torch.NewDisposeScope()
+        let b = SequenceBatch.Create([| [| 1; 5 |]; [| 1; 6; 7 |] |], [| [| 8; 2 |]; [| 9 |] |], 0)
+        Expect.sequenceEqual (b.InputIds.data<int64>().ToArray()) [| 1L; 5L; 8L; 2L; 1L; 6L; 7L; 9L |] "ids"
+        // Position j scores token j+1: row 0 targets 8 (pos 1) and 2 (pos 2); row 1 targets 9 (pos 2).
+        Expect.sequenceEqual (b.ResponseMask.data<float32>().ToArray()) [| 0.0f; 1.0f; 1.0f; 0.0f; 0.0f; 1.0f |] "mask"
+    }
+
+let tensorBoardTests =
+    test "TensorBoard events: CRC-32C check value; every record's framing and CRCs verify" {
+        Expect.equal (Crc32C.Compute("123456789"B)) 0xE3069283u "CRC-32C check value"
+        let dir = tempDir ()
+        let write () =
+            use w = new TensorBoardWriter(dir)
+            w.Scalars(3L, [ Collections.Generic.KeyValuePair("rl/reward", 0.5) ])
+        write ()
+        let bytes = File.ReadAllBytes(Directory.GetFiles(dir).[0])
+        let mutable at = 0
+        let mutable records = 0
+        while at < bytes.Length do
+            let len = int (BitConverter.ToUInt64(bytes, at))
+            Expect.equal (BitConverter.ToUInt32(bytes, at + 8)) (Crc32C.Masked(ReadOnlySpan(bytes, at, 8))) "length CRC"
+            Expect.equal (BitConverter.ToUInt32(bytes, at + 12 + len)) (Crc32C.Masked(ReadOnlySpan(bytes, at + 12, len))) "data CRC"
+            at <- at + 16 + len
+            records <- records + 1
+        Expect.equal records 2 "file-version event + one summary"
+        Expect.isTrue (Text.Encoding.UTF8.GetString(bytes).Contains "rl/reward") "tag written"
+    }
+
+[<Tests>]
+let tests = testList "training pieces" [ dataTests; configTests; scheduleTests; passAtKTests; rewardTests; batchTests; tensorBoardTests ]
