@@ -1,0 +1,131 @@
+/// The RL trainer on a tiny model: filter decisions, advantages, loss and metrics against hand computation; a
+/// non-finite gradient is skipped; a killed run resumes to exactly the metrics of an uninterrupted one.
+module Klear.Tests.TrainerTests
+
+open System
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open TorchSharp
+open Klear.Host.Cli
+open Klear.Host.Rewards
+open Klear.Host.Tokenization
+open Klear.Host.Training
+
+let private tinyOverrides =
+    [ "model.layers=1"; "model.hidden=32"; "model.heads=2"; "model.kv_heads=1"; "trainer.prompts_per_step=6"; "rollout.n=4"
+      "rollout.max_new_tokens=24"; "data.eval_problems=8"; "eval.k=2"; "eval.max_new_tokens=24" ]
+
+let private setup (extra: string list) =
+    let config = ConfigBinder.Bind<RunConfig>(null, tinyOverrides @ extra)
+    let tokenizer = CharTokenizer.Arithmetic()
+    let task = ArithmeticTrainingTask(config.Seed, config.Data)
+    let model = PolicyFactory.Create(config.Model, tokenizer.VocabSize, config.Seed)
+    let rewards = RewardRegistry().Register(MathReward(config.Reward), MathReward.DataSources)
+    config, RlTrainer(model, null, tokenizer, task, rewards, config), model
+
+let private std (xs: float[]) =
+    let m = Array.average xs
+    sqrt ((xs |> Array.sumBy (fun x -> (x - m) ** 2.0)) / float (xs.Length - 1))
+
+let handChecked =
+    test "3 RL steps: kept groups, GRPO advantages, on-policy GPPO loss and metrics match hand computation" {
+        // A random tiny policy mostly fails the think gate in different ways, so groups have reward spread.
+        let config, trainer, model = setup [ "actor.mini_batches=1"; "actor.sft_loss_coef=0"; "rollout.temperature=1.0" ]
+        use optimizer = trainer.CreateOptimizer()
+        let n = config.Rollout.N
+        for step in 0..2 do
+            let ro = trainer.Collect step
+            // Filter: a group is kept iff its scores are not all equal, and at most prompts_per_step groups.
+            let groups = ro.AllScores |> Array.chunkBySize n
+            let informative = groups |> Array.filter (fun g -> Array.distinct g |> Array.length > 1)
+            Expect.equal ro.KeptGroups (min informative.Length config.Trainer.PromptsPerStep) "kept groups"
+            Expect.sequenceEqual ro.Scores (informative |> Array.truncate config.Trainer.PromptsPerStep |> Array.concat) "kept rollouts in order"
+            // GRPO advantages by hand.
+            let expected = ro.Scores |> Array.chunkBySize n |> Array.collect (fun g -> let m, s = Array.average g, std g in g |> Array.map (fun r -> (r - m) / (s + 1e-6)))
+            TestTensors.closeArrays { absolute = 1e-9; relative = 1e-9 } ro.Advantages expected "advantages"
+            if ro.KeptGroups > 0 then
+                let m = trainer.Update(optimizer, step, ro)
+                // One mini-batch, on-policy: r = 1, nothing clipped, so the token-mean loss is -Σ A·|y| / Σ |y|.
+                let lengths = ro.Responses |> Array.map (fun r -> float r.Length)
+                let pgLoss = -(Array.map2 (*) ro.Advantages lengths |> Array.sum) / Array.sum lengths
+                Expect.floatClose { absolute = 1e-4; relative = 1e-4 } m["actor/pg_loss"] pgLoss "pg_loss"
+                Expect.floatClose { absolute = 1e-6; relative = 0.0 } m["actor/pg_clipfrac"] 0.0 "no clipping on-policy"
+                Expect.floatClose { absolute = 1e-5; relative = 0.0 } m["actor/ppo_kl"] 0.0 "no drift on-policy"
+                Expect.isTrue (Double.IsFinite m["actor/grad_norm"] && m["actor/grad_norm"] > 0.0) "a gradient flowed"
+        Expect.equal trainer.SkippedSteps 0 "nothing skipped"
+        ignore model
+    }
+
+let private poison (p: torch.Tensor) =
+    use _noGrad = torch.no_grad ()
+    p.fill_ Double.NaN |> ignore
+
+let nonFinite =
+    test "a non-finite gradient norm skips the optimizer step and is counted" {
+        let _, trainer, model = setup [ "actor.mini_batches=2" ]
+        use optimizer = trainer.CreateOptimizer()
+        let ro = trainer.Collect 0
+        Expect.isGreaterThan ro.KeptGroups 0 "some informative groups"
+        let named = model.named_parameters() |> Seq.map (fun struct (n, p) -> n, p) |> List.ofSeq
+        let _, poisoned = named |> List.find (fun (n, _) -> n = "model.norm.weight")
+        let _, watched = named |> List.find (fun (n, _) -> n.EndsWith "mlp.up_proj.weight")
+        let before = watched.detach().clone()
+        poison poisoned
+        let m = trainer.Update(optimizer, 0, ro)
+        Expect.equal trainer.SkippedSteps 2 "both mini-batch steps skipped"
+        Expect.isTrue (Double.IsNaN m["actor/grad_norm"]) "no finite norm to report"
+        Expect.isTrue (watched.eq(before).all().item<bool> ()) "parameters untouched"
+    }
+
+let private klear (args: string list) = Cli.run args
+
+let private rlRows (runDir: string) =
+    File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))
+    |> Array.map (fun l -> JsonNode.Parse(l).AsObject())
+    |> Array.filter (fun o -> (o["phase"].GetValue<string>()).StartsWith "rl" || (o["phase"].GetValue<string>()).StartsWith "eval")
+    |> Array.map (fun o ->
+        // Timings differ between runs; everything else must not.
+        o |> Seq.filter (fun kv -> not (kv.Key.StartsWith "perf/")) |> Seq.map (fun kv -> kv.Key, kv.Value.ToJsonString()) |> List.ofSeq)
+
+let resume =
+    test "a run killed after a checkpoint and resumed logs exactly the metrics of an uninterrupted run" {
+        let root = Path.Combine(Path.GetTempPath(), "klear-resume-" + Guid.NewGuid().ToString("N"))
+        let args = [ "train"; "--output-dir"; root; "sft.steps=6"; "sft.batch_size=8"; "trainer.steps=6"; "trainer.save_every=1"; "trainer.eval_every=3" ] @ tinyOverrides
+        let whole = klear args
+        Expect.equal whole.ExitCode 0 whole.Stderr
+        let wholeDir = Directory.GetDirectories(root) |> Array.exactlyOne
+        // Second run: kill it once its RL checkpoint at step 2 exists, then resume.
+        let root2 = root + "-killed"
+        let psi = Diagnostics.ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true)
+        psi.ArgumentList.Add Cli.klearDll
+        for a in args do psi.ArgumentList.Add(if a = root then root2 else a)
+        use p = Diagnostics.Process.Start psi
+        let deadline = DateTime.UtcNow.AddMinutes 3.0
+        let latest () =
+            (if Directory.Exists root2 then Directory.GetDirectories root2 else [||]) |> Array.tryHead
+            |> Option.map (fun d -> Path.Combine(d, "checkpoints", "latest"))
+            |> Option.filter File.Exists
+            |> Option.map File.ReadAllText
+        while latest () <> Some "rl-step-000003" && not p.HasExited && DateTime.UtcNow < deadline do
+            Threading.Thread.Sleep 20
+        Expect.isFalse p.HasExited "killed before it finished"
+        p.Kill true
+        p.WaitForExit()
+        let killedDir = Directory.GetDirectories(root2) |> Array.exactlyOne
+        Expect.isFalse (File.Exists(Path.Combine(killedDir, "report.json"))) "the killed run did not finish"
+        let resumed = klear [ "train"; "--resume"; killedDir ]
+        Expect.equal resumed.ExitCode 0 resumed.Stderr
+        Expect.stringContains resumed.Stdout "resuming from" "resumed"
+        let a, b = rlRows wholeDir, rlRows killedDir
+        Expect.equal b.Length a.Length "same rows"
+        for (x, y) in Array.zip a b do Expect.equal y x "same metrics"
+        let report d = JsonNode.Parse(File.ReadAllText(Path.Combine(d, "report.json")))
+        for key in [ "sft_accuracy"; "rl_accuracy"; "sft_greedy"; "rl_greedy" ] do
+            let value (d: string) = let r = report d in r[key].ToJsonString()
+            Expect.equal (value killedDir) (value wholeDir) key
+        for d in [ root; root2 ] do Directory.Delete(d, true)
+    }
+
+[<Tests>]
+let tests = testSequenced (testList "trainer" [ handChecked; nonFinite; resume ])
