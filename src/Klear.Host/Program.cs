@@ -14,6 +14,8 @@ ICommand[] commands =
     new ModelBenchCommand(),
     new QuickstartCommand(),
     new TrainCommand(),
+    new DataExportCommand(),
+    new EvalCommand(),
 ];
 
 var match = commands

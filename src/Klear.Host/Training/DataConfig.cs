@@ -11,6 +11,8 @@ public sealed record DataConfig
     public string? ValFiles { get; init; }
     /// <summary>verl-format JSONL whose extra_info.response holds SFT targets (task = files).</summary>
     public string? SftFiles { get; init; }
+    /// <summary>How chat prompts become text: "raw" (the last message's content) or "qwen3-chat" (Qwen3's template).</summary>
+    public string PromptFormat { get; init; } = "raw";
     /// <summary>Operand counts of SFT problems and their weights (arithmetic).</summary>
     public Dictionary<int, double> SftOperands { get; init; } = new() { [2] = 1, [3] = 2 };
     /// <summary>Operand counts of RL and evaluation problems (arithmetic).</summary>

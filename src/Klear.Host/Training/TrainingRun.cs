@@ -27,10 +27,16 @@ public sealed class TrainingRun
     public TrainingRun(RunConfig config, RunDirectory dir, TextWriter output)
     {
         (_config, _dir, _out) = (config, dir, output);
-        if (config.Data.Task != "arithmetic")
-            throw new Cli.ConfigException($"data.task: only 'arithmetic' is wired into the trainer so far, got '{config.Data.Task}'");
-        _tokenizer = CharTokenizer.Arithmetic();
-        _task = new ArithmeticTrainingTask(config.Seed, config.Data);
+        _task = config.Data.Task switch
+        {
+            "arithmetic" => new ArithmeticTrainingTask(config.Seed, config.Data),
+            "files" => new FileTrainingTask(config.Seed, config.Data),
+            var other => throw new Cli.ConfigException($"data.task: unknown '{other}'; valid: arithmetic, files"),
+        };
+        // A model directory brings its own tokenizer.json; otherwise the built-in task vocabulary.
+        _tokenizer = config.Model.Path is { } modelDir && File.Exists(Path.Combine(modelDir, HfTokenizer.FileName))
+            ? HfTokenizer.Load(Path.Combine(modelDir, HfTokenizer.FileName))
+            : CharTokenizer.Arithmetic();
         _rewards = new RewardRegistry().Register(new MathReward(config.Reward), MathReward.DataSources);
     }
 
