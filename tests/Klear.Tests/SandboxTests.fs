@@ -16,11 +16,14 @@ open Klear.Host.Rewards.Sandbox
 
 /// Small limits so a hostile program that escaped one limit still hits another quickly. The address space is below
 /// the cgroup's memory so each limit can be seen firing on its own.
-let limits =
+let limitsWith useCgroups =
     SandboxLimits(
+        UseCgroups = useCgroups,
         WallClock = TimeSpan.FromSeconds 3.0, CpuSeconds = 3, MemoryBytes = (512L <<< 20),
         AddressSpaceBytes = (384L <<< 20), MaxProcesses = 16, MaxOutputBytes = (64 <<< 10),
         MaxFileBytes = (1L <<< 20), WorkDirBytes = (8L <<< 20))
+
+let limits = limitsWith true
 
 let hostileTimeout = Some (TimeSpan.FromSeconds 2.0)
 
@@ -164,6 +167,28 @@ let hostileSuite =
             ("import os, time\nfor _ in range(10000):\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.05)\n")
             (fun r ->
                 Expect.isTrue r.ProcessLimitHit $"pids.max was hit (termination {r.Termination}, stderr {r.Stderr})")
+        test "fork bomb without cgroups: the uid-wide RLIMIT_NPROC stops it (setpriv makes it apply)" {
+            use sb = new PythonSandbox(limitsWith false)
+            Expect.isFalse sb.UsesCgroups "cgroups off"
+            let program =
+                "import os, time\nn = 0\nfor _ in range(200):\n    try:\n        if os.fork() == 0:\n            time.sleep(3)\n            os._exit(0)\n        n += 1\n" +
+                "    except OSError:\n        break\nprint(n)\n"
+            let r = run sb program "" hostileTimeout
+            Expect.isLessThanOrEqual (int (r.Stdout.Trim())) 16 $"forks stop at the 16-process limit (stdout {r.Stdout}, stderr {r.Stderr})"
+            expectNothingLeft r
+            expectHostFine ()
+        }
+        hostile "the limits are in force inside, as the unprivileged uid"
+            "import os\nprint(os.getuid(), os.getgid(), os.getgroups())\nprint(open('/proc/self/limits').read())\n"
+            (fun r ->
+                let line (name: string) = r.Stdout.Split('\n') |> Array.find (fun l -> l.StartsWith name)
+                let values (name: string) = (line name).Substring(26).Split(' ', StringSplitOptions.RemoveEmptyEntries) |> Array.take 2
+                Expect.stringStarts r.Stdout "65534 65534 []" "nobody, no supplementary groups"
+                Expect.equal (values "Max address space") [| string (384L <<< 20); string (384L <<< 20) |] "RLIMIT_AS soft = hard"
+                Expect.equal (values "Max cpu time") [| "2"; "3" |] "RLIMIT_CPU from the 2 s timeout, hard one above"
+                Expect.equal (values "Max file size") [| string (1L <<< 20); string (1L <<< 20) |] "RLIMIT_FSIZE"
+                Expect.equal (values "Max open files") [| "64"; "64" |] "RLIMIT_NOFILE"
+                Expect.equal (values "Max core file size") [| "0"; "0" |] "no core dumps")
         hostile "memory bomb: one process hits its address-space limit"
             "x = []\nwhile True:\n    x.append(b'x' * (50 << 20))\n"
             (fun r ->
