@@ -89,7 +89,7 @@ let scoring =
             Expect.stringContains crash.Results[0].Run.Stderr "ZeroDivisionError" "the traceback is captured"
             let slow = evaluate pool "import time\ntime.sleep(30)\n" """{"inputs": ["1 2"], "outputs": ["3"], "timeout": 1}"""
             Expect.equal (statuses slow) [ CodeTestStatus.Timeout ] "slow times out"
-            Expect.isLessThan slow.Results[0].Run.Elapsed.TotalSeconds 2.5 "killed near its 1 s timeout"
+            Expect.isLessThan slow.Results[0].Run.Elapsed.TotalSeconds 3.0 "killed near its 1 s timeout"
             let partial = evaluate pool "a, b = map(int, input().split())\nprint(a + b if a < 5 else 0)\n" addTests
             Expect.equal (statuses partial) [ CodeTestStatus.Passed; CodeTestStatus.Passed; CodeTestStatus.Failed; CodeTestStatus.Failed ] "half right"
             Expect.equal (CodeReward.Score(CodeRewardMode.PassRatio, partial.PassRatio, partial.AllPassed)) 0.5 "soft = pass ratio"
@@ -166,7 +166,9 @@ let hostileSuite =
         hostile "fork bomb: stopped at the per-sandbox process limit"
             ("import os, time\nfor _ in range(10000):\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.05)\n")
             (fun r ->
-                Expect.isTrue r.ProcessLimitHit $"pids.max was hit (termination {r.Termination}, stderr {r.Stderr})")
+                // Without writable cgroups the uid-wide RLIMIT_NPROC contains it instead (tested on its own below).
+                if r.ProcessLimitHit |> not then
+                    Expect.isFalse (PythonSandbox.CgroupsAvailable) $"pids.max was hit (termination {r.Termination}, stderr {r.Stderr})")
         test "fork bomb without cgroups: the uid-wide RLIMIT_NPROC stops it (setpriv makes it apply)" {
             use sb = new PythonSandbox(limitsWith false)
             Expect.isFalse sb.UsesCgroups "cgroups off"
@@ -198,7 +200,7 @@ let hostileSuite =
             ("import os, time\nfor _ in range(6):\n    if os.fork() == 0:\n        x = b'x' * (300 << 20)\n        time.sleep(10)\n        os._exit(0)\n" +
              "for _ in range(6):\n    os.wait()\nprint('done')\n")
             (fun r ->
-                Expect.isTrue (r.Termination = SandboxTermination.MemoryLimit || r.TimedOut)
+                Expect.isTrue (r.Termination = SandboxTermination.MemoryLimit || r.TimedOut && not (PythonSandbox.CgroupsAvailable))
                     $"the OOM killer or the timeout ends it (termination {r.Termination}, stderr {r.Stderr})")
         hostile "CPU spin: killed at the timeout"
             "while True:\n    pass\n"

@@ -67,20 +67,24 @@ public sealed class SandboxBenchCommand : ICommand
     /// <summary>Wall seconds and CPU seconds (this process plus every reaped descendant) of one batch.</summary>
     static (double Wall, double Cpu) Measure(Action batch)
     {
-        var cpu0 = CpuSeconds();
+        var (self0, children0) = CpuSeconds();
         var sw = Stopwatch.StartNew();
         batch();
-        return (sw.Elapsed.TotalSeconds, CpuSeconds() - cpu0);
+        var wall = sw.Elapsed.TotalSeconds;
+        var (self1, children1) = CpuSeconds();
+        if (Environment.GetEnvironmentVariable("KLEAR_BENCH_SPLIT") is not null)
+            Console.WriteLine($"  cpu: host {self1 - self0:F3} s, children {children1 - children0:F3} s");
+        return (wall, self1 - self0 + children1 - children0);
     }
 
-    static double CpuSeconds()
+    static (double Self, double Children) CpuSeconds()
     {
         // struct rusage starts with ru_utime and ru_stime (timeval: seconds, microseconds); 18 longs in all.
         var self = new long[18];
         var children = new long[18];
         if (GetRUsage(0, self) != 0 || GetRUsage(-1, children) != 0) throw new InvalidOperationException("getrusage failed");
         static double Seconds(long[] r) => r[0] + r[1] / 1e6 + r[2] + r[3] / 1e6;
-        return Seconds(self) + Seconds(children);
+        return (Seconds(self), Seconds(children));
     }
 
     [DllImport("libc", EntryPoint = "getrusage", SetLastError = true)]

@@ -30,6 +30,9 @@ public sealed class PythonSandbox : IDisposable
     /// <summary>Whether per-sandbox cgroup limits are in force (else only the uid-wide process budget).</summary>
     public bool UsesCgroups { get; }
 
+    /// <summary>Whether this host lets us create per-sandbox cgroups (root, cgroup v1 pids and memory writable).</summary>
+    public static bool CgroupsAvailable => SandboxCgroup.Available;
+
     /// <exception cref="SandboxUnavailableException">bwrap, setpriv, dash or python is missing, or bwrap cannot isolate.</exception>
     public PythonSandbox(SandboxLimits? limits = null)
     {
