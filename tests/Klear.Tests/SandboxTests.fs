@@ -200,7 +200,7 @@ let hostileSuite =
             ("import os, time\nfor _ in range(6):\n    if os.fork() == 0:\n        x = b'x' * (300 << 20)\n        time.sleep(10)\n        os._exit(0)\n" +
              "for _ in range(6):\n    os.wait()\nprint('done')\n")
             (fun r ->
-                Expect.isTrue (r.Termination = SandboxTermination.MemoryLimit || r.TimedOut && not (PythonSandbox.CgroupsAvailable))
+                Expect.isTrue (r.Termination = SandboxTermination.MemoryLimit || r.TimedOut && not PythonSandbox.CgroupsAvailable)
                     $"the OOM killer or the timeout ends it (termination {r.Termination}, stderr {r.Stderr})")
         hostile "CPU spin: killed at the timeout"
             "while True:\n    pass\n"

@@ -156,8 +156,9 @@ public sealed class PythonSandbox : IDisposable
         var exitCode = process.ExitCode;
         var termination =
             overflow ? SandboxTermination.OutputLimit
-            : timedOut ? SandboxTermination.WallClockTimeout
+            // An OOM kill names the cause even when the survivors then ran into the timeout.
             : cgroup?.OomKilled == true ? SandboxTermination.MemoryLimit
+            : timedOut ? SandboxTermination.WallClockTimeout
             : exitCode == 128 + 24 ? SandboxTermination.CpuTimeLimit
             : exitCode == 128 + 25 ? SandboxTermination.FileSizeLimit
             : exitCode > 128 ? SandboxTermination.Signalled
