@@ -5,6 +5,7 @@ ICommand[] commands =
 [
     new SandboxRunCommand(),
     new SandboxBenchCommand(),
+    new SyntheticCodeCommand(),
 ];
 
 var match = commands

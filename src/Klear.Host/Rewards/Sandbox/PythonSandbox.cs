@@ -12,9 +12,10 @@ namespace Klear.Host.Rewards.Sandbox;
 /// </summary>
 public sealed class PythonSandbox : IDisposable
 {
-    // The launcher (dash: its ulimit flags are not bash's) sets the rlimits with the ulimit builtin (one exec fewer than prlimit: the launch chain is most
-    // of the sandbox's cost), joins the cgroups before exec'ing, so even the program's first fork is accounted, and
-    // execs the rest. Arguments: cpu-soft cpu-hard as-KiB fsize-512B-blocks nofile nproc [cgroup.procs files] -- cmd.
+    // The launcher sets the rlimits with dash's ulimit builtin (one exec fewer than prlimit; the chain of execs is most
+    // of the sandbox's cost; bash's ulimit flags differ, hence dash by path), joins the cgroups before exec'ing, so
+    // even the program's first fork is accounted, then execs the rest.
+    // Arguments: cpu-soft cpu-hard as-KiB fsize-512B-blocks nofile nproc [cgroup.procs files] -- command.
     const string LauncherScript =
         "ulimit -S -t $1 && ulimit -H -t $2 && ulimit -v $3 && ulimit -f $4 && ulimit -n $5 && ulimit -p $6 && ulimit -c 0 " +
         "|| exit 125; shift 6; " +
@@ -128,7 +129,11 @@ public sealed class PythonSandbox : IDisposable
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the sandbox launcher");
         using var kill = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var overflow = false;
-        void OnOverflow() { overflow = true; kill.Cancel(); }
+        void OnOverflow()
+        {
+            overflow = true;
+            try { kill.Cancel(); } catch (ObjectDisposedException) { }
+        }
         var stdout = ReadCappedAsync(process.StandardOutput.BaseStream, Limits.MaxOutputBytes, OnOverflow);
         var stderr = ReadCappedAsync(process.StandardError.BaseStream, Limits.MaxOutputBytes, OnOverflow);
         var feed = FeedAsync(process.StandardInput.BaseStream, stdin);
