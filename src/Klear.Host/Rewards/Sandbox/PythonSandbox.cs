@@ -46,7 +46,8 @@ public sealed class PythonSandbox : IDisposable
                 $"refusing to run untrusted code: {string.Join(", ", missing)} not found. Install the sandbox tools " +
                 "with `apt-get install -y --no-install-recommends bubblewrap util-linux python3` (Debian) and retry.");
         UsesCgroups = Limits.UseCgroups && SandboxCgroup.Available;
-        _hostDir = Path.Combine(Path.GetTempPath(), $"klear-sandbox-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        // /tmp, not $TMPDIR: the sandbox uid must be able to traverse the parent, and a TMPDIR under /root is not.
+        _hostDir = Path.Combine("/tmp", $"klear-sandbox-{Environment.ProcessId}-{Guid.NewGuid():N}");
         // Traversable but not listable by the sandbox uid: it must reach its own program file, nothing more.
         Directory.CreateDirectory(_hostDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
                                             | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
