@@ -114,7 +114,7 @@ let tests =
                 finally IO.File.Delete file
                 let struct (program, error) = CodeExtraction.Extract(SyntheticCodeTask.TeacherResponse p)
                 Expect.isNull error "the teacher's response has an extractable program"
-                Expect.stringContains program "print(" "and it prints"
+                Expect.stringContains (string program) "print(" "and it prints"
             }
         ]
     ]

@@ -32,7 +32,7 @@ let run (sb: PythonSandbox) (program: string) (stdin: string) (timeout: TimeSpan
     sb.RunAsync(SandboxRequest(program, stdin, Option.toNullable timeout)).GetAwaiter().GetResult()
 
 let procDirs () =
-    Directory.GetDirectories "/proc" |> Array.filter (fun d -> Path.GetFileName(d) |> Seq.forall Char.IsDigit)
+    Directory.GetDirectories "/proc" |> Array.filter (fun d -> string (Path.GetFileName d) |> Seq.forall Char.IsDigit)
 
 let tryRead (f: string) = try File.ReadAllText f with _ -> ""
 
@@ -53,7 +53,7 @@ let expectNothingLeft (r: SandboxResult) =
 
 /// The host still forks and runs a process normally after the hostile program.
 let expectHostFine () =
-    use p = Process.Start(ProcessStartInfo("/bin/true"))
+    use p = match Process.Start(ProcessStartInfo("/bin/true")) with null -> failtest "no process" | p -> p
     Expect.isTrue (p.WaitForExit 5000) "the host can still start a process"
     Expect.equal p.ExitCode 0 "/bin/true exits 0"
 
@@ -120,7 +120,7 @@ let scoring =
 let hostileSuite =
     testList "hostile" [
         test "connect to a host port on 127.0.0.1: refused, the listener sees nothing" {
-            let listener = TcpListener(IPAddress.Loopback, 0)
+            let listener = new TcpListener(IPAddress.Loopback, 0)
             listener.Start()
             try
                 let port = (listener.LocalEndpoint :?> IPEndPoint).Port
@@ -137,7 +137,7 @@ let hostileSuite =
         }
         test "DNS lookup: no resolver config, and a query to a host resolver on 127.0.0.1 never arrives" {
             use resolver = new UdpClient(IPEndPoint(IPAddress.Loopback, 0))
-            let port = (resolver.Client.LocalEndPoint :?> IPEndPoint).Port
+            let port = match resolver.Client.LocalEndPoint with :? IPEndPoint as e -> e.Port | _ -> failtest "no port"
             use sb = new PythonSandbox(limits)
             // A well-formed DNS query for example.com, sent to a fake resolver this test owns on the host's loopback.
             let program =

@@ -37,6 +37,7 @@ public sealed class PythonSandbox : IDisposable
     /// <exception cref="SandboxUnavailableException">bwrap, setpriv, dash or python is missing, or bwrap cannot isolate.</exception>
     public PythonSandbox(SandboxLimits? limits = null)
     {
+        if (!OperatingSystem.IsLinux()) throw new SandboxUnavailableException("the Python sandbox needs Linux (bubblewrap)");
         Limits = limits ?? new SandboxLimits();
         Limits.Validate();
         _dropPrivileges = Environment.IsPrivilegedProcess;
@@ -75,7 +76,9 @@ public sealed class PythonSandbox : IDisposable
         var wall = request.Timeout ?? Limits.WallClock;
         var programFile = Path.Combine(_hostDir, runId + ".py");
         await File.WriteAllTextAsync(programFile, request.Program, ct);
-        File.SetUnixFileMode(programFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        // The sandbox uid must read it (always Linux here: the constructor refuses other systems).
+        if (OperatingSystem.IsLinux())
+            File.SetUnixFileMode(programFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         var cgroup = RentCgroup();
         try
         {
