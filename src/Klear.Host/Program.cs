@@ -16,6 +16,7 @@ ICommand[] commands =
     new TrainCommand(),
     new DataExportCommand(),
     new EvalCommand(),
+    new SyntheticCodeCommand(),
 ];
 
 var match = commands
@@ -28,7 +29,7 @@ if (match.c is null)
 {
     var shown = args.Length == 0 ? "" : $"unknown command '{string.Join(' ', args.TakeWhile(a => !a.StartsWith("--")))}'\n\n";
     Console.Error.WriteLine($"{shown}usage: klear <command> [--option value ...]\n\ncommands:");
-    foreach (var c in commands) Console.Error.WriteLine($"  {c.Name,-16} {c.Summary}");
+    foreach (var c in commands) Console.Error.WriteLine($"  {c.Name,-20} {c.Summary}");
     return args.Length == 0 || args[0] is "help" or "--help" ? 0 : 2;
 }
 

@@ -105,9 +105,16 @@ let tests =
                 let gt = CodeTests.Parse(row.GetProperty("reward_model").GetProperty("ground_truth"))
                 Expect.equal gt.Cases.Count p.Tests.Count "ground truth round-trips"
                 Expect.equal (row.GetProperty("extra_info").GetProperty("index").GetInt32()) 0 "extra_info"
+                let file = IO.Path.GetTempFileName()
+                try
+                    SyntheticCodeTask.WriteJsonl(file, SyntheticCodeTask.Generate(1, 3), "train")
+                    let lines = IO.File.ReadAllLines file
+                    Expect.equal lines.Length 3 "one row per line"
+                    Expect.isTrue (Nodes.JsonNode.DeepEquals(Nodes.JsonNode.Parse lines[0], SyntheticCodeTask.ToVerlRow(p, "train"))) "the JSONL row is the verl row"
+                finally IO.File.Delete file
                 let struct (program, error) = CodeExtraction.Extract(SyntheticCodeTask.TeacherResponse p)
                 Expect.isNull error "the teacher's response has an extractable program"
-                Expect.stringContains program "print(" "and it prints"
+                Expect.stringContains (string program) "print(" "and it prints"
             }
         ]
     ]

@@ -16,19 +16,23 @@ open Klear.Host.Rewards.Sandbox
 
 /// Small limits so a hostile program that escaped one limit still hits another quickly. The address space is below
 /// the cgroup's memory so each limit can be seen firing on its own.
-let limits =
+let limitsWith useCgroups =
     SandboxLimits(
+        UseCgroups = useCgroups,
         WallClock = TimeSpan.FromSeconds 3.0, CpuSeconds = 3, MemoryBytes = (512L <<< 20),
         AddressSpaceBytes = (384L <<< 20), MaxProcesses = 16, MaxOutputBytes = (64 <<< 10),
         MaxFileBytes = (1L <<< 20), WorkDirBytes = (8L <<< 20))
 
-let hostileTimeout = Some (TimeSpan.FromSeconds 2.0)
+let limits = limitsWith true
+
+/// Generous for a loaded 2-core machine: a bomb must reach its limit well before the clock stops it.
+let hostileTimeout = Some (TimeSpan.FromSeconds 3.0)
 
 let run (sb: PythonSandbox) (program: string) (stdin: string) (timeout: TimeSpan option) =
     sb.RunAsync(SandboxRequest(program, stdin, Option.toNullable timeout)).GetAwaiter().GetResult()
 
 let procDirs () =
-    Directory.GetDirectories "/proc" |> Array.filter (fun d -> Path.GetFileName(d) |> Seq.forall Char.IsDigit)
+    Directory.GetDirectories "/proc" |> Array.filter (fun d -> string (Path.GetFileName d) |> Seq.forall Char.IsDigit)
 
 let tryRead (f: string) = try File.ReadAllText f with _ -> ""
 
@@ -49,7 +53,7 @@ let expectNothingLeft (r: SandboxResult) =
 
 /// The host still forks and runs a process normally after the hostile program.
 let expectHostFine () =
-    use p = Process.Start(ProcessStartInfo("/bin/true"))
+    use p = match Process.Start(ProcessStartInfo("/bin/true")) with null -> failtest "no process" | p -> p
     Expect.isTrue (p.WaitForExit 5000) "the host can still start a process"
     Expect.equal p.ExitCode 0 "/bin/true exits 0"
 
@@ -86,7 +90,7 @@ let scoring =
             Expect.stringContains crash.Results[0].Run.Stderr "ZeroDivisionError" "the traceback is captured"
             let slow = evaluate pool "import time\ntime.sleep(30)\n" """{"inputs": ["1 2"], "outputs": ["3"], "timeout": 1}"""
             Expect.equal (statuses slow) [ CodeTestStatus.Timeout ] "slow times out"
-            Expect.isLessThan slow.Results[0].Run.Elapsed.TotalSeconds 2.5 "killed near its 1 s timeout"
+            Expect.isLessThan slow.Results[0].Run.Elapsed.TotalSeconds 3.0 "killed near its 1 s timeout"
             let partial = evaluate pool "a, b = map(int, input().split())\nprint(a + b if a < 5 else 0)\n" addTests
             Expect.equal (statuses partial) [ CodeTestStatus.Passed; CodeTestStatus.Passed; CodeTestStatus.Failed; CodeTestStatus.Failed ] "half right"
             Expect.equal (CodeReward.Score(CodeRewardMode.PassRatio, partial.PassRatio, partial.AllPassed)) 0.5 "soft = pass ratio"
@@ -116,7 +120,7 @@ let scoring =
 let hostileSuite =
     testList "hostile" [
         test "connect to a host port on 127.0.0.1: refused, the listener sees nothing" {
-            let listener = TcpListener(IPAddress.Loopback, 0)
+            let listener = new TcpListener(IPAddress.Loopback, 0)
             listener.Start()
             try
                 let port = (listener.LocalEndpoint :?> IPEndPoint).Port
@@ -133,7 +137,7 @@ let hostileSuite =
         }
         test "DNS lookup: no resolver config, and a query to a host resolver on 127.0.0.1 never arrives" {
             use resolver = new UdpClient(IPEndPoint(IPAddress.Loopback, 0))
-            let port = (resolver.Client.LocalEndPoint :?> IPEndPoint).Port
+            let port = match resolver.Client.LocalEndPoint with :? IPEndPoint as e -> e.Port | _ -> failtest "no port"
             use sb = new PythonSandbox(limits)
             // A well-formed DNS query for example.com, sent to a fake resolver this test owns on the host's loopback.
             let program =
@@ -163,23 +167,47 @@ let hostileSuite =
         hostile "fork bomb: stopped at the per-sandbox process limit"
             ("import os, time\nfor _ in range(10000):\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.05)\n")
             (fun r ->
-                Expect.isTrue r.ProcessLimitHit $"pids.max was hit (termination {r.Termination}, stderr {r.Stderr})")
-        hostile "memory bomb: one process hits its address-space limit"
-            "x = []\nwhile True:\n    x.append(b'x' * (50 << 20))\n"
+                // Without writable cgroups the uid-wide RLIMIT_NPROC contains it instead (tested on its own below).
+                if r.ProcessLimitHit |> not then
+                    Expect.isFalse (PythonSandbox.CgroupsAvailable) $"pids.max was hit (termination {r.Termination}, stderr {r.Stderr})")
+        test "fork bomb without cgroups: the uid-wide RLIMIT_NPROC stops it (setpriv makes it apply)" {
+            use sb = new PythonSandbox(limitsWith false)
+            Expect.isFalse sb.UsesCgroups "cgroups off"
+            let program =
+                "import os, time\nn = 0\nfor _ in range(200):\n    try:\n        if os.fork() == 0:\n            time.sleep(3)\n            os._exit(0)\n        n += 1\n" +
+                "    except OSError:\n        break\nprint(n)\n"
+            let r = run sb program "" hostileTimeout
+            Expect.isLessThanOrEqual (int (r.Stdout.Trim())) 16 $"forks stop at the 16-process limit (stdout {r.Stdout}, stderr {r.Stderr})"
+            expectNothingLeft r
+            expectHostFine ()
+        }
+        hostile "the limits are in force inside, as the unprivileged uid"
+            "import os\nprint(os.getuid(), os.getgid(), os.getgroups())\nprint(open('/proc/self/limits').read())\n"
             (fun r ->
-                Expect.notEqual r.ExitCode 0 "the bomb does not finish"
-                Expect.stringContains r.Stderr "MemoryError" "python gets MemoryError from RLIMIT_AS")
+                let line (name: string) = r.Stdout.Split('\n') |> Array.find (fun l -> l.StartsWith name)
+                let values (name: string) = (line name).Substring(26).Split(' ', StringSplitOptions.RemoveEmptyEntries) |> Array.take 2
+                Expect.stringStarts r.Stdout "65534 65534 []" "nobody, no supplementary groups"
+                Expect.equal (values "Max address space") [| string (384L <<< 20); string (384L <<< 20) |] "RLIMIT_AS soft = hard"
+                Expect.equal (values "Max cpu time") [| "3"; "4" |] "RLIMIT_CPU from the 3 s timeout, hard one above"
+                Expect.equal (values "Max file size") [| string (1L <<< 20); string (1L <<< 20) |] "RLIMIT_FSIZE"
+                Expect.equal (values "Max open files") [| "64"; "64" |] "RLIMIT_NOFILE"
+                Expect.equal (values "Max core file size") [| "0"; "0" |] "no core dumps")
+        hostile "memory bomb: one process hits its address-space limit"
+            "x = []\nwhile True:\n    x.append(bytearray(50 << 20))\n"
+            (fun r ->
+                Expect.notEqual r.ExitCode 0 $"the bomb does not finish ({r.Termination}, {r.Elapsed}, stderr {r.Stderr})"
+                Expect.stringContains r.Stderr "MemoryError" $"python gets MemoryError from RLIMIT_AS ({r.Termination}, {r.Elapsed})")
         hostile "memory bomb across processes: the sandbox's memory cgroup stops the total"
             ("import os, time\nfor _ in range(6):\n    if os.fork() == 0:\n        x = b'x' * (300 << 20)\n        time.sleep(10)\n        os._exit(0)\n" +
              "for _ in range(6):\n    os.wait()\nprint('done')\n")
             (fun r ->
-                Expect.isTrue (r.Termination = SandboxTermination.MemoryLimit || r.TimedOut)
+                Expect.isTrue (r.Termination = SandboxTermination.MemoryLimit || r.TimedOut && not PythonSandbox.CgroupsAvailable)
                     $"the OOM killer or the timeout ends it (termination {r.Termination}, stderr {r.Stderr})")
         hostile "CPU spin: killed at the timeout"
             "while True:\n    pass\n"
             (fun r ->
                 Expect.isTrue r.TimedOut $"timed out (termination {r.Termination})"
-                Expect.isLessThan r.Elapsed.TotalSeconds 3.5 "near the 2 s limit")
+                Expect.isLessThan r.Elapsed.TotalSeconds 5.0 "near the 3 s limit")
         hostile "sleep past the timeout: killed at the wall clock"
             "import time\ntime.sleep(60)\nprint('woke')\n"
             (fun r ->
@@ -235,6 +263,19 @@ let pool =
             for i in 0 .. 39 do
                 Expect.equal (results[i].Stdout.Trim()) $"r{i}-r{i}-" $"result {i} is request {i}'s"
             Expect.equal (results |> Seq.map (fun r -> r.RunId) |> Seq.distinct |> Seq.length) 40 "distinct runs"
+        }
+        test "cancelling one queued request leaves the others' results intact" {
+            use sb = new PythonSandbox(limits)
+            let pool = new SandboxPool(sb, 1)
+            use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
+            use cts = new CancellationTokenSource()
+            let first = pool.RunAsync(SandboxRequest("import time\ntime.sleep(0.5)\nprint('first')\n", ""))
+            let cancelled = pool.RunAsync(SandboxRequest("print('second')\n", ""), cts.Token)
+            let third = pool.RunAsync(SandboxRequest("print('third')\n", ""))
+            cts.Cancel()
+            Expect.isTrue (try cancelled.Wait 200 |> ignore; false with :? AggregateException -> cancelled.IsCanceled) "cancelled while queued, at once"
+            Expect.equal (first.Result.Stdout.Trim()) "first" "the running request finishes"
+            Expect.equal (third.Result.Stdout.Trim()) "third" "the next queued request runs"
         }
         test "cancellation kills running programs, cancels queued ones and leaves nothing" {
             use sb = new PythonSandbox(limits)

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Klear.Host.Rewards.Code;
@@ -44,7 +45,8 @@ public sealed class SandboxRunCommand : ICommand
             try
             {
                 var evaluation = CodeReward.EvaluateAsync(pool, program, tests, cancel.Token).GetAwaiter().GetResult();
-                Console.WriteLine(ToJson(evaluation, mode).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                Console.WriteLine(ToJson(evaluation, mode).ToJsonString(new JsonSerializerOptions
+                    { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
                 return 0;
             }
             catch (OperationCanceledException) { Console.Error.WriteLine($"klear {Name}: cancelled"); return 130; }

@@ -18,5 +18,5 @@ public sealed record SyntheticCodeProblem(int Index, int Seed, string Family, in
         ["inputs"] = new JsonArray(Tests.Select(t => (JsonNode)JsonValue.Create(t.Stdin)).ToArray()),
         ["outputs"] = new JsonArray(Tests.Select(t => (JsonNode)JsonValue.Create(t.ExpectedStdout!)).ToArray()),
         ["timeout"] = TimeoutSeconds,
-    }.ToJsonString();
+    }.ToJsonString(SyntheticCodeTask.RowJson);
 }

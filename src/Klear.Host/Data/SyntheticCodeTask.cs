@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Klear.Host.Rewards.Code;
 
@@ -38,6 +40,9 @@ public static class SyntheticCodeTask
             _ => 0, (xs, _) => Enumerable.Range(1, xs.Length).Max(n => xs.Take(n).Sum()),
             _ => "max(sum(xs[:i]) for i in range(1, len(xs) + 1))", "Try every prefix length from 1 to n and keep the best."),
     ];
+
+    // Rows stay readable (<think>, ```, quotes unescaped); they are data files, never embedded in HTML.
+    internal static readonly JsonSerializerOptions RowJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static IReadOnlyList<string> FamilyNames => Families.Select(f => f.Name).ToList();
 
@@ -105,6 +110,6 @@ public static class SyntheticCodeTask
     public static void WriteJsonl(string path, IEnumerable<SyntheticCodeProblem> problems, string split)
     {
         using var w = new StreamWriter(path, false, new UTF8Encoding(false));
-        foreach (var p in problems) w.WriteLine(ToVerlRow(p, split).ToJsonString());
+        foreach (var p in problems) w.WriteLine(ToVerlRow(p, split).ToJsonString(RowJson));
     }
 }

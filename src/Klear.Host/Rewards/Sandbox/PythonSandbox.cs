@@ -7,13 +7,18 @@ namespace Klear.Host.Rewards.Sandbox;
 /// <summary>
 /// Runs one untrusted Python program on one stdin, isolated by bubblewrap (every namespace unshared: no network, not
 /// even the host's loopback; a read-only /usr and nothing else of the host; a size-capped tmpfs work dir) as an
-/// unprivileged uid (setpriv: as root, RLIMIT_NPROC is not enforced) under rlimits (prlimit) and per-run cgroups.
+/// unprivileged uid (setpriv: as root, RLIMIT_NPROC is not enforced) under rlimits and per-run cgroups.
 /// Whatever happens, the whole process tree is killed before the result is returned.
 /// </summary>
 public sealed class PythonSandbox : IDisposable
 {
-    // The launcher joins the cgroups before exec'ing, so even the first fork of the program is accounted.
-    const string JoinCgroupsScript =
+    // The launcher sets the rlimits with dash's ulimit builtin (one exec fewer than prlimit; the chain of execs is most
+    // of the sandbox's cost; bash's ulimit flags differ, hence dash by path), joins the cgroups before exec'ing, so
+    // even the program's first fork is accounted, then execs the rest.
+    // Arguments: cpu-soft cpu-hard as-KiB fsize-512B-blocks nofile nproc [cgroup.procs files] -- command.
+    const string LauncherScript =
+        "ulimit -S -t $1 && ulimit -H -t $2 && ulimit -v $3 && ulimit -f $4 && ulimit -n $5 && ulimit -p $6 && ulimit -c 0 " +
+        "|| exit 125; shift 6; " +
         "for f in \"$@\"; do shift; [ \"$f\" = -- ] && break; echo $$ > \"$f\" || exit 125; done; exec \"$@\"";
 
     readonly string _hostDir;
@@ -26,9 +31,13 @@ public sealed class PythonSandbox : IDisposable
     /// <summary>Whether per-sandbox cgroup limits are in force (else only the uid-wide process budget).</summary>
     public bool UsesCgroups { get; }
 
-    /// <exception cref="SandboxUnavailableException">bwrap, setpriv or prlimit is missing or cannot isolate.</exception>
+    /// <summary>Whether this host lets us create per-sandbox cgroups (root, cgroup v1 pids and memory writable).</summary>
+    public static bool CgroupsAvailable => SandboxCgroup.Available;
+
+    /// <exception cref="SandboxUnavailableException">bwrap, setpriv, dash or python is missing, or bwrap cannot isolate.</exception>
     public PythonSandbox(SandboxLimits? limits = null)
     {
+        if (!OperatingSystem.IsLinux()) throw new SandboxUnavailableException("the Python sandbox needs Linux (bubblewrap)");
         Limits = limits ?? new SandboxLimits();
         Limits.Validate();
         _dropPrivileges = Environment.IsPrivilegedProcess;
@@ -37,8 +46,9 @@ public sealed class PythonSandbox : IDisposable
             throw new SandboxUnavailableException(
                 $"refusing to run untrusted code: {string.Join(", ", missing)} not found. Install the sandbox tools " +
                 "with `apt-get install -y --no-install-recommends bubblewrap util-linux python3` (Debian) and retry.");
-        UsesCgroups = SandboxCgroup.Available;
-        _hostDir = Path.Combine(Path.GetTempPath(), $"klear-sandbox-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        UsesCgroups = Limits.UseCgroups && SandboxCgroup.Available;
+        // /tmp, not $TMPDIR: the sandbox uid must be able to traverse the parent, and a TMPDIR under /root is not.
+        _hostDir = Path.Combine("/tmp", $"klear-sandbox-{Environment.ProcessId}-{Guid.NewGuid():N}");
         // Traversable but not listable by the sandbox uid: it must reach its own program file, nothing more.
         Directory.CreateDirectory(_hostDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
                                             | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
@@ -55,7 +65,7 @@ public sealed class PythonSandbox : IDisposable
     /// <summary>The tools the sandbox needs that are not installed (empty when all are).</summary>
     public static IReadOnlyList<string> MissingTools(bool dropPrivileges, string python = "/usr/bin/python3")
     {
-        var needed = new List<string> { "/usr/bin/bwrap", "/usr/bin/prlimit", python };
+        var needed = new List<string> { "/usr/bin/bwrap", "/bin/dash", python };
         if (dropPrivileges) needed.Add("/usr/bin/setpriv");
         return needed.Where(p => !File.Exists(p)).ToList();
     }
@@ -66,7 +76,9 @@ public sealed class PythonSandbox : IDisposable
         var wall = request.Timeout ?? Limits.WallClock;
         var programFile = Path.Combine(_hostDir, runId + ".py");
         await File.WriteAllTextAsync(programFile, request.Program, ct);
-        File.SetUnixFileMode(programFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        // The sandbox uid must read it (always Linux here: the constructor refuses other systems).
+        if (OperatingSystem.IsLinux())
+            File.SetUnixFileMode(programFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         var cgroup = RentCgroup();
         try
         {
@@ -104,28 +116,28 @@ public sealed class PythonSandbox : IDisposable
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (cgroup is not null)
-        {
-            psi.FileName = "/bin/sh";
-            psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add(JoinCgroupsScript);
-            psi.ArgumentList.Add("sh");
-            foreach (var f in cgroup.ProcsFiles) psi.ArgumentList.Add(f);
-            psi.ArgumentList.Add("--");
-            foreach (var a in CommandLine(runId, programFile, wall, cgroup is not null)) psi.ArgumentList.Add(a);
-        }
-        else
-        {
-            var command = CommandLine(runId, programFile, wall, false);
-            psi.FileName = command[0];
-            foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
-        }
+        var l = Limits;
+        // The CPU limit backstops the wall clock for programs that spin; it never exceeds the configured one.
+        var cpu = Math.Min(l.CpuSeconds, Math.Max(1, (int)Math.Ceiling(wall.TotalSeconds)));
+        psi.FileName = "/bin/dash";
+        foreach (var a in (string[])["-c", LauncherScript, "sh",
+                     cpu.ToString(), (cpu + 1).ToString(), (l.AddressSpaceBytes / 1024).ToString(),
+                     (l.MaxFileBytes / 512).ToString(), l.MaxOpenFiles.ToString(),
+                     (cgroup is not null ? l.UidProcessBudget : l.MaxProcesses).ToString()])
+            psi.ArgumentList.Add(a);
+        foreach (var f in cgroup?.ProcsFiles ?? []) psi.ArgumentList.Add(f);
+        psi.ArgumentList.Add("--");
+        foreach (var a in CommandLine(runId, programFile)) psi.ArgumentList.Add(a);
 
         var stopwatch = Stopwatch.StartNew();
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the sandbox launcher");
         using var kill = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var overflow = false;
-        void OnOverflow() { overflow = true; kill.Cancel(); }
+        void OnOverflow()
+        {
+            overflow = true;
+            try { kill.Cancel(); } catch (ObjectDisposedException) { }
+        }
         var stdout = ReadCappedAsync(process.StandardOutput.BaseStream, Limits.MaxOutputBytes, OnOverflow);
         var stderr = ReadCappedAsync(process.StandardError.BaseStream, Limits.MaxOutputBytes, OnOverflow);
         var feed = FeedAsync(process.StandardInput.BaseStream, stdin);
@@ -153,8 +165,9 @@ public sealed class PythonSandbox : IDisposable
         var exitCode = process.ExitCode;
         var termination =
             overflow ? SandboxTermination.OutputLimit
-            : timedOut ? SandboxTermination.WallClockTimeout
+            // An OOM kill names the cause even when the survivors then ran into the timeout.
             : cgroup?.OomKilled == true ? SandboxTermination.MemoryLimit
+            : timedOut ? SandboxTermination.WallClockTimeout
             : exitCode == 128 + 24 ? SandboxTermination.CpuTimeLimit
             : exitCode == 128 + 25 ? SandboxTermination.FileSizeLimit
             : exitCode > 128 ? SandboxTermination.Signalled
@@ -164,20 +177,15 @@ public sealed class PythonSandbox : IDisposable
             stopwatch.Elapsed, cgroup?.ProcessLimitHit ?? false, survivors);
     }
 
-    /// <summary>setpriv (drop to the sandbox uid), prlimit (rlimits), bwrap (namespaces and mounts), python.</summary>
-    List<string> CommandLine(string runId, string programFile, TimeSpan wall, bool cgroups)
+    /// <summary>setpriv (drop to the sandbox uid), bwrap (namespaces and mounts), a reaping shell, python.</summary>
+    List<string> CommandLine(string runId, string programFile)
     {
         var l = Limits;
         var uid = l.SandboxUid.ToString();
-        // The CPU limit backstops the wall clock for programs that spin; it never exceeds the configured one.
-        var cpu = Math.Min(l.CpuSeconds, Math.Max(1, (int)Math.Ceiling(wall.TotalSeconds)));
         var args = new List<string>();
         if (_dropPrivileges)
             args.AddRange(["/usr/bin/setpriv", $"--reuid={uid}", $"--regid={uid}", "--clear-groups"]);
         args.AddRange([
-            "/usr/bin/prlimit",
-            $"--as={l.AddressSpaceBytes}", $"--cpu={cpu}:{cpu + 1}", $"--fsize={l.MaxFileBytes}",
-            $"--nofile={l.MaxOpenFiles}", $"--nproc={(cgroups ? l.UidProcessBudget : l.MaxProcesses)}", "--core=0",
             "/usr/bin/bwrap",
             "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
             "--hostname", "sandbox",

@@ -39,6 +39,10 @@ public sealed record SandboxLimits
     /// fill host memory).</summary>
     public int MaxOutputBytes { get; init; } = 1 << 20;
 
+    /// <summary>Use per-sandbox cgroups when the controllers are writable. Off, the process limit falls back to
+    /// RLIMIT_NPROC of the sandbox uid (shared by concurrent sandboxes) and there is no per-sandbox memory total.</summary>
+    public bool UseCgroups { get; init; } = true;
+
     /// <summary>Debian's interpreter: the pyenv one first on PATH lives under /root, which the sandbox cannot see.</summary>
     public string PythonPath { get; init; } = "/usr/bin/python3";
 

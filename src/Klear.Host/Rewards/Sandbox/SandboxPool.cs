@@ -37,6 +37,12 @@ public sealed class SandboxPool : IAsyncDisposable
         var completion = new TaskCompletionSource<SandboxResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_queue.Writer.TryWrite(new Job(request, completion, ct)))
             completion.TrySetException(new ObjectDisposedException(nameof(SandboxPool), "the sandbox pool is shut down"));
+        else if (ct.CanBeCanceled)
+        {
+            // A queued request cancelled by its caller completes now; its worker skips it when it comes up.
+            var registration = ct.Register(() => completion.TrySetCanceled(ct));
+            completion.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
+        }
         return completion.Task;
     }
 
