@@ -38,8 +38,10 @@ try
     var options = new CliArgs(args.Skip(match.words.Length));
     return match.c.Run(options);
 }
-catch (UsageException e)
+catch (Exception e) when (e is UsageException or ConfigException or Klear.Host.Data.DataFormatException
+                           or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
 {
+    // Bad input (arguments, config keys, data rows, files): a message naming it, no stack trace.
     Console.Error.WriteLine($"klear {match.c.Name}: {e.Message}");
     return 2;
 }

@@ -127,5 +127,25 @@ let resume =
         for d in [ root; root2 ] do Directory.Delete(d, true)
     }
 
+let filesTask =
+    test "the built-in task exported as verl JSONL trains through data.task=files like any dataset" {
+        let root = Path.Combine(Path.GetTempPath(), "klear-files-" + Guid.NewGuid().ToString("N"))
+        let data = Path.Combine(root, "data")
+        let export = klear [ "data"; "export"; "--out"; data; "--train"; "50"; "--sft"; "64"; "data.eval_problems=8" ]
+        Expect.equal export.ExitCode 0 export.Stderr
+        let run =
+            klear ([ "train"; "--output-dir"; Path.Combine(root, "runs"); "data.task=files"; $"data.train_files={data}/train.jsonl"
+                     $"data.val_files={data}/val.jsonl"; $"data.sft_files={data}/sft.jsonl"; "sft.steps=2"; "sft.batch_size=8"; "trainer.steps=2" ]
+                   @ tinyOverrides)
+        Expect.equal run.ExitCode 0 run.Stderr
+        let runDir = Directory.GetDirectories(Path.Combine(root, "runs")) |> Array.exactlyOne
+        let report = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "report.json")))
+        Expect.isTrue (report["rl_accuracy"] <> null) "report written"
+        let bad = klear [ "train"; "data.task=files"; $"data.train_files={data}/missing.jsonl"; "sft.steps=0" ]
+        Expect.equal bad.ExitCode 2 "a missing file is an input error"
+        Expect.stringContains bad.Stderr "missing.jsonl" "names the file"
+        Directory.Delete(root, true)
+    }
+
 [<Tests>]
-let tests = testSequenced (testList "trainer" [ handChecked; nonFinite; resume ])
+let tests = testSequenced (testList "trainer" [ handChecked; nonFinite; resume; filesTask ])

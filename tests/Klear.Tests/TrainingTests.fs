@@ -39,6 +39,19 @@ let dataTests =
                 let trace = ArithmeticTask.TeacherTrace(p, TeacherSource("bad", 1.0), Random s)
                 Expect.isFalse (trace.EndsWith @"\boxed{73}") $"slipped: {trace}"
         }
+        test "a mix of teachers: each writes its weight's share of traces, with its own error rate" {
+            let config = ConfigBinder.Bind<RunConfig>(null, [ "data.teachers=[{name: good, weight: 3}, {name: sloppy, wrong_share: 1.0, weight: 1}]" ])
+            let task = ArithmeticTrainingTask(0L, config.Data)
+            let wrong =
+                [ for i in 0L .. 3999L do
+                    let e = task.SftExample i
+                    // The answer recomputed from the prompt text, independently of the task code.
+                    let expr = e.Prompt.Substring(2, e.Prompt.Length - 3)
+                    let answer = Text.RegularExpressions.Regex.Matches(expr, @"[+-]?\d+") |> Seq.sumBy (fun m -> int m.Value)
+                    yield not (e.Response.EndsWith $"\\boxed{{{answer}}}") ]
+            let share = float (wrong |> List.filter id |> List.length) / 4000.0
+            Expect.isTrue (abs (share - 0.25) < 0.03) $"a quarter of traces come from the always-wrong teacher, got {share}"
+        }
         test "eval problems never appear in SFT or RL draws" {
             let config = ConfigBinder.Bind<RunConfig>(null, [ "data.eval_problems=300"; "data.sft_operands={2: 1, 3: 1}" ])
             let task = ArithmeticTrainingTask(3L, config.Data)

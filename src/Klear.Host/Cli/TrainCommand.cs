@@ -41,9 +41,10 @@ public sealed class TrainCommand : ICommand
     {
         try
         {
+            var run = new TrainingRun(config, Console.Out);
             dir ??= RunDirectory.Create(config, config.Data.Task);
             Console.WriteLine($"run directory: {dir.Path}");
-            var report = new TrainingRun(config, dir, Console.Out).Run();
+            var report = run.Run(dir);
             Console.WriteLine(report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"report: {Path.Combine(dir.Path, "report.json")}\nchart:  {Path.Combine(dir.Path, "chart.html")}");
             return 0;

@@ -10,14 +10,18 @@ public sealed class ArithmeticTrainingTask : ITrainingTask
 {
     readonly long _seed;
     readonly DataConfig _config;
-    readonly TeacherSource _teacher;
+    readonly TeacherSource[] _teachers;
+    readonly double[] _teacherWeights;
     readonly HashSet<string> _heldOut;
 
     public ArithmeticTrainingTask(long seed, DataConfig config)
     {
         _seed = seed;
         _config = config;
-        _teacher = new TeacherSource("teacher", config.TeacherWrongShare);
+        if (config.Teachers.Count == 0 || config.Teachers.Any(t => !(t.Weight > 0) || t.WrongShare is < 0 or > 1))
+            throw new Cli.ConfigException("data.teachers: give at least one teacher, each with weight > 0 and wrong_share in [0, 1]");
+        _teachers = config.Teachers.Select(t => new TeacherSource(t.Name, t.WrongShare)).ToArray();
+        _teacherWeights = config.Teachers.Select(t => t.Weight).ToArray();
         var eval = new List<VerlRow>();
         _heldOut = new HashSet<string>(StringComparer.Ordinal);
         for (long i = 0; eval.Count < config.EvalProblems; i++)
@@ -46,8 +50,11 @@ public sealed class ArithmeticTrainingTask : ITrainingTask
     public SftExample SftExample(long index)
     {
         var p = Draw("sft", index, _config.SftOperands);
-        var trace = ArithmeticTask.TeacherTrace(p, _teacher, SeedSequence.Random(_seed, "teacher", index));
-        return new SftExample(p.Prompt, trace);
+        var rng = SeedSequence.Random(_seed, "teacher", index);
+        var u = rng.NextDouble() * _teacherWeights.Sum();
+        int t = 0;
+        while (t < _teachers.Length - 1 && u >= _teacherWeights[t]) u -= _teacherWeights[t++];
+        return new SftExample(p.Prompt, ArithmeticTask.TeacherTrace(p, _teachers[t], rng));
     }
 
     public VerlRow RlPrompt(long index) => Row(Draw("rl", index, _config.RlOperands), "rl", index);

@@ -19,6 +19,7 @@ public sealed record DataConfig
     public Dictionary<int, double> RlOperands { get; init; } = new() { [3] = 1 };
     /// <summary>Held-out problems for evaluation (arithmetic).</summary>
     public int EvalProblems { get; init; } = 400;
-    /// <summary>Share of SFT traces with one arithmetic slip (teacher quality knob).</summary>
-    public double TeacherWrongShare { get; init; } = 0.0;
+    /// <summary>Teachers writing the SFT traces (arithmetic), drawn by weight per example; each has its own share of
+    /// traces with one arithmetic slip — the paper's SFT ablations vary exactly trace correctness and source mix.</summary>
+    public List<TeacherConfig> Teachers { get; init; } = [new()];
 }

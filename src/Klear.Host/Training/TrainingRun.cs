@@ -18,15 +18,16 @@ namespace Klear.Host.Training;
 public sealed class TrainingRun
 {
     readonly RunConfig _config;
-    readonly RunDirectory _dir;
+    RunDirectory _dir = null!;
     readonly ITokenizer _tokenizer;
     readonly ITrainingTask _task;
     readonly RewardRegistry _rewards;
     readonly TextWriter _out;
 
-    public TrainingRun(RunConfig config, RunDirectory dir, TextWriter output)
+    /// <summary>Loads the task's data and checks the configuration, before anything is written.</summary>
+    public TrainingRun(RunConfig config, TextWriter output)
     {
-        (_config, _dir, _out) = (config, dir, output);
+        (_config, _out) = (config, output);
         _task = config.Data.Task switch
         {
             "arithmetic" => new ArithmeticTrainingTask(config.Seed, config.Data),
@@ -40,10 +41,9 @@ public sealed class TrainingRun
         _rewards = new RewardRegistry().Register(new MathReward(config.Reward), MathReward.DataSources);
     }
 
-    public RunDirectory Directory => _dir;
-
-    public JsonObject Run()
+    public JsonObject Run(RunDirectory dir)
     {
+        _dir = dir;
         var clock = Stopwatch.StartNew();
         torch.set_num_threads(_config.Threads);
         var model = PolicyFactory.Create(_config.Model, _tokenizer.VocabSize, _config.Seed);
