@@ -21,7 +21,9 @@ let rec canon (e: Expr) : string =
     | Fn(n, xs) -> $"({n} {ordered xs})"
     | Pct x -> $"(%% {canon x})"
     | PlusMinus(a, b) -> $"(pm {canon a} {canon b})"
-    | Rel(op, a, b) -> $"({op} {canon a} {canon b})"
+    | Rel(op, a, b) ->
+        let name = match op with Eq -> "=" | Ne -> "!=" | Lt -> "<" | Le -> "<=" | Gt -> ">" | Ge -> ">="
+        $"({name} {canon a} {canon b})"
     | And xs -> $"(and {ordered xs})"
     | Tup xs -> $"(tuple {ordered xs})"
     | Pair(a, b) -> $"(pair {canon a} {canon b})"
@@ -187,9 +189,7 @@ let rec exprEq (opts: VerifyOptions) (gold: Expr) (pred: Expr) : bool =
             gr.Length = pr.Length && List.forall2 (fun (a: Expr list) (b: Expr list) -> a.Length = b.Length && List.forall2 eq a b) gr pr
         | Matrix _, _ | _, Matrix _ -> false
         | Sym _, _ | _, Sym _ -> compareSymbols g p
-        // A percentage also matches its bare number: graders accept "50" for "50\%" (DAPO strips the sign).
-        | Pct x, _ -> scalarEq opts g p || scalarEq opts x p
-        | _, Pct y -> scalarEq opts g p || scalarEq opts g y
+        // A percentage is worth x/100 only: Math-Verify holds 50\% = 0.5 but 50\% <> 50.
         | _ -> scalarEq opts g p
 
 and private compareRelational (opts: VerifyOptions) (g: Expr) (p: Expr) =

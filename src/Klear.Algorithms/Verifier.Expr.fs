@@ -21,7 +21,10 @@ type VerifyOptions =
       /// true: any relation may be compared with a set (x > 1 vs (1, \infty)); chained bounds a < x < b always may.
       AllowSetRelationComp: bool
       /// Reward use: only the text after the last `</think>` of the answer is read.
-      AfterThink: bool }
+      AfterThink: bool
+      /// A gold answer with no math delimiters (`\frac{1}{3}`, as datasets store it) is read as `\boxed{gold}`, as
+      /// verl does before calling Math-Verify; Math-Verify alone would only find a bare number in it.
+      BoxBareGold: bool }
 
 module VerifyOptions =
     let defaults =
@@ -30,7 +33,8 @@ module VerifyOptions =
           FloatRounding = 6
           Strict = true
           AllowSetRelationComp = false
-          AfterThink = true }
+          AfterThink = true
+          BoxBareGold = true }
 
 type RelOp =
     | Eq

@@ -41,6 +41,18 @@ let private latexValue (boxedLast: bool) (content: string) (percent: bool) =
 let private flatten (values: Expr list) =
     FSet(values |> List.collect (fun v -> match v with FSet xs -> xs | x -> [ x ]))
 
+/// "4 4/9": Math-Verify reads a whole number, one space and a fraction as a mixed number (40/9).
+let private isMixedNumber (text: string) =
+    let t = text.Trim().TrimEnd('.')
+    let body = if t.StartsWith '-' || t.StartsWith '+' then t.Substring 1 else t
+    let space = body.IndexOf ' '
+    space > 0
+    && (let whole, frac = body.Substring(0, space), body.Substring(space + 1)
+        let slash = frac.IndexOf '/'
+        whole |> Seq.forall Char.IsAsciiDigit
+        && slash > 0 && slash < frac.Length - 1
+        && (frac.Replace("/", "") |> Seq.forall Char.IsAsciiDigit))
+
 /// The value of a candidate (None when it does not parse) and its string form.
 let private evaluate (kind: CandidateKind) : Expr option * string =
     match kind with
@@ -64,10 +76,21 @@ let private evaluate (kind: CandidateKind) : Expr option * string =
             let v = if decimals.Length > 0 then Float q else Num q
             Some(if percent then Pct v else v), text
         | None -> None, text
+    | ExprText text when isMixedNumber text ->
+        let parts = text.Trim().TrimEnd('.').Split([| ' '; '/' |], StringSplitOptions.RemoveEmptyEntries)
+        let neg = parts.[0].StartsWith '-'
+        let whole = Rational.ofDecimalString (parts.[0].TrimStart('+', '-'))
+        let value =
+            match whole, Rational.ofDecimalString parts.[1], Rational.ofDecimalString parts.[2] with
+            | Some w, Some n, Some d when not (Rational.isZero d) ->
+                Rational.div n d |> Option.bind (Rational.add w) |> Option.map (fun v -> Num(if neg then Rational.neg v else v))
+            | _ -> None
+        value, text.Trim().TrimEnd('.')
     | ExprText text ->
         // Python syntax: `2^10` is 2**10, not LaTeX's 2^1 0.
         let sb = Text.StringBuilder()
-        let src = text.Replace("**", "^").Replace('\n', ' ')
+        // A sentence's full stop is not Python's trailing "2." float syntax.
+        let src = text.Replace("**", "^").Replace('\n', ' ').TrimEnd().TrimEnd('.')
         let mutable i = 0
         while i < src.Length do
             if src.[i] = '^' && i + 1 < src.Length && Char.IsAsciiDigit src.[i + 1] then

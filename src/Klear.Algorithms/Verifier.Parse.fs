@@ -134,6 +134,12 @@ let private asItem (e: Expr) =
 let private flattenSet (items: Expr list) =
     items |> List.collect (fun e -> match asItem e with FSet xs -> xs | x -> [ x ])
 
+let private isWholeLiteral (e: Expr) =
+    match e with
+    | Num q -> isInteger q
+    | Mul [ Num m; Num q ] -> m = ofInt -1 && isInteger q
+    | _ -> false
+
 type private Cursor(toks: Tok[]) =
     let mutable pos = 0
     let mutable depth = 0
@@ -153,7 +159,7 @@ type private Cursor(toks: Tok[]) =
     member _.Leave() = depth <- depth - 1
     member c.IsSym s = (match c.Peek with TSym t -> t = s | _ -> false)
     member c.IsCmd s = (match c.Peek with TCmd t -> t = s | _ -> false)
-    member c.Expect s = if c.IsSym s then c.Next() |> ignore else fail $"expected {s}"
+    member c.Expect s = if c.IsSym s then c.Next() |> ignore else fail "expected symbol"
 
 let private parseTokens (toks: Tok[]) : Expr =
     let c = Cursor toks
@@ -231,6 +237,14 @@ let private parseTokens (toks: Tok[]) : Expr =
             match c.Peek with
             | TSym "*" | TCmd("cdot" | "times") -> c.Next() |> ignore; factors.Add(unary ())
             | TSym "/" | TCmd "div" -> c.Next() |> ignore; factors.Add(Pow(unary (), Expr.minusOne))
+            | TCmd "frac" when factors.Count = 1 && isWholeLiteral factors.[0] ->
+                // A mixed number 2\frac{1}{3} is 2 + 1/3 (and -2\frac{1}{3} is -(2 + 1/3)), not a product.
+                let whole = factors.[0]
+                let frac = power ()
+                factors.[0] <-
+                    match whole with
+                    | Mul [ m; w ] -> Mul [ m; Add [ w; frac ] ]
+                    | w -> Add [ w; frac ]
             | t when startsOperand t -> factors.Add(power ())
             | _ -> go <- false
         if factors.Count = 1 then factors.[0] else Mul(List.ofSeq factors)
@@ -343,7 +357,7 @@ let private parseTokens (toks: Tok[]) : Expr =
                 c.Expect "|"
                 Fn("abs", [ e ])
             | TCmd cmd -> command cmd
-            | t -> fail $"unexpected {t}"
+            | _ -> fail "unexpected token"
         c.Leave()
         r
     and bracketed (leftOpen: bool) =
@@ -415,7 +429,7 @@ let private parseTokens (toks: Tok[]) : Expr =
             let upper = if c.IsSym "^" then (c.Next() |> ignore; scriptArg ()) else Sym ""
             Fn(cmd, [ lower; upper; term () ])
         | "begin" -> matrix ()
-        | other -> fail $"unknown command \\{other}"
+        | _ -> fail "unknown command"
     and envName () =
         c.Expect "{"
         let sb = Text.StringBuilder()

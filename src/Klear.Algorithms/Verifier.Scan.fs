@@ -74,30 +74,32 @@ let private envAt (s: string) (i: int) (allowFraction: bool) : (int * int * int)
             elif s.[j] = '\\' && closer = "$" && at s (j + 1) = '$' then j <- j + 2
             else j <- j + 1
         result
-    if startsAt s i "$$" && notEscaped then
+    // Dispatch on the first character: this runs at every position of long responses.
+    match s.[i] with
+    | '$' when notEscaped && at s (i + 1) = '$' ->
         let k = findClose (i + 2) "$$" false
         if k > 0 then Some(i + 2, k, k + 2) else None
-    elif startsAt s i "\\[" && notEscaped then
-        let k = findClose (i + 2) "\\]" false
-        if k > 0 then Some(i + 2, k, k + 2) else None
-    elif s.[i] = '$' && notEscaped && not (Char.IsAsciiDigit(at s (i - 1))) then
+    | '$' when notEscaped && not (Char.IsAsciiDigit(at s (i - 1))) ->
         let k = findClose (i + 1) "$" true
         if k > 0 then Some(i + 1, k, k + 1) else None
-    elif startsAt s i "\\(" && notEscaped then
+    | '\\' when notEscaped && at s (i + 1) = '[' ->
+        let k = findClose (i + 2) "\\]" false
+        if k > 0 then Some(i + 2, k, k + 2) else None
+    | '\\' when notEscaped && at s (i + 1) = '(' ->
         let k = findClose (i + 2) "\\)" true
         if k > 0 then Some(i + 2, k, k + 2) else None
-    elif isWs s.[i] && at s (i + 1) = '[' then
+    | c when isWs c && at s (i + 1) = '[' ->
         let mutable j = i + 2
         while j < s.Length && s.[j] <> ']' && s.[j] <> '[' && s.[j] <> '\n' do j <- j + 1
         if j < s.Length && s.[j] = ']' && j > i + 2 && isWs (at s (j + 1)) then Some(i + 2, j, j + 2) else None
-    elif allowFraction && (startsAt s i "\\frac{" || startsAt s i "-\\frac{") then
+    | '\\' | '-' when allowFraction && (startsAt s i "\\frac{" || startsAt s i "-\\frac{") ->
         let a = if s.[i] = '-' then i + 6 else i + 5
         let e1 = signedNumberEnd s (a + 1)
         if e1 > 0 && at s e1 = '}' && at s (e1 + 1) = '{' then
             let e2 = signedNumberEnd s (e1 + 2)
             if e2 > 0 && at s e2 = '}' then Some(i, e2 + 1, e2 + 1) else None
         else None
-    else None
+    | _ -> None
 
 /// All environments, left to right and non-overlapping, as Python's finditer over the alternation would see them.
 let findEnvs (s: string) : Env list =
@@ -168,18 +170,22 @@ let private answerBefore (s: string) (start: int) (reach: int) (colon: bool) =
     let lo = max 0 (start - reach - word.Length)
     start > 0 && s.LastIndexOf(word, start - 1, start - lo, StringComparison.OrdinalIgnoreCase) >= 0
 
+let private mentions (s: string) (w: string) = s.IndexOf(w, StringComparison.OrdinalIgnoreCase) >= 0
+
 let latexCandidates (s: string) (boxedPriority: int) : Candidate list =
     let envs = findEnvs s
+    // Most responses never say "answer"; one vectorised search spares a look-behind per candidate.
+    let anyAnswer, anyFinal = mentions s "answer", mentions s "final answer"
     let plain =
         chains s envs
         |> List.collect (fun chain ->
             let first, last = List.head chain, List.last chain
             let mk p = { Priority = p; Start = first.Start; End = last.End; ValueStart = first.Start; ValueEnd = first.End; Kind = LatexChain chain }
             [ yield mk 300
-              if answerBefore s first.Start 50 false then yield mk 200
-              if answerBefore s first.Start 50 true then yield mk 100
-              if finalAnswerJustIs s first.Start true then yield mk 50
-              if finalAnswerIsHope s first.Start last.End then yield mk 0 ])
+              if anyAnswer && answerBefore s first.Start 50 false then yield mk 200
+              if anyAnswer && answerBefore s first.Start 50 true then yield mk 100
+              if anyFinal && finalAnswerJustIs s first.Start true then yield mk 50
+              if anyFinal && finalAnswerIsHope s first.Start last.End then yield mk 0 ])
     let boxed =
         if boxedPriority < 0 then []
         else
@@ -276,7 +282,7 @@ let private exprAt (s: string) (j: int) : int option =
 /// Plain numbers and simple expressions at anchors (start, whitespace or "="), with the prefixed priorities.
 let exprCandidates (s: string) : Candidate list =
     let found = ResizeArray<Candidate>()
-    let anchors = seq { yield 0; for i in 0 .. s.Length - 1 do if isWs s.[i] || s.[i] = '=' then yield i + 1 }
+    let anyAnswer, anyFinal = mentions s "answer", mentions s "final answer"
     let addWithPriorities (prefixAt: int) (valueStart: int) (stop: int) kind =
         let mk p = { Priority = p; Start = prefixAt; End = stop; ValueStart = valueStart; ValueEnd = stop; Kind = kind }
         found.Add(mk 300)
@@ -287,29 +293,31 @@ let exprCandidates (s: string) : Candidate list =
             prefixAt > 0
             && (let k = s.LastIndexOf(word, prefixAt - 1, prefixAt - lo, StringComparison.OrdinalIgnoreCase)
                 k >= 0 && (prefixAt - (k + word.Length) <= 50 || s.IndexOf('=', k, prefixAt - k) >= 0))
-        if notEq && answerEq false then found.Add(mk 200)
-        if notEq && answerEq true then found.Add(mk 100)
-        if finalAnswerJustIs s prefixAt false then found.Add(mk 50)
-        if finalAnswerIsHope s prefixAt stop then found.Add(mk 0)
+        if anyAnswer && notEq && answerEq false then found.Add(mk 200)
+        if anyAnswer && notEq && answerEq true then found.Add(mk 100)
+        if anyFinal && finalAnswerJustIs s prefixAt false then found.Add(mk 50)
+        if anyFinal && finalAnswerIsHope s prefixAt stop then found.Add(mk 0)
     // Two independent finditer passes (numbers, expressions), each non-overlapping.
     let mutable nextNumber = 0
     let mutable nextExpr = 0
-    for a in anchors do
-        let prefixAt = if a = 0 then 0 else a - 1
-        let mutable j = a
-        if startsAt s j "**" then j <- j + 2
-        if prefixAt >= nextExpr then
-            match exprAt s j with
-            | Some e ->
-                addWithPriorities prefixAt j e (ExprText(s.Substring(j, e - j)))
-                nextExpr <- e
-            | None -> ()
-        if prefixAt >= nextNumber then
-            let j = if j < s.Length && currency.IndexOf s.[j] >= 0 then j + 1 else j
-            match numberAt s j with
-            | Some(intPart, decimals, e) ->
-                let pe = numberPercent s e
-                addWithPriorities prefixAt j pe (Number(intPart, decimals, pe <> e))
-                nextNumber <- pe
-            | None -> ()
+    for a in -1 .. s.Length - 1 do
+        if a < 0 || isWs s.[a] || s.[a] = '=' then
+            let prefixAt = max a 0
+            let a = a + 1
+            let mutable j = a
+            if startsAt s j "**" then j <- j + 2
+            if prefixAt >= nextExpr then
+                match exprAt s j with
+                | Some e ->
+                    addWithPriorities prefixAt j e (ExprText(s.Substring(j, e - j)))
+                    nextExpr <- e
+                | None -> ()
+            if prefixAt >= nextNumber then
+                let j = if j < s.Length && currency.IndexOf s.[j] >= 0 then j + 1 else j
+                match numberAt s j with
+                | Some(intPart, decimals, e) ->
+                    let pe = numberPercent s e
+                    addWithPriorities prefixAt j pe (Number(intPart, decimals, pe <> e))
+                    nextNumber <- pe
+                | None -> ()
     List.ofSeq found

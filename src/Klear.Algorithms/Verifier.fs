@@ -10,13 +10,18 @@ module MathVerifier =
         | Raw gs, Raw s -> let gs, s = gs.Trim(), s.Trim() in gs.Length > 0 && gs = s
         | _ -> false
 
+    let private boxBare (opts: VerifyOptions) (gold: string) =
+        let delimited =
+            gold.Contains('$') || gold.Contains("\\(") || gold.Contains("\\[") || gold.Contains("\\boxed") || gold.Contains("\\fbox")
+        if delimited || not (List.contains LatexExtraction opts.Extraction) then gold else "\\boxed{" + gold + "}"
+
     /// True when any answer extracted from `answer` matches any extracted from `gold`. Total: malformed or hostile
     /// input is "not equivalent", never an exception.
     let verify (opts: VerifyOptions) (gold: string) (answer: string) : bool =
         try
             if obj.ReferenceEquals(gold, null) || obj.ReferenceEquals(answer, null) then false
             else
-                let golds = extract opts gold
+                let golds = extract opts (if opts.BoxBareGold then boxBare opts gold else gold)
                 if golds.IsEmpty then false
                 else
                     let answers = extract opts answer

@@ -47,6 +47,7 @@ public sealed class VerifyBenchCommand : ICommand
     public int Run(CliArgs args)
     {
         var seconds = args.Double("seconds", 2.0);
+        var perPair = args.Flag("per-pair");
         args.RejectUnknown();
         if (seconds <= 0 || seconds > 60) throw new UsageException("--seconds must be in (0, 60]");
         var options = VerifyOptionsModule.defaults;
@@ -66,6 +67,14 @@ public sealed class VerifyBenchCommand : ICommand
         Console.WriteLine($"verify bench: {checks} checks in {sw.Elapsed.TotalSeconds:F2} s on one thread = {rate:F0} checks/s " +
                           $"({Mix.Length}-pair mix, {equivalent * Mix.Length / Math.Max(1, checks)} of {Mix.Length} equivalent, " +
                           $"mean {1e6 / rate:F1} us/check)");
+        if (perPair)
+            foreach (var (g, a) in Mix)
+            {
+                var one = Stopwatch.StartNew();
+                int n = 0;
+                while (one.ElapsedMilliseconds < 100) { MathVerifier.verify(options, g, a); n++; }
+                Console.WriteLine($"  {one.Elapsed.TotalMilliseconds * 1000 / n,8:F1} us  {g} | {(a.Length > 60 ? a[^60..] : a)}");
+            }
         return 0;
     }
 }

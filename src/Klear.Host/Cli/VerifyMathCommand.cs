@@ -52,7 +52,8 @@ public sealed class VerifyMathCommand : ICommand
             args.Int("float-rounding", d.FloatRounding),
             args.Has("strict") ? args.Flag("strict") : d.Strict,
             args.Has("allow-set-relation-comp") ? args.Flag("allow-set-relation-comp") : d.AllowSetRelationComp,
-            args.Has("after-think") ? args.Flag("after-think") : d.AfterThink);
+            args.Has("after-think") ? args.Flag("after-think") : d.AfterThink,
+            args.Has("box-bare-gold") ? args.Flag("box-bare-gold") : d.BoxBareGold);
     }
 
     static FSharpList<Extraction> ParseExtraction(IEnumerable<string> names, Func<string, Exception> error)
@@ -103,7 +104,8 @@ public sealed class VerifyMathCommand : ICommand
             Int("float_rounding", defaults.FloatRounding),
             Bool("strict", defaults.Strict),
             Bool("allow_set_relation_comp", defaults.AllowSetRelationComp),
-            defaults.AfterThink);
+            defaults.AfterThink,
+            defaults.BoxBareGold);
         bool? expected = root.TryGetProperty("expected", out var e) && e.ValueKind is JsonValueKind.True or JsonValueKind.False
             ? e.GetBoolean() : null;
         return (Str("gold"), Str("answer"), options, expected);
