@@ -119,3 +119,24 @@ module Expr =
         match firstRelation e with
         | Rel(_, l, _) -> l
         | x -> x
+    /// `a \pm b` inside an answer stands for a list of answers; at most 16 are spelt out.
+    let rec expandPm (e: Expr) : Expr list =
+        let combos (parts: Expr list) (build: Expr list -> Expr) =
+            let expanded = parts |> List.map expandPm
+            if expanded |> List.forall (fun l -> l.Length = 1) then [ e ]
+            else
+                expanded
+                |> List.fold (fun acc choices -> [ for a in acc do for c in choices -> c :: a ] |> List.truncate 16) [ [] ]
+                |> List.map (List.rev >> build)
+        match e with
+        | PlusMinus(a, b) ->
+            [ for x in expandPm a do
+                  for y in expandPm b do
+                      yield Add [ x; y ]
+                      yield Add [ x; neg y ] ] |> List.truncate 16
+        | Add xs -> combos xs Add
+        | Mul xs -> combos xs Mul
+        | Pow(a, b) -> combos [ a; b ] (fun l -> Pow(l.[0], l.[1]))
+        | Fn(n, xs) -> combos xs (fun l -> Fn(n, l))
+        | Pct x -> combos [ x ] (fun l -> Pct l.[0])
+        | _ -> [ e ]

@@ -106,14 +106,16 @@ let private evaluate (kind: CandidateKind) : Expr option * string =
 let private overlaps (a0, a1) (b0, b1) = a0 < b1 && a1 > b0
 
 let extractCandidates (candidates: Candidate list) : Extracted list =
-    let groups = candidates |> List.groupBy (fun c -> c.Priority) |> List.sortBy fst
+    let priorities = candidates |> List.map (fun c -> c.Priority) |> List.distinct |> List.sort
+    // Rightmost end first, then leftmost start; an explicit int comparer (tuple keys compare slowly).
+    let rightmostFirst (a: Candidate) (b: Candidate) = if a.End <> b.End then compare b.End a.End else compare a.Start b.Start
     let mutable fallback = None
     let mutable value = None
     let mutable attempts = 0
     let failedSpans = ResizeArray<int * int>()
-    for _, group in groups do
+    for priority in priorities do
         if value.IsNone && attempts < maxAttempts then
-            let ordered = group |> List.sortBy (fun c -> -c.End, c.Start)
+            let ordered = candidates |> List.filter (fun c -> c.Priority = priority) |> List.sortWith rightmostFirst
             let mutable rest = ordered
             while value.IsNone && attempts < maxAttempts && not rest.IsEmpty do
                 let c = rest.Head
@@ -141,7 +143,12 @@ let extract (opts: VerifyOptions) (text: string) : Extracted list =
         else text
     let text = if text.Length > maxInput then text.Substring(text.Length - maxInput) else text
     let text = text.Replace("\\fbox{", "\\boxed{")
-    let candidates =
-        [ if List.contains LatexExtraction opts.Extraction then yield! latexCandidates text opts.BoxedMatchPriority
-          if List.contains ExprExtraction opts.Extraction then yield! exprCandidates text ]
-    extractCandidates candidates
+    let latex = if List.contains LatexExtraction opts.Extraction then latexCandidates text opts.BoxedMatchPriority else []
+    let withExpr () = if List.contains ExprExtraction opts.Extraction then latex @ exprCandidates text else latex
+    // Without the word "answer" every expression candidate has the last priority (300); scanning for them can wait
+    // until the boxes and anchored formulas have failed, which in reward use they rarely do.
+    if text.Contains("answer", StringComparison.OrdinalIgnoreCase) then extractCandidates (withExpr ())
+    else
+        let early = extractCandidates (latex |> List.filter (fun c -> c.Priority < 300))
+        if early |> List.exists (fun e -> match e with Parsed _ -> true | Raw _ -> false) then early
+        else extractCandidates (withExpr ())

@@ -5,71 +5,7 @@ module Klear.Algorithms.Verifier.Parse
 
 open System
 open Klear.Algorithms.Verifier.Rational
-
-type Tok =
-    | TNum of string
-    | TLetter of char
-    | TCmd of string
-    | TSym of string
-    | TEnd
-
-/// Longer answers are prose, not formulas; refusing them bounds parse time.
-let maxTokens = 2500
-let maxDepth = 120
-
-exception ParseFail of string
-
-let private fail msg = raise (ParseFail msg)
-
-let tokenize (s: string) : Tok[] =
-    let toks = ResizeArray<Tok>()
-    let mutable i = 0
-    let n = s.Length
-    while i < n do
-        if toks.Count > maxTokens then fail "too long"
-        let c = s.[i]
-        if Char.IsWhiteSpace c then i <- i + 1
-        elif Char.IsAsciiDigit c || (c = '.' && i + 1 < n && Char.IsAsciiDigit s.[i + 1]) then
-            let start = i
-            while i < n && Char.IsAsciiDigit s.[i] do i <- i + 1
-            if i + 1 < n && s.[i] = '.' && Char.IsAsciiDigit s.[i + 1] then
-                i <- i + 1
-                while i < n && Char.IsAsciiDigit s.[i] do i <- i + 1
-            toks.Add(TNum(s.Substring(start, i - start)))
-        elif Char.IsAsciiLetter c then
-            toks.Add(TLetter c)
-            i <- i + 1
-        elif c = '\\' then
-            if i + 1 < n && Char.IsAsciiLetter s.[i + 1] then
-                let start = i + 1
-                i <- i + 1
-                while i < n && Char.IsAsciiLetter s.[i] do i <- i + 1
-                toks.Add(TCmd(s.Substring(start, i - start)))
-            elif i + 1 < n then
-                toks.Add(TSym(s.Substring(i, 2)))
-                i <- i + 2
-            else i <- i + 1
-        else
-            let two = if i + 1 < n then s.Substring(i, 2) else ""
-            match two with
-            | "<=" | ">=" | "!=" -> toks.Add(TSym two); i <- i + 2
-            | "**" -> toks.Add(TSym "^"); i <- i + 2
-            | _ ->
-                let t =
-                    match c with
-                    | '×' | '·' -> TSym "*"
-                    | '÷' -> TSym "/"
-                    | '−' -> TSym "-"
-                    | '≤' -> TSym "<="
-                    | '≥' -> TSym ">="
-                    | '≠' -> TSym "!="
-                    | 'π' -> TCmd "pi"
-                    | '∞' -> TCmd "infty"
-                    | _ -> TSym(string c)
-                toks.Add t
-                i <- i + 1
-    toks.Add TEnd
-    toks.ToArray()
+open Klear.Algorithms.Verifier.Tokens
 
 let private relCmds =
     dict [ "le", Le; "leq", Le; "leqslant", Le; "ge", Ge; "geq", Ge; "geqslant", Ge; "lt", Lt; "gt", Gt
@@ -104,30 +40,8 @@ let private numberOf (text: string) =
     | Some q -> if text.Contains '.' then Float q else Num q
     | None -> fail "number too long"
 
-/// `a \pm b` inside an answer stands for a list of answers; at most 16 are spelt out.
-let rec expandPm (e: Expr) : Expr list =
-    let combos (parts: Expr list) (build: Expr list -> Expr) =
-        let expanded = parts |> List.map expandPm
-        if expanded |> List.forall (fun l -> l.Length = 1) then [ e ]
-        else
-            expanded
-            |> List.fold (fun acc choices -> [ for a in acc do for c in choices -> c :: a ] |> List.truncate 16) [ [] ]
-            |> List.map (List.rev >> build)
-    match e with
-    | PlusMinus(a, b) ->
-        [ for x in expandPm a do
-              for y in expandPm b do
-                  yield Add [ x; y ]
-                  yield Add [ x; Expr.neg y ] ] |> List.truncate 16
-    | Add xs -> combos xs Add
-    | Mul xs -> combos xs Mul
-    | Pow(a, b) -> combos [ a; b ] (fun l -> Pow(l.[0], l.[1]))
-    | Fn(n, xs) -> combos xs (fun l -> Fn(n, l))
-    | Pct x -> combos [ x ] (fun l -> Pct l.[0])
-    | _ -> [ e ]
-
 let private asItem (e: Expr) =
-    match expandPm e with
+    match Expr.expandPm e with
     | [ x ] -> x
     | xs -> FSet xs
 

@@ -101,18 +101,25 @@ let private envAt (s: string) (i: int) (allowFraction: bool) : (int * int * int)
         else None
     | _ -> None
 
+let private envOpeners = [| '$'; '\\'; '['; '-' |]
+
 /// All environments, left to right and non-overlapping, as Python's finditer over the alternation would see them.
 let findEnvs (s: string) : Env list =
     let envs = ResizeArray()
     let mutable i = 0
     while i < s.Length do
-        match envAt s i true with
-        | Some(cs, ce, e) ->
-            let content = s.Substring(cs, ce - cs)
-            let e2 = percentSuffix s e
-            envs.Add { Start = i; End = e2; Content = content; Percent = e2 <> e; HasBoxed = content.Contains("\\boxed") }
-            i <- e2
-        | None -> i <- i + 1
+        // Jump to the next character that can open an environment (` [` opens at the space before the bracket).
+        let k = s.IndexOfAny(envOpeners, i)
+        if k < 0 then i <- s.Length
+        else
+            let start = if s.[k] = '[' && k - 1 >= i && isWs s.[k - 1] then k - 1 else k
+            match envAt s start true with
+            | Some(cs, ce, e) ->
+                let content = s.Substring(cs, ce - cs)
+                let e2 = percentSuffix s e
+                envs.Add { Start = start; End = e2; Content = content; Percent = e2 <> e; HasBoxed = content.Contains("\\boxed") }
+                i <- e2
+            | None -> i <- k + 1
     List.ofSeq envs
 
 /// `\s*(,?and|,?or|,)\s*` between two environments.
