@@ -190,6 +190,18 @@ let private dropSpacing (s: string) =
                 i <- i + 1
         sb.ToString()
 
+/// "1,000,000" or "-12,345.6" as the whole answer: one number with thousands separators, not a list.
+let private isGroupedNumber (s: string) =
+    let body = if s.StartsWith '-' then s.Substring 1 else s
+    let intPart = (let d = body.IndexOf '.' in if d < 0 then body else body.Substring(0, d))
+    let frac = body.Substring intPart.Length
+    let groups = intPart.Split ','
+    groups.Length > 1
+    && groups.[0].Length >= 1 && groups.[0].Length <= 3
+    && groups |> Array.forall (fun g -> g.Length > 0 && g |> Seq.forall Char.IsAsciiDigit)
+    && groups |> Array.skip 1 |> Array.forall (fun g -> g.Length = 3)
+    && (frac.Length = 0 || (frac.Length > 1 && frac.Substring 1 |> Seq.forall Char.IsAsciiDigit))
+
 /// The full clean-up; `boxed` picks which boxes count when the text holds any.
 let normalise (boxedLast: bool) (raw: string) : string =
     let s = undoubleBackslashes raw
@@ -213,4 +225,4 @@ let normalise (boxedLast: bool) (raw: string) : string =
     let s = s.Replace(" and ", " , ").Replace(" or ", " , ")
     let s = s.Trim()
     let s = s.TrimEnd('.', ' ').TrimEnd(',', ' ')
-    s
+    if isGroupedNumber s then s.Replace(",", "") else s

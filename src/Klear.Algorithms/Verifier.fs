@@ -10,9 +10,15 @@ module MathVerifier =
         | Raw gs, Raw s -> let gs, s = gs.Trim(), s.Trim() in gs.Length > 0 && gs = s
         | _ -> false
 
+    let private unescapedDollar (s: string) =
+        let mutable found = false
+        for i in 0 .. s.Length - 1 do
+            if s.[i] = '$' && (i = 0 || s.[i - 1] <> '\\') then found <- true
+        found
+
     let private boxBare (opts: VerifyOptions) (gold: string) =
         let delimited =
-            gold.Contains('$') || gold.Contains("\\(") || gold.Contains("\\[") || gold.Contains("\\boxed") || gold.Contains("\\fbox")
+            unescapedDollar gold || gold.Contains("\\(") || gold.Contains("\\[") || gold.Contains("\\boxed") || gold.Contains("\\fbox")
         if delimited || not (List.contains LatexExtraction opts.Extraction) then gold else "\\boxed{" + gold + "}"
 
     /// True when any answer extracted from `answer` matches any extracted from `gold`. Total: malformed or hostile
@@ -28,10 +34,10 @@ module MathVerifier =
                     golds |> List.exists (fun g -> answers |> List.exists (comparePair opts g))
         with _ -> false
 
-    /// What each side extracts to, for diagnostics (`klear verify math --explain`).
-    let explain (opts: VerifyOptions) (text: string) : string list =
+    /// What one side extracts to, for diagnostics (`klear verify math --explain`).
+    let explain (opts: VerifyOptions) (isGold: bool) (text: string) : string list =
         try
-            extract opts text
+            extract opts (if isGold && opts.BoxBareGold then boxBare opts text else text)
             |> List.map (fun e ->
                 match e with
                 | Parsed x -> "parsed: " + Equivalence.canon x

@@ -62,7 +62,13 @@ let private equivalenceCases =
       "12", "<think>maybe \\boxed{11}</think> so \\boxed{12}", true, "only the text after </think> counts"
       "12", "<think>maybe \\boxed{12}</think> so \\boxed{11}", false, "reasoning is not the answer"
       "3", "I could not solve this.", false, "no answer at all"
-      "40/9", "The answer is 4 4/9.", true, "plain-text mixed number" ]
+      "40/9", "The answer is 4 4/9.", true, "plain-text mixed number"
+      "1,000,000", "\\boxed{1000000}", true, "a bare gold with thousands separators is one number"
+      "\\$5.00", "\\boxed{5}", true, "escaped dollar is not a math delimiter"
+      "2\\pi", "\\boxed{6.283185}", false, "Math-Verify: a decimal never equals an irrational exactly"
+      "\\log_2 8", "\\boxed{3}", true, "logarithm with a base"
+      "5!", "\\boxed{120}", true, "factorial"
+      "\\{-1, 1\\}", "\\boxed{\\pm 1}", true, "plus-minus as a set" ]
 
 let private publicFile () =
     let rec up (dir: DirectoryInfo) =
