@@ -157,42 +157,59 @@ let private finalAnswerIsHope (s: string) (start: int) (stop: int) =
     if isWs (at s k) then k <- k + 1
     endsWithIgnoreCase s j "final answer is" && startsAt s k "I hope"
 
-/// `final answer.{0,100}?\s+is:?\s*` right before `start`.
-let private finalAnswerJustIs (s: string) (start: int) (wsAfterIs: bool) =
-    let j = if wsAfterIs then skipWsBack s start else start
-    let j = if at s (j - 1) = ':' then j - 1 else j
-    if not (startsAt s (j - 2) "is") then false
+/// End positions of every case-insensitive occurrence of the anchor words, found once per text so that the
+/// per-candidate look-behinds are binary searches.
+type private Words =
+    { Answer: int[]
+      AnswerColon: int[]
+      Final: int[] }
+
+let private wordEnds (s: string) (word: string) : int[] =
+    let ends = ResizeArray()
+    let mutable k = s.IndexOf(word, StringComparison.OrdinalIgnoreCase)
+    while k >= 0 do
+        ends.Add(k + word.Length)
+        k <- if k + 1 < s.Length then s.IndexOf(word, k + 1, StringComparison.OrdinalIgnoreCase) else -1
+    ends.ToArray()
+
+let private wordsOf (s: string) =
+    { Answer = wordEnds s "answer"; AnswerColon = wordEnds s "answer:"; Final = wordEnds s "final answer" }
+
+/// The last end in `ends` within [lo, hi], or -1.
+let private lastEndIn (ends: int[]) (lo: int) (hi: int) =
+    if ends.Length = 0 then -1
     else
-        let w = j - 2
-        let w0 = skipWsBack s w
-        if w0 = w then false
-        else
-            let lo = max 0 (w0 - 100 - 12)
-            w0 > 0 && (let k = s.LastIndexOf("final answer", w0 - 1, w0 - lo, StringComparison.OrdinalIgnoreCase)
-                       k >= 0 && w0 - (k + 12) <= 100)
+        let i = Array.BinarySearch(ends, hi)
+        let i = if i >= 0 then i else ~~~i - 1
+        if i >= 0 && ends.[i] >= lo then ends.[i] else -1
+
+/// `final answer.{0,100}?\s+is:?\s*` right before `start`.
+let private finalAnswerJustIs (w: Words) (s: string) (start: int) (wsAfterIs: bool) =
+    w.Final.Length > 0
+    && (let j = if wsAfterIs then skipWsBack s start else start
+        let j = if at s (j - 1) = ':' then j - 1 else j
+        startsAt s (j - 2) "is"
+        && (let isAt = j - 2
+            let w0 = skipWsBack s isAt
+            w0 < isAt && lastEndIn w.Final (w0 - 100) w0 >= 0))
 
 /// "answer" (with ":" when `colon`) ending at most `reach` characters before `start`.
-let private answerBefore (s: string) (start: int) (reach: int) (colon: bool) =
-    let word = if colon then "answer:" else "answer"
-    let lo = max 0 (start - reach - word.Length)
-    start > 0 && s.LastIndexOf(word, start - 1, start - lo, StringComparison.OrdinalIgnoreCase) >= 0
-
-let private mentions (s: string) (w: string) = s.IndexOf(w, StringComparison.OrdinalIgnoreCase) >= 0
+let private answerBefore (w: Words) (start: int) (reach: int) (colon: bool) =
+    lastEndIn (if colon then w.AnswerColon else w.Answer) (start - reach) start >= 0
 
 let latexCandidates (s: string) (boxedPriority: int) : Candidate list =
     let envs = findEnvs s
-    // Most responses never say "answer"; one vectorised search spares a look-behind per candidate.
-    let anyAnswer, anyFinal = mentions s "answer", mentions s "final answer"
+    let w = wordsOf s
     let plain =
         chains s envs
         |> List.collect (fun chain ->
             let first, last = List.head chain, List.last chain
             let mk p = { Priority = p; Start = first.Start; End = last.End; ValueStart = first.Start; ValueEnd = first.End; Kind = LatexChain chain }
             [ yield mk 300
-              if anyAnswer && answerBefore s first.Start 50 false then yield mk 200
-              if anyAnswer && answerBefore s first.Start 50 true then yield mk 100
-              if anyFinal && finalAnswerJustIs s first.Start true then yield mk 50
-              if anyFinal && finalAnswerIsHope s first.Start last.End then yield mk 0 ])
+              if answerBefore w first.Start 50 false then yield mk 200
+              if answerBefore w first.Start 50 true then yield mk 100
+              if finalAnswerJustIs w s first.Start true then yield mk 50
+              if w.Final.Length > 0 && finalAnswerIsHope s first.Start last.End then yield mk 0 ])
     let boxed =
         if boxedPriority < 0 then []
         else
@@ -289,21 +306,19 @@ let private exprAt (s: string) (j: int) : int option =
 /// Plain numbers and simple expressions at anchors (start, whitespace or "="), with the prefixed priorities.
 let exprCandidates (s: string) : Candidate list =
     let found = ResizeArray<Candidate>()
-    let anyAnswer, anyFinal = mentions s "answer", mentions s "final answer"
+    let w = wordsOf s
     let addWithPriorities (prefixAt: int) (valueStart: int) (stop: int) kind =
         let mk p = { Priority = p; Start = prefixAt; End = stop; ValueStart = valueStart; ValueEnd = stop; Kind = kind }
         found.Add(mk 300)
         let notEq = (let mutable k = stop in (while isWs (at s k) do k <- k + 1); at s k <> '=')
-        let answerEq colon =
-            let word = if colon then "answer:" else "answer"
-            let lo = max 0 (prefixAt - 100 - word.Length)
-            prefixAt > 0
-            && (let k = s.LastIndexOf(word, prefixAt - 1, prefixAt - lo, StringComparison.OrdinalIgnoreCase)
-                k >= 0 && (prefixAt - (k + word.Length) <= 50 || s.IndexOf('=', k, prefixAt - k) >= 0))
-        if anyAnswer && notEq && answerEq false then found.Add(mk 200)
-        if anyAnswer && notEq && answerEq true then found.Add(mk 100)
-        if anyFinal && finalAnswerJustIs s prefixAt false then found.Add(mk 50)
-        if anyFinal && finalAnswerIsHope s prefixAt stop then found.Add(mk 0)
+        // `answer(:)?(.{0,100}=\s*|.{0,50}?)` before the value.
+        let answerEq (ends: int[]) =
+            let e = lastEndIn ends (prefixAt - 100) prefixAt
+            e >= 0 && (prefixAt - e <= 50 || s.IndexOf('=', e, prefixAt - e) >= 0)
+        if notEq && answerEq w.Answer then found.Add(mk 200)
+        if notEq && answerEq w.AnswerColon then found.Add(mk 100)
+        if finalAnswerJustIs w s prefixAt false then found.Add(mk 50)
+        if w.Final.Length > 0 && finalAnswerIsHope s prefixAt stop then found.Add(mk 0)
     // Two independent finditer passes (numbers, expressions), each non-overlapping.
     let mutable nextNumber = 0
     let mutable nextExpr = 0

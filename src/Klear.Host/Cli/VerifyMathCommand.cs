@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Klear.Algorithms.Verifier;
 using Microsoft.FSharp.Collections;
@@ -70,6 +71,9 @@ public sealed class VerifyMathCommand : ICommand
         return ListModule.OfSeq(list);
     }
 
+    // Messages quote the input; keep them readable (no \u0027 for quotes).
+    static readonly JsonSerializerOptions Readable = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     static string Verdict(bool ok) => ok ? "{\"equivalent\": true}" : "{\"equivalent\": false}";
 
     sealed class LineError(string message) : Exception(message);
@@ -81,7 +85,7 @@ public sealed class VerifyMathCommand : ICommand
         if (root.ValueKind != JsonValueKind.Object) throw new LineError("line is not a JSON object");
         string Str(string name) =>
             root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
-                ? v.GetString()! : throw new LineError($"missing string field '{name}'");
+                ? v.GetString()! : throw new LineError($"field '{name}' is missing or not a string");
         int Int(string name, int fallback) =>
             !root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? fallback
             : v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i
@@ -134,7 +138,7 @@ public sealed class VerifyMathCommand : ICommand
             {
                 errors++;
                 Console.Error.WriteLine($"line {lines}: {ex.Message}");
-                Console.WriteLine($"{{\"equivalent\": false, \"error\": {JsonSerializer.Serialize(ex.Message)}}}");
+                Console.WriteLine($"{{\"equivalent\": false, \"error\": {JsonSerializer.Serialize(ex.Message, Readable)}}}");
             }
         }
         Console.Error.WriteLine($"{lines} lines: {equivalent} equivalent, {lines - equivalent - errors} not equivalent, {errors} malformed");
