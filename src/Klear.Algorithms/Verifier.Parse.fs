@@ -163,11 +163,16 @@ let private parseTokens (toks: Tok[]) : Expr =
             | _ -> go <- false
         if factors.Count = 1 then factors.[0] else Mul(List.ofSeq factors)
     and unary () =
-        match c.Peek with
-        | TSym "-" -> c.Next() |> ignore; Expr.neg (unary ())
-        | TSym "+" -> c.Next() |> ignore; unary ()
-        | TCmd("pm" | "mp") -> c.Next() |> ignore; PlusMinus(Num zero, unary ())
-        | _ -> power ()
+        // Signs nest without brackets (`----1`), so they count towards the depth limit too.
+        c.Enter()
+        let r =
+            match c.Peek with
+            | TSym "-" -> c.Next() |> ignore; Expr.neg (unary ())
+            | TSym "+" -> c.Next() |> ignore; unary ()
+            | TCmd("pm" | "mp") -> c.Next() |> ignore; PlusMinus(Num zero, unary ())
+            | _ -> power ()
+        c.Leave()
+        r
     and power () =
         let b = postfix ()
         if c.IsSym "^" then

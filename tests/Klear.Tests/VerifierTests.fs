@@ -68,7 +68,9 @@ let private equivalenceCases =
       "2\\pi", "\\boxed{6.283185}", false, "Math-Verify: a decimal never equals an irrational exactly"
       "\\log_2 8", "\\boxed{3}", true, "logarithm with a base"
       "5!", "\\boxed{120}", true, "factorial"
-      "\\{-1, 1\\}", "\\boxed{\\pm 1}", true, "plus-minus as a set" ]
+      "\\{-1, 1\\}", "\\boxed{\\pm 1}", true, "plus-minus as a set"
+      "1000000000000000000001", "\\boxed{10^{21}+1}", true, "exact big integers"
+      "1000000000000000000001", "\\boxed{10^{21}}", false, "exact, where doubles would round them together" ]
 
 let private publicFile () =
     let rec up (dir: DirectoryInfo) =
@@ -124,7 +126,9 @@ let private hostileFixed =
       String.replicate 25000 "1 2 "
       "\\begin{pmatrix}" + String.replicate 3000 "1 & " + "\\end{pmatrix}"
       String('x', 100_000)
-      String.replicate 10000 "\\{1," ]
+      String.replicate 10000 "\\{1,"
+      "\\boxed{" + String('-', 2400) + "1}"
+      "\\boxed{" + String.replicate 1200 "x^" + "2}" ]
 
 let private randomHostile (rng: Random) =
     let len = if rng.Next 200 = 0 then 20_000 else rng.Next 60
