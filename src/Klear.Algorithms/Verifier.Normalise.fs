@@ -148,8 +148,11 @@ let private dropThousandsSeparators (s: string) =
         let sb = StringBuilder(s.Length)
         let mutable i = 0
         while i < s.Length do
-            if i + 3 < s.Length && s.[i] = ',' && s.[i + 1] = '\\' && s.[i + 2] = '!' && Char.IsAsciiDigit s.[i + 3] then
-                i <- i + 3
+            // `16,\!386` and `11,\! 111`: the comma, the thin negative space and any spaces go.
+            let mutable j = i + 3
+            while j < s.Length && s.[j] = ' ' do j <- j + 1
+            if i + 3 < s.Length && s.[i] = ',' && s.[i + 1] = '\\' && s.[i + 2] = '!' && j < s.Length && Char.IsAsciiDigit s.[j] then
+                i <- j
             else
                 sb.Append(s.[i]) |> ignore
                 i <- i + 1
@@ -224,5 +227,7 @@ let normalise (boxedLast: bool) (raw: string) : string =
     let s = s.Replace("percentage", "%").Replace("percent", "%").Replace("pct", "%")
     let s = s.Replace(" and ", " , ").Replace(" or ", " , ")
     let s = s.Trim()
-    let s = s.TrimEnd('.', ' ').TrimEnd(',', ' ')
+    // One sentence full stop or comma goes; an ellipsis (`1, 2, 3, ...`) is part of the answer.
+    let s = if s.EndsWith '.' && not (s.EndsWith "..") then s.Substring(0, s.Length - 1).TrimEnd() else s
+    let s = if s.EndsWith ',' then s.Substring(0, s.Length - 1).TrimEnd() else s
     if isGroupedNumber s then s.Replace(",", "") else s

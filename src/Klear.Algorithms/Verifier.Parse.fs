@@ -105,12 +105,19 @@ let private parseTokens (toks: Tok[]) : Expr =
             union () // "x \in S" answers S
         else
             let links = ResizeArray()
+            let approx = ResizeArray<bool>()
             let mutable left = first
             while (relOf c.Peek).IsSome do
+                approx.Add(c.IsCmd "approx")
                 let op = (relOf (c.Next())).Value
                 let right = union ()
                 links.Add(Rel(op, left, right))
                 left <- right
+            // `x = 1/3 \approx 0.33`: the exact value comes before the approximation, so a trailing \approx
+            // is dropped from a chain (alone, `x \approx 11` still says x = 11).
+            while links.Count > 1 && approx.[links.Count - 1] do
+                links.RemoveAt(links.Count - 1)
+                approx.RemoveAt(approx.Count - 1)
             match List.ofSeq links with
             | [] -> first
             | [ r ] -> r

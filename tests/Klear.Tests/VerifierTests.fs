@@ -42,7 +42,8 @@ let private equivalenceCases =
       "(3,1)", "\\boxed{\\{1,3\\}}", false, "order counts there"
       "50\\%", "\\boxed{0.5}", true, "percentage as a fraction"
       "50\\%", "\\boxed{50\\%}", true, "percentage vs percentage"
-      "50\\%", "\\boxed{50}", false, "Math-Verify keeps 50% <> 50"
+      "50\\%", "\\boxed{50}", true, "a gold percentage also accepts its bare number"
+      "50", "\\boxed{50\\%}", false, "an answer's percentage is only worth x/100"
       "$x = 3$", "\\boxed{3}", true, "assignment gold vs value"
       "3", "$\\boxed{x=3}$", true, "value gold vs assignment"
       "$7 = 11a+c$", "$11a+c$", false, "an equation whose left side is a number is not an assignment"
@@ -232,9 +233,28 @@ let tests =
                 Expect.isTrue (MathVerifier.verify { opts with FloatRounding = 2 } "\\frac{8}{3}" "\\boxed{2.6667}") "2 places"
                 Expect.isFalse (verify "\\frac{8}{3}" "\\boxed{2.6667}") "6 places"
             }
-            test "relation vs set needs allow_set_relation_comp for one-sided bounds" {
-                Expect.isFalse (verify "$x > 1$" "$\\boxed{(1, \\infty)}$") "off"
-                Expect.isTrue (MathVerifier.verify { opts with AllowSetRelationComp = true } "$x > 1$" "$\\boxed{(1, \\infty)}$") "on"
+            test "a gold relation meets a set answer always; a gold set meets a relation only with allow_set_relation_comp" {
+                Expect.isTrue (verify "$x > 1$" "$\\boxed{(1, \\infty)}$") "gold relation, answer set"
+                Expect.isTrue (verify "$-2 \\le x \\le 7$" "$x \\in [-2,7]$") "chained bounds"
+                Expect.isFalse (verify "$x \\in [-2,7]$" "$-2 \\le x \\le 7$") "gold set, flag off"
+                Expect.isTrue (MathVerifier.verify { opts with AllowSetRelationComp = true } "$x \\in [-2,7]$" "$-2 \\le x \\le 7$") "flag on"
+            }
+            test "equations are equal up to a constant factor" {
+                Expect.isTrue (verify "$2x+4y-3=0$" "$y=-\\frac{1}{2}x+\\frac{3}{4}$") "scaled"
+                Expect.isFalse (verify "$2x+4y-3=0$" "$y=-\\frac{1}{2}x+1$") "different line"
+            }
+            test "matrix sums and products are worked out" {
+                Expect.isTrue (verify "$\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}$" "$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$") "sum"
+                Expect.isTrue (verify "$\\begin{pmatrix}19 & 22 \\\\ 43 & 50\\end{pmatrix}$" "$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}\\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$") "product"
+                Expect.isFalse (verify "$\\begin{pmatrix}19 & 22 \\\\ 43 & 50\\end{pmatrix}$" "$\\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}$") "products do not commute"
+            }
+            test "a trailing approximation does not replace the exact value" {
+                Expect.isTrue (verify "$x = 1/3$" "$x = 5+5+1 = 1/3 \\approx 11$") "chain"
+                Expect.isTrue (verify "$11$" "$x \\approx 11$") "alone"
+            }
+            test "an ellipsis is part of the answer, a full stop is not" {
+                Expect.isFalse (verify "$1, 2, 3$" "$1, 2, 3, ...$") "ellipsis"
+                Expect.isTrue (verify "$\\frac{1}{3}$" "The answer is $\\frac{1}{3}.$") "full stop"
             }
         ]
         test "agrees with Math-Verify on >= 95% of its public cases" {
