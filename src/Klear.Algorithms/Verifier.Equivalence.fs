@@ -236,7 +236,8 @@ and private compareSets (opts: VerifyOptions) (g: Expr) (p: Expr) =
     | Interval(lo1, a1, b1, ro1), Interval(lo2, a2, b2, ro2) -> lo1 = lo2 && ro1 = ro2 && eq a1 a2 && eq b1 b2
     | Pair(a1, b1), Interval(true, a2, b2, true) | Interval(true, a1, b1, true), Pair(a2, b2) -> eq a1 a2 && eq b1 b2
     | Interval _, _ | _, Interval _ -> false
-    | FSet gs, FSet ps -> matchUnordered eq gs ps
+    // Sets drop repeated elements, as sympy's FiniteSet does.
+    | FSet gs, FSet ps -> matchUnordered eq (List.distinctBy canon gs) (List.distinctBy canon ps)
     | Union gs, Union ps -> matchUnordered eq gs ps
     | Union _, _ | _, Union _ -> false
     | (Tup gs | FSet gs), (Tup ps | FSet ps) -> matchOrdered eq gs ps

@@ -96,6 +96,8 @@ module Expr =
         | Sym _ -> true
         | Mul xs | Tup xs | FSet xs -> not xs.IsEmpty && List.forall onlySymbols xs
         | Pair(a, b) -> onlySymbols a && onlySymbols b
+        // A ratio of named quantities, NO/BO or V_1 : V_2, still names the answer.
+        | Pow(x, Num q) -> q = Rational.ofInt -1 && onlySymbols x
         | Fn(name, args) when name.StartsWith "user:" -> List.forall onlySymbols args
         | _ -> false
     let isAssignment e =

@@ -123,7 +123,7 @@ let rec private unwrapText (depth: int) (s: string) : string =
                             let inner = unwrapText (depth + 1) (s.Substring(k + 1, close - k - 1))
                             let t = inner.Trim()
                             let mutable next = close + 1
-                            if t = "and" || t = "or" then sb.Append(" , ") |> ignore
+                            if t = "and" || t = "or" then sb.Append(" ; ") |> ignore
                             elif isUnitText t && name <> "mathbb" then
                                 // A unit's exponent (cm^2) goes with it.
                                 if next < s.Length && s.[next] = '^' then
@@ -225,7 +225,8 @@ let normalise (boxedLast: bool) (raw: string) : string =
     let s = dropSpacing s
     let s = s.Replace("~", " ").Replace("\t", " ").Replace("\n", " ").Replace("\r", " ")
     let s = s.Replace("percentage", "%").Replace("percent", "%").Replace("pct", "%")
-    let s = s.Replace(" and ", " , ").Replace(" or ", " , ")
+    // "and"/"or" join alternative answers, each of which may itself be a list: they separate like ";".
+    let s = s.Replace(" and ", " ; ").Replace(" or ", " ; ").Replace(")or(", ");(").Replace(")and(", ");(")
     let s = s.Trim()
     // One sentence full stop or comma goes; an ellipsis (`1, 2, 3, ...`) is part of the answer.
     let s = if s.EndsWith '.' && not (s.EndsWith "..") then s.Substring(0, s.Length - 1).TrimEnd() else s

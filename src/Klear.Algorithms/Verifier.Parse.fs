@@ -78,16 +78,19 @@ type private Cursor(toks: Tok[]) =
 let private parseTokens (toks: Tok[]) : Expr =
     let c = Cursor toks
     let rec top () : Expr =
+        // `p=5,q=2;p=7,q=2` is a list of solutions, each a group; `-12;-11` or `19, 46; 82` is one flat list.
         let groups = sepBy ";" commaList
         match groups with
         | [ g ] -> g
-        | gs -> FSet gs
+        | FSet first :: _ as gs when first.Length >= 2 && gs |> List.forall (fun g -> match g with FSet xs -> xs.Length = first.Length | _ -> false) ->
+            FSet gs
+        | gs -> FSet(flattenSet gs)
     and sepBy (sep: string) (item: unit -> Expr) =
         let first = item ()
         let rest = ResizeArray [ first ]
         while c.IsSym sep do
             c.Next() |> ignore
-            if not (c.IsSym sep || c.Peek = TEnd || c.IsSym "}" || c.IsSym ")") then rest.Add(item ())
+            if not (c.IsSym sep || c.IsSym ";" || c.Peek = TEnd || c.IsSym "}" || c.IsSym ")") then rest.Add(item ())
         List.ofSeq rest
     and commaList () =
         match sepBy "," relation with
@@ -157,7 +160,8 @@ let private parseTokens (toks: Tok[]) : Expr =
         while go do
             match c.Peek with
             | TSym "*" | TCmd("cdot" | "times") -> c.Next() |> ignore; factors.Add(unary ())
-            | TSym "/" | TCmd "div" -> c.Next() |> ignore; factors.Add(Pow(unary (), Expr.minusOne))
+            // A ratio 7:32 is a quotient.
+            | TSym("/" | ":") | TCmd "div" -> c.Next() |> ignore; factors.Add(Pow(unary (), Expr.minusOne))
             | TCmd "frac" when factors.Count = 1 && isWholeLiteral factors.[0] ->
                 // A mixed number 2\frac{1}{3} is 2 + 1/3 (and -2\frac{1}{3} is -(2 + 1/3)), not a product.
                 let whole = factors.[0]
@@ -287,7 +291,9 @@ let private parseTokens (toks: Tok[]) : Expr =
         c.Leave()
         r
     and bracketed (leftOpen: bool) =
+        // `(0;-2;6)` separates coordinates by semicolons.
         let items = sepBy "," relation
+        let items = if c.IsSym ";" then items @ (c.Next() |> ignore; sepBy ";" relation) else items
         let rightOpen =
             match c.Next() with
             | TSym ")" -> true

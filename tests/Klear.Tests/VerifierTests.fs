@@ -70,6 +70,11 @@ let private equivalenceCases =
       "\\log_2 8", "\\boxed{3}", true, "logarithm with a base"
       "5!", "\\boxed{120}", true, "factorial"
       "\\{-1, 1\\}", "\\boxed{\\pm 1}", true, "plus-minus as a set"
+      "$V_{1}:V_{2}=11:21$", "$\\boxed{11:21}$", true, "ratios"
+      "$(0;-2;6),(4;0;0)$", "\\boxed{(4, 0, 0), (0, -2, 6)}", true, "semicolon coordinates, list order free"
+      "$(1,2),(3,4)$", "\\boxed{(3,4), (1,2), (3,4)}", true, "sets drop repeats"
+      "$p=5,q=2;p=7,q=2$", "$\\boxed{p = 5, q = 2 \\quad \\text{and} \\quad p = 7, q = 2}$", true, "groups of solutions"
+      "$19, 46, and 82$", "$\\boxed{19, 46, 82}$", true, "'and' before the last item"
       "1000000000000000000001", "\\boxed{10^{21}+1}", true, "exact big integers"
       "1000000000000000000001", "\\boxed{10^{21}}", false, "exact, where doubles would round them together" ]
 
@@ -179,7 +184,7 @@ let tests =
             test "degrees and percent" { Expect.equal (norm "30^{\\circ} + 5\\%") "30+5%" "" }
             test "thousands separators" { Expect.equal (norm "16,\\!386.20 + 1{,}000") "16386.20+1000" "" }
             test "spacing commands and trailing period" { Expect.equal (norm "x\\,=\\!3\\;.") "x=3" "" }
-            test "text words are kept, 'and' becomes a comma" { Expect.equal (norm "6 \\text{ and } 8") "6,8" "" }
+            test "'and' separates alternative answers like a semicolon" { Expect.equal (norm "6 \\text{ and } 8") "6;8" "" }
             test "doubled backslashes from non-raw strings" { Expect.equal (norm "\\\\frac{1}{2}") "\\frac{1}{2}" "" }
             test "the last run of boxes" { Expect.equal (Normalise.lastBoxedRun "a \\boxed{1}, \\boxed{2}") (Some "1, 2") "" }
         ]
