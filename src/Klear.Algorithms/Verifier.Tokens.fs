@@ -69,3 +69,29 @@ let tokenize (s: string) : Tok[] =
     toks.Add TEnd
     toks.ToArray()
 
+/// The command vocabulary the parser understands.
+let relCmds =
+    dict [ "le", Le; "leq", Le; "leqslant", Le; "ge", Ge; "geq", Ge; "geqslant", Ge; "lt", Lt; "gt", Gt
+           "ne", Ne; "neq", Ne; "approx", Eq; "equiv", Eq; "simeq", Eq ]
+
+let relSyms = dict [ "=", Eq; "<", Lt; ">", Gt; "<=", Le; ">=", Ge; "!=", Ne ]
+
+/// Commands that never start an operand, so they stop implicit multiplication.
+let infixCmds =
+    set [ "cdot"; "times"; "div"; "pm"; "mp"; "in"; "cup"; "cap"; "to"; "end"; "rfloor"; "rceil"; "rvert"; "right"
+          "setminus"; "land"; "lor"; "implies"; "iff"; "quad" ]
+    + set relCmds.Keys
+
+let greek =
+    set [ "alpha"; "beta"; "gamma"; "delta"; "epsilon"; "varepsilon"; "zeta"; "eta"; "theta"; "vartheta"; "iota"
+          "kappa"; "lambda"; "mu"; "nu"; "xi"; "rho"; "sigma"; "tau"; "upsilon"; "phi"; "varphi"; "chi"; "psi"
+          "omega"; "Gamma"; "Delta"; "Theta"; "Lambda"; "Xi"; "Sigma"; "Phi"; "Psi"; "Omega"; "ell" ]
+
+let functions =
+    set [ "sin"; "cos"; "tan"; "cot"; "sec"; "csc"; "arcsin"; "arccos"; "arctan"; "sinh"; "cosh"; "tanh"; "log"
+          "ln"; "lg"; "exp"; "gcd"; "lcm"; "max"; "min" ]
+
+let accents = set [ "overline"; "vec"; "hat"; "bar"; "tilde"; "widehat"; "overrightarrow"; "underline" ]
+
+/// Letters that read as a function when followed by "(": f(x), g(2), P(x).
+let functionLetters = set [ 'f'; 'g'; 'h'; 'F'; 'G'; 'H'; 'P'; 'Q' ]
