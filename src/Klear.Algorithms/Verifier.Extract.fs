@@ -143,11 +143,12 @@ let extract (opts: VerifyOptions) (text: string) : Extracted list =
         else text
     let text = if text.Length > maxInput then text.Substring(text.Length - maxInput) else text
     let text = text.Replace("\\fbox{", "\\boxed{")
-    let latex = if List.contains LatexExtraction opts.Extraction then latexCandidates text opts.BoxedMatchPriority else []
-    let withExpr () = if List.contains ExprExtraction opts.Extraction then latex @ exprCandidates text else latex
+    let words = wordsOf text
+    let latex = if List.contains LatexExtraction opts.Extraction then latexCandidates words text opts.BoxedMatchPriority else []
+    let withExpr () = if List.contains ExprExtraction opts.Extraction then latex @ exprCandidates words text else latex
     // Without the word "answer" every expression candidate has the last priority (300); scanning for them can wait
     // until the boxes and anchored formulas have failed, which in reward use they rarely do.
-    if text.Contains("answer", StringComparison.OrdinalIgnoreCase) then extractCandidates (withExpr ())
+    if words.Answer.Length > 0 then extractCandidates (withExpr ())
     else
         let early = extractCandidates (latex |> List.filter (fun c -> c.Priority < 300))
         if early |> List.exists (fun e -> match e with Parsed _ -> true | Raw _ -> false) then early

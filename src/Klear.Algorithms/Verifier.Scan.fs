@@ -159,21 +159,23 @@ let private finalAnswerIsHope (s: string) (start: int) (stop: int) =
 
 /// End positions of every case-insensitive occurrence of the anchor words, found once per text so that the
 /// per-candidate look-behinds are binary searches.
-type private Words =
+type Words =
     { Answer: int[]
       AnswerColon: int[]
       Final: int[] }
 
-let private wordEnds (s: string) (word: string) : int[] =
+let private wordEnds (lower: string) (word: string) : int[] =
     let ends = ResizeArray()
-    let mutable k = s.IndexOf(word, StringComparison.OrdinalIgnoreCase)
+    let mutable k = lower.IndexOf(word, StringComparison.Ordinal)
     while k >= 0 do
         ends.Add(k + word.Length)
-        k <- if k + 1 < s.Length then s.IndexOf(word, k + 1, StringComparison.OrdinalIgnoreCase) else -1
+        k <- if k + 1 < lower.Length then lower.IndexOf(word, k + 1, StringComparison.Ordinal) else -1
     ends.ToArray()
 
-let private wordsOf (s: string) =
-    { Answer = wordEnds s "answer"; AnswerColon = wordEnds s "answer:"; Final = wordEnds s "final answer" }
+/// One lower-cased copy and ordinal searches: case-insensitive search is slow under invariant globalization.
+let wordsOf (s: string) =
+    let lower = s.ToLowerInvariant()
+    { Answer = wordEnds lower "answer"; AnswerColon = wordEnds lower "answer:"; Final = wordEnds lower "final answer" }
 
 /// The last end in `ends` within [lo, hi], or -1.
 let private lastEndIn (ends: int[]) (lo: int) (hi: int) =
@@ -197,9 +199,8 @@ let private finalAnswerJustIs (w: Words) (s: string) (start: int) (wsAfterIs: bo
 let private answerBefore (w: Words) (start: int) (reach: int) (colon: bool) =
     lastEndIn (if colon then w.AnswerColon else w.Answer) (start - reach) start >= 0
 
-let latexCandidates (s: string) (boxedPriority: int) : Candidate list =
+let latexCandidates (w: Words) (s: string) (boxedPriority: int) : Candidate list =
     let envs = findEnvs s
-    let w = wordsOf s
     let plain =
         chains s envs
         |> List.collect (fun chain ->
@@ -304,9 +305,8 @@ let private exprAt (s: string) (j: int) : int option =
         if firstOp >= runEnd - 1 then None else result
 
 /// Plain numbers and simple expressions at anchors (start, whitespace or "="), with the prefixed priorities.
-let exprCandidates (s: string) : Candidate list =
+let exprCandidates (w: Words) (s: string) : Candidate list =
     let found = ResizeArray<Candidate>()
-    let w = wordsOf s
     let addWithPriorities (prefixAt: int) (valueStart: int) (stop: int) kind =
         let mk p = { Priority = p; Start = prefixAt; End = stop; ValueStart = valueStart; ValueEnd = stop; Kind = kind }
         found.Add(mk 300)

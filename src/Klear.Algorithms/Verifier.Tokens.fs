@@ -20,7 +20,7 @@ exception ParseFail of string
 let fail msg = raise (ParseFail msg)
 
 let tokenize (s: string) : Tok[] =
-    let toks = ResizeArray<Tok>()
+    let toks = ResizeArray<Tok>(min (s.Length + 1) (maxTokens + 2))
     let mutable i = 0
     let n = s.Length
     while i < n do
@@ -48,7 +48,7 @@ let tokenize (s: string) : Tok[] =
                 i <- i + 2
             else i <- i + 1
         else
-            let two = if i + 1 < n then s.Substring(i, 2) else ""
+            let two = if i + 1 < n && (c = '<' || c = '>' || c = '!' || c = '*') then s.Substring(i, 2) else ""
             match two with
             | "<=" | ">=" | "!=" -> toks.Add(TSym two); i <- i + 2
             | "**" -> toks.Add(TSym "^"); i <- i + 2
