@@ -106,20 +106,28 @@ let private evaluate (kind: CandidateKind) : Expr option * string =
 let private overlaps (a0, a1) (b0, b1) = a0 < b1 && a1 > b0
 
 let extractCandidates (candidates: Candidate list) : Extracted list =
-    let priorities = candidates |> List.map (fun c -> c.Priority) |> List.distinct |> List.sort
-    // Rightmost end first, then leftmost start; an explicit int comparer (tuple keys compare slowly).
-    let rightmostFirst (a: Candidate) (b: Candidate) = if a.End <> b.End then compare b.End a.End else compare a.Start b.Start
+    let all = List.toArray candidates
+    let priorities = all |> Array.map (fun c -> c.Priority) |> Array.distinct |> Array.sort
+    // Rightmost end first, then leftmost start, then the order the patterns were listed in (Python's stable sort).
+    let before (i: int) (j: int) =
+        let a, b = all.[i], all.[j]
+        a.End > b.End || (a.End = b.End && (a.Start < b.Start || (a.Start = b.Start && i < j)))
     let mutable fallback = None
     let mutable value = None
     let mutable attempts = 0
     let failedSpans = ResizeArray<int * int>()
+    let tried = Array.zeroCreate all.Length
     for priority in priorities do
-        if value.IsNone && attempts < maxAttempts then
-            let ordered = candidates |> List.filter (fun c -> c.Priority = priority) |> List.sortWith rightmostFirst
-            let mutable rest = ordered
-            while value.IsNone && attempts < maxAttempts && not rest.IsEmpty do
-                let c = rest.Head
-                rest <- rest.Tail
+        let mutable exhausted = false
+        // Usually the first candidate parses, so the best one is picked each time instead of sorting the group.
+        while value.IsNone && attempts < maxAttempts && not exhausted do
+            let mutable best = -1
+            for i in 0 .. all.Length - 1 do
+                if not tried.[i] && all.[i].Priority = priority && (best < 0 || before i best) then best <- i
+            if best < 0 then exhausted <- true
+            else
+                tried.[best] <- true
+                let c = all.[best]
                 let isExpr = match c.Kind with Number _ | ExprText _ -> true | _ -> false
                 if not (isExpr && failedSpans.Exists(fun span -> overlaps span (c.ValueStart, c.ValueEnd))) then
                     attempts <- attempts + 1

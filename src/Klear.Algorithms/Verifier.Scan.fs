@@ -126,8 +126,13 @@ let findEnvs (s: string) : Env list =
 let private connects (s: string) (a: int) (b: int) =
     if b < a || b - a > 40 then false
     else
-        let t = s.Substring(a, b - a).Trim()
-        t = "," || t = "and" || t = ",and" || t = "or" || t = ",or" || t = ", and" || t = ", or"
+        let mutable i = a
+        while i < b && isWs s.[i] do i <- i + 1
+        let mutable j = b
+        while j > i && isWs s.[j - 1] do j <- j - 1
+        let from, len = i, j - i
+        let is (lit: string) = lit.Length = len && String.CompareOrdinal(s, from, lit, 0, len) = 0
+        is "," || is "and" || is ",and" || is "or" || is ",or" || is ", and" || is ", or"
 
 let chains (s: string) (envs: Env list) : Env list list =
     let rec go envs acc =
@@ -201,21 +206,20 @@ let private answerBefore (w: Words) (start: int) (reach: int) (colon: bool) =
 
 let latexCandidates (w: Words) (s: string) (boxedPriority: int) : Candidate list =
     let envs = findEnvs s
-    let plain =
-        chains s envs
-        |> List.collect (fun chain ->
-            let first, last = List.head chain, List.last chain
-            let mk p = { Priority = p; Start = first.Start; End = last.End; ValueStart = first.Start; ValueEnd = first.End; Kind = LatexChain chain }
-            [ yield mk 300
-              if answerBefore w first.Start 50 false then yield mk 200
-              if answerBefore w first.Start 50 true then yield mk 100
-              if finalAnswerJustIs w s first.Start true then yield mk 50
-              if w.Final.Length > 0 && finalAnswerIsHope s first.Start last.End then yield mk 0 ])
+    let plain = ResizeArray<Candidate>()
+    for chain in chains s envs do
+        let first, last = List.head chain, List.last chain
+        let mk p = { Priority = p; Start = first.Start; End = last.End; ValueStart = first.Start; ValueEnd = first.End; Kind = LatexChain chain }
+        plain.Add(mk 300)
+        if answerBefore w first.Start 50 false then plain.Add(mk 200)
+        if answerBefore w first.Start 50 true then plain.Add(mk 100)
+        if finalAnswerJustIs w s first.Start true then plain.Add(mk 50)
+        if w.Final.Length > 0 && finalAnswerIsHope s first.Start last.End then plain.Add(mk 0)
     let boxed =
         if boxedPriority < 0 then []
         else
             let boxedChains =
-                chains s (envs |> List.filter (fun e -> e.HasBoxed && not (e.Content.StartsWith "\\frac")))
+                chains s (envs |> List.filter (fun e -> e.HasBoxed && not (e.Content.StartsWith("\\frac", StringComparison.Ordinal))))
                 |> List.map (fun chain ->
                     let first, last = List.head chain, List.last chain
                     { Priority = boxedPriority; Start = first.Start; End = last.End; ValueStart = first.Start; ValueEnd = first.End; Kind = LatexChain chain })
@@ -227,11 +231,21 @@ let latexCandidates (w: Words) (s: string) (boxedPriority: int) : Candidate list
                         Kind = PlainBoxed(s.Substring(k, close + 1 - k)) } ]
                 else []
             boxedChains @ plainBoxed
-    plain @ boxed
+    List.ofSeq plain @ boxed
 
 let private currency = "$€£¥₹₽₪₩₫฿"
 let private isOp (c: char) = "+-*×/^()÷".IndexOf c >= 0
 let private isExprChar (c: char) = Char.IsAsciiDigit c || c = '.' || isWs c || isOp c
+
+let private digitsEndAt (s: string) (k: int) =
+    let mutable e = k
+    while Char.IsAsciiDigit(at s e) do e <- e + 1
+    e
+
+/// `(\*\*)?` then one of `.,:` whitespace `)` `$` or the end: where a bare expression may stop.
+let private suffixAt (s: string) (e: int) =
+    let e = if startsAt s e "**" then e + 2 else e
+    e >= s.Length || (let c = s.[e] in c = '.' || c = ',' || c = ':' || isWs c || c = ')' || c = '$')
 
 /// Number formats of Math-Verify's `number_re`, tried in its order at `j`; returns (integer, decimals, end).
 let private numberAt (s: string) (j: int) : (string * string * int) option =
@@ -239,7 +253,7 @@ let private numberAt (s: string) (j: int) : (string * string * int) option =
     else
         let neg = at s j = '-'
         let d = if neg then j + 1 else j
-        let digitsEnd k = (let mutable e = k in (while Char.IsAsciiDigit(at s e) do e <- e + 1); e)
+        let digitsEnd k = digitsEndAt s k
         let sign = if neg then "-" else ""
         // 1: thousands groups "1,234,567(.89)"
         let lead = digitsEnd d
@@ -292,15 +306,12 @@ let private exprAt (s: string) (j: int) : int option =
         let mutable runEnd = d + 1
         // A cap on the run keeps hostile inputs (100 kB of "1 1 1 ...") linear overall.
         while runEnd < s.Length && runEnd - d < 400 && isExprChar s.[runEnd] do runEnd <- runEnd + 1
-        let suffixAt e =
-            let e = if startsAt s e "**" then e + 2 else e
-            e >= s.Length || (let c = s.[e] in c = '.' || c = ',' || c = ':' || isWs c || c = ')' || c = '$')
         // The last operator that still has a character after it inside [d+1, e).
         let mutable result = None
         let mutable e = runEnd
         let firstOp = (let mutable k = d + 1 in (while k < runEnd - 1 && not (isOp s.[k]) do k <- k + 1); k)
         while result.IsNone && e >= firstOp + 2 do
-            if e <= runEnd && suffixAt e then result <- Some e
+            if e <= runEnd && suffixAt s e then result <- Some e
             e <- e - 1
         if firstOp >= runEnd - 1 then None else result
 
