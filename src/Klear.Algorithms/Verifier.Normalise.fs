@@ -7,24 +7,25 @@ open System.Text
 
 let private isLetter (c: char) = Char.IsAsciiLetter c
 
-/// Index of the `}` closing the `{` at `openAt`, or -1 when the braces never balance.
-let matchingBrace (s: string) (openAt: int) : int =
-    let mutable depth = 0
-    let mutable i = openAt
-    let mutable result = -1
-    while result < 0 && i < s.Length do
+/// For every `{`, the index of its `}` (-1 when unbalanced), in one pass: looking each one up separately would be
+/// quadratic on a hostile string of thousands of unclosed `\boxed{`.
+let closingBraces (s: string) : int[] =
+    let closes = Array.create s.Length -1
+    let stack = Collections.Generic.Stack<int>()
+    let mutable i = 0
+    while i < s.Length do
         match s.[i] with
-        | '\\' -> i <- i + 1 // an escaped brace \{ does not count
-        | '{' -> depth <- depth + 1
-        | '}' ->
-            depth <- depth - 1
-            if depth = 0 then result <- i
+        | '\\' -> i <- i + 1
+        | '{' -> stack.Push i
+        | '}' -> if stack.Count > 0 then closes.[stack.Pop()] <- i
         | _ -> ()
         i <- i + 1
-    result
+    closes
 
-/// Spans (start of `\boxed`, content start, closing brace) of every balanced `\boxed{...}` at any depth, in order.
+/// Spans (start of `\boxed`, content start, closing brace) of every balanced `\boxed{...}` at any depth, in order;
+/// an unclosed box is skipped, so it cannot hide a later one.
 let boxedSpans (s: string) : (int * int * int) list =
+    let closes = lazy (closingBraces s)
     let rec go (from: int) acc =
         let k = s.IndexOf("\\boxed", from, StringComparison.Ordinal)
         if k < 0 then List.rev acc
@@ -32,8 +33,8 @@ let boxedSpans (s: string) : (int * int * int) list =
             let mutable j = k + 6
             while j < s.Length && s.[j] = ' ' do j <- j + 1
             if j < s.Length && s.[j] = '{' then
-                let close = matchingBrace s j
-                if close < 0 then List.rev acc else go (j + 1) ((k, j + 1, close) :: acc)
+                let close = closes.Force().[j]
+                if close < 0 then go (j + 1) acc else go (j + 1) ((k, j + 1, close) :: acc)
             else go (k + 6) acc
     go 0 []
 
@@ -107,6 +108,7 @@ let rec private unwrapText (depth: int) (s: string) : string =
     if depth > 20 || not (s.Contains('\\')) then s
     else
         let sb = StringBuilder(s.Length)
+        let closes = closingBraces s
         let mutable i = 0
         while i < s.Length do
             let mutable handled = false
@@ -118,7 +120,7 @@ let rec private unwrapText (depth: int) (s: string) : string =
                     let mutable k = j
                     while k < s.Length && s.[k] = ' ' do k <- k + 1
                     if k < s.Length && s.[k] = '{' then
-                        let close = matchingBrace s k
+                        let close = closes.[k]
                         if close > 0 then
                             let inner = unwrapText (depth + 1) (s.Substring(k + 1, close - k - 1))
                             let t = inner.Trim()
@@ -128,7 +130,7 @@ let rec private unwrapText (depth: int) (s: string) : string =
                                 // A unit's exponent (cm^2) goes with it.
                                 if next < s.Length && s.[next] = '^' then
                                     if next + 1 < s.Length && s.[next + 1] = '{' then
-                                        let c2 = matchingBrace s (next + 1)
+                                        let c2 = closes.[next + 1]
                                         next <- if c2 > 0 then c2 + 1 else next
                                     elif next + 1 < s.Length then next <- next + 2
                             elif name = "mathbb" then sb.Append("\\mathbb").Append(t) |> ignore

@@ -165,6 +165,9 @@ let tests =
             test "nested braces inside the box are matched" {
                 Expect.equal (exactOf "so \\boxed{\\frac{1}{\\frac{1}{2}}}") (Some(q 2 1)) "1/(1/2)"
             }
+            test "an unclosed box does not hide a later one" {
+                Expect.equal (exactOf "First \\boxed{oops, then \\boxed{42}.") (Some(q 42 1)) "later box"
+            }
             test "fbox counts as a box" { Expect.equal (exactOf "\\fbox{12}") (Some(q 12 1)) "fbox" }
             test "final answer is ... I hope beats an earlier display" {
                 Expect.equal (exactOf "We get $5$. Final Answer: The final answer is $6$. I hope it is correct.") (Some(q 6 1)) "final answer"
