@@ -33,10 +33,16 @@ let parseNormalised (latex: string) : Expr option =
     | Some e -> Some e
     | None -> lastEquation latex |> Option.bind Parse.parseLatex
 
+/// Longer than any formula the parser accepts: neither parsed nor kept as a string.
+let private maxLatex = 20_000
+
+/// A plain-boxed span may be long (it runs to the text's last brace); only its last box is kept, so it is exempt.
 let private latexValue (boxedLast: bool) (content: string) (percent: bool) =
-    let normalised = Normalise.normalise boxedLast content
-    let parsed = parseNormalised normalised |> Option.map (fun e -> if percent then Pct e else e)
-    parsed, normalised
+    if content.Length > maxLatex && not boxedLast then None, ""
+    else
+        let normalised = Normalise.normalise boxedLast content
+        let parsed = parseNormalised normalised |> Option.map (fun e -> if percent then Pct e else e)
+        parsed, normalised
 
 let private flatten (values: Expr list) =
     FSet(values |> List.collect (fun v -> match v with FSet xs -> xs | x -> [ x ]))

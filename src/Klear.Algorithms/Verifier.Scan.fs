@@ -63,30 +63,38 @@ let private signedNumberEnd (s: string) (i: int) =
     else j
 
 /// Closing position of one environment opening at i, or -1.
-let private envAt (s: string) (i: int) (allowFraction: bool) : (int * int * int) option =
+/// `deadZone.[k]`: a scan for closer k that found none stopped there, so an opener before that point finds none
+/// either (its search region lies inside the failed one). This keeps 30 000 unclosed `\[` linear instead of quadratic.
+let private envAt (s: string) (i: int) (allowFraction: bool) (deadZone: int[]) : (int * int * int) option =
     let notEscaped = at s (i - 1) <> '\\'
-    let findClose (from: int) (closer: string) (stopAtNewline: bool) =
-        let mutable j = from
-        let mutable result = -1
-        while result < 0 && j < s.Length do
-            if stopAtNewline && s.[j] = '\n' then j <- s.Length
-            elif startsAt s j closer && at s (j - 1) <> '\\' && j > from then result <- j
-            elif s.[j] = '\\' && closer = "$" && at s (j + 1) = '$' then j <- j + 2
-            else j <- j + 1
-        result
+    let findClose (kind: int) (from: int) (closer: string) (stopAtNewline: bool) =
+        if i < deadZone.[kind] then -1
+        else
+            let mutable j = from
+            let mutable result = -1
+            let mutable stopped = s.Length
+            while result < 0 && j < s.Length do
+                if stopAtNewline && s.[j] = '\n' then
+                    stopped <- j
+                    j <- s.Length
+                elif startsAt s j closer && at s (j - 1) <> '\\' && j > from then result <- j
+                elif s.[j] = '\\' && closer = "$" && at s (j + 1) = '$' then j <- j + 2
+                else j <- j + 1
+            if result < 0 then deadZone.[kind] <- stopped
+            result
     // Dispatch on the first character: this runs at every position of long responses.
     match s.[i] with
     | '$' when notEscaped && at s (i + 1) = '$' ->
-        let k = findClose (i + 2) "$$" false
+        let k = findClose 0 (i + 2) "$$" false
         if k > 0 then Some(i + 2, k, k + 2) else None
     | '$' when notEscaped && not (Char.IsAsciiDigit(at s (i - 1))) ->
-        let k = findClose (i + 1) "$" true
+        let k = findClose 1 (i + 1) "$" true
         if k > 0 then Some(i + 1, k, k + 1) else None
     | '\\' when notEscaped && at s (i + 1) = '[' ->
-        let k = findClose (i + 2) "\\]" false
+        let k = findClose 2 (i + 2) "\\]" false
         if k > 0 then Some(i + 2, k, k + 2) else None
     | '\\' when notEscaped && at s (i + 1) = '(' ->
-        let k = findClose (i + 2) "\\)" true
+        let k = findClose 3 (i + 2) "\\)" true
         if k > 0 then Some(i + 2, k, k + 2) else None
     | c when isWs c && at s (i + 1) = '[' ->
         let mutable j = i + 2
@@ -106,6 +114,7 @@ let private envOpeners = [| '$'; '\\'; '['; '-' |]
 /// All environments, left to right and non-overlapping, as Python's finditer over the alternation would see them.
 let findEnvs (s: string) : Env list =
     let envs = ResizeArray()
+    let deadZone = Array.zeroCreate 4
     let mutable i = 0
     while i < s.Length do
         // Jump to the next character that can open an environment (` [` opens at the space before the bracket).
@@ -113,7 +122,7 @@ let findEnvs (s: string) : Env list =
         if k < 0 then i <- s.Length
         else
             let start = if s.[k] = '[' && k - 1 >= i && isWs s.[k - 1] then k - 1 else k
-            match envAt s start true with
+            match envAt s start true deadZone with
             | Some(cs, ce, e) ->
                 let content = s.Substring(cs, ce - cs)
                 let e2 = percentSuffix s e
@@ -295,29 +304,48 @@ let private numberPercent (s: string) (i: int) =
     elif word "pct" || word "Pct" then j + 3
     else i
 
+/// Per position: where the run of expression characters starting there ends, and where the next operator is.
+/// Computed once per text so that each anchor costs O(1) instead of a rescan of its run.
+type private Runs = { RunEnd: int[]; NextOp: int[] }
+
+let private runsOf (s: string) =
+    let n = s.Length
+    let runEnd = Array.zeroCreate (n + 1)
+    let nextOp = Array.zeroCreate (n + 1)
+    runEnd.[n] <- n
+    nextOp.[n] <- n
+    for i in n - 1 .. -1 .. 0 do
+        runEnd.[i] <- if isExprChar s.[i] then runEnd.[i + 1] else i
+        nextOp.[i] <- if isOp s.[i] then i else nextOp.[i + 1]
+    { RunEnd = runEnd; NextOp = nextOp }
+
+/// Longest expression kept; longer runs are cut (the parser would refuse them anyway).
+let private maxExpr = 2000
+
 /// `-?\(?-?\d[chars]*[op][chars]+\)?` followed by a suffix; the longest such, as the greedy regex finds it.
-let private exprAt (s: string) (j: int) : int option =
+let private exprAt (runs: Runs) (s: string) (j: int) : int option =
     let mutable d = j
     if at s d = '-' then d <- d + 1
     if at s d = '(' then d <- d + 1
     if at s d = '-' then d <- d + 1
     if not (Char.IsAsciiDigit(at s d)) then None
     else
-        let mutable runEnd = d + 1
-        // A cap on the run keeps hostile inputs (100 kB of "1 1 1 ...") linear overall.
-        while runEnd < s.Length && runEnd - d < 400 && isExprChar s.[runEnd] do runEnd <- runEnd + 1
-        // The last operator that still has a character after it inside [d+1, e).
-        let mutable result = None
-        let mutable e = runEnd
-        let firstOp = (let mutable k = d + 1 in (while k < runEnd - 1 && not (isOp s.[k]) do k <- k + 1); k)
-        while result.IsNone && e >= firstOp + 2 do
-            if e <= runEnd && suffixAt s e then result <- Some e
-            e <- e - 1
-        if firstOp >= runEnd - 1 then None else result
+        let runEnd = min runs.RunEnd.[d + 1] (d + maxExpr)
+        // An operator with at least one character after it is required.
+        let firstOp = runs.NextOp.[d + 1]
+        if firstOp >= runEnd - 1 then None
+        else
+            let mutable result = None
+            let mutable e = runEnd
+            while result.IsNone && e >= firstOp + 2 do
+                if suffixAt s e then result <- Some e
+                e <- e - 1
+            result
 
 /// Plain numbers and simple expressions at anchors (start, whitespace or "="), with the prefixed priorities.
 let exprCandidates (w: Words) (s: string) : Candidate list =
     let found = ResizeArray<Candidate>()
+    let runs = runsOf s
     let addWithPriorities (prefixAt: int) (valueStart: int) (stop: int) kind =
         let mk p = { Priority = p; Start = prefixAt; End = stop; ValueStart = valueStart; ValueEnd = stop; Kind = kind }
         found.Add(mk 300)
@@ -340,7 +368,7 @@ let exprCandidates (w: Words) (s: string) : Candidate list =
             let mutable j = a
             if startsAt s j "**" then j <- j + 2
             if prefixAt >= nextExpr then
-                match exprAt s j with
+                match exprAt runs s j with
                 | Some e ->
                     addWithPriorities prefixAt j e (ExprText(s.Substring(j, e - j)))
                     nextExpr <- e

@@ -134,6 +134,10 @@ let private hostileFixed =
       String('x', 100_000)
       String.replicate 10000 "\\{1,"
       "\\boxed{" + String('-', 2400) + "1}"
+      String.replicate 30000 "\\["
+      String.replicate 30000 "\\("
+      String.replicate 30000 "$$ "
+      String.replicate 15000 "\\text{"
       "\\boxed{" + String.replicate 1200 "x^" + "2}" ]
 
 let private randomHostile (rng: Random) =
