@@ -34,12 +34,19 @@ module MathVerifier =
                     golds |> List.exists (fun g -> answers |> List.exists (comparePair opts g))
         with _ -> false
 
-    /// What one side extracts to, for diagnostics (`klear verify math --explain`).
-    let explain (opts: VerifyOptions) (isGold: bool) (text: string) : string list =
+    let private describe (opts: VerifyOptions) (text: string) : string list =
         try
-            extract opts (if isGold && opts.BoxBareGold then boxBare opts text else text)
+            extract opts text
             |> List.map (fun e ->
                 match e with
                 | Parsed x -> "parsed: " + Equivalence.canon x
                 | Raw s -> "string: " + s)
         with ex -> [ "error: " + ex.Message ]
+
+    /// What an answer extracts to: "parsed: <canonical form>" then "string: <text>" (diagnostics, and the key
+    /// majority voting groups answers by).
+    let explain (opts: VerifyOptions) (answer: string) : string list = describe opts answer
+
+    /// What a gold answer extracts to, after the bare-gold boxing `verify` applies.
+    let explainGold (opts: VerifyOptions) (gold: string) : string list =
+        describe opts (if opts.BoxBareGold then boxBare opts gold else gold)

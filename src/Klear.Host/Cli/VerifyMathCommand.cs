@@ -33,8 +33,8 @@ public sealed class VerifyMathCommand : ICommand
         if (gold is null || answer is null) throw new UsageException("need --jsonl FILE, or both --gold and --answer");
         if (explain)
         {
-            foreach (var line in MathVerifier.explain(baseOptions, true, gold)) Console.Error.WriteLine($"gold   {line}");
-            foreach (var line in MathVerifier.explain(baseOptions, false, answer)) Console.Error.WriteLine($"answer {line}");
+            foreach (var line in MathVerifier.explainGold(baseOptions, gold)) Console.Error.WriteLine($"gold   {line}");
+            foreach (var line in MathVerifier.explain(baseOptions, answer)) Console.Error.WriteLine($"answer {line}");
         }
         var ok = MathVerifier.verify(baseOptions, gold, answer);
         Console.WriteLine(Verdict(ok));
