@@ -159,11 +159,11 @@ let extract (opts: VerifyOptions) (text: string) : Extracted list =
     let text = text.Replace("\\fbox{", "\\boxed{")
     let words = wordsOf text
     let latex = if List.contains LatexExtraction opts.Extraction then latexCandidates words text opts.BoxedMatchPriority else []
-    let withExpr () = if List.contains ExprExtraction opts.Extraction then latex @ exprCandidates words text else latex
-    // Without the word "answer" every expression candidate has the last priority (300); scanning for them can wait
-    // until the boxes and anchored formulas have failed, which in reward use they rarely do.
-    if words.Answer.Length > 0 then extractCandidates (withExpr ())
-    else
-        let early = extractCandidates (latex |> List.filter (fun c -> c.Priority < 300))
-        if early |> List.exists (fun e -> match e with Parsed _ -> true | Raw _ -> false) then early
-        else extractCandidates (withExpr ())
+    let exprOn = List.contains ExprExtraction opts.Extraction
+    // Two passes with the same outcome as one: the plain candidates (priority 300, most of them) are only collected
+    // when the boxes and anchored answers have all failed, which in reward use they rarely do. Anchored expression
+    // candidates need the word "answer".
+    let anchored = if exprOn && words.Answer.Length > 0 then exprCandidates words text false else []
+    let early = extractCandidates ((latex |> List.filter (fun c -> c.Priority < 300)) @ anchored)
+    if early |> List.exists (fun e -> match e with Parsed _ -> true | Raw _ -> false) then early
+    else extractCandidates (if exprOn then latex @ exprCandidates words text true else latex)

@@ -343,21 +343,26 @@ let private exprAt (runs: Runs) (s: string) (j: int) : int option =
             result
 
 /// Plain numbers and simple expressions at anchors (start, whitespace or "="), with the prefixed priorities.
-let exprCandidates (w: Words) (s: string) : Candidate list =
+/// `plain = false` keeps only the anchored candidates (priority < 300), for the first, cheaper pass.
+let exprCandidates (w: Words) (s: string) (plain: bool) : Candidate list =
     let found = ResizeArray<Candidate>()
     let runs = runsOf s
-    let addWithPriorities (prefixAt: int) (valueStart: int) (stop: int) kind =
-        let mk p = { Priority = p; Start = prefixAt; End = stop; ValueStart = valueStart; ValueEnd = stop; Kind = kind }
-        found.Add(mk 300)
+    let addWithPriorities (prefixAt: int) (valueStart: int) (stop: int) (kind: unit -> CandidateKind) =
         let notEq = (let mutable k = stop in (while isWs (at s k) do k <- k + 1); at s k <> '=')
         // `answer(:)?(.{0,100}=\s*|.{0,50}?)` before the value.
         let answerEq (ends: int[]) =
             let e = lastEndIn ends (prefixAt - 100) prefixAt
             e >= 0 && (prefixAt - e <= 50 || s.IndexOf('=', e, prefixAt - e) >= 0)
-        if notEq && answerEq w.Answer then found.Add(mk 200)
-        if notEq && answerEq w.AnswerColon then found.Add(mk 100)
-        if finalAnswerJustIs w s prefixAt false then found.Add(mk 50)
-        if w.Final.Length > 0 && finalAnswerIsHope s prefixAt stop then found.Add(mk 0)
+        let priorities =
+            [ if plain then yield 300
+              if notEq && answerEq w.Answer then yield 200
+              if notEq && answerEq w.AnswerColon then yield 100
+              if finalAnswerJustIs w s prefixAt false then yield 50
+              if w.Final.Length > 0 && finalAnswerIsHope s prefixAt stop then yield 0 ]
+        if not priorities.IsEmpty then
+            let k = kind ()
+            for p in priorities do
+                found.Add { Priority = p; Start = prefixAt; End = stop; ValueStart = valueStart; ValueEnd = stop; Kind = k }
     // Two independent finditer passes (numbers, expressions), each non-overlapping.
     let mutable nextNumber = 0
     let mutable nextExpr = 0
@@ -370,7 +375,8 @@ let exprCandidates (w: Words) (s: string) : Candidate list =
             if prefixAt >= nextExpr then
                 match exprAt runs s j with
                 | Some e ->
-                    addWithPriorities prefixAt j e (ExprText(s.Substring(j, e - j)))
+                    let start = j
+                    addWithPriorities prefixAt start e (fun () -> ExprText(s.Substring(start, e - start)))
                     nextExpr <- e
                 | None -> ()
             if prefixAt >= nextNumber then
@@ -378,7 +384,7 @@ let exprCandidates (w: Words) (s: string) : Candidate list =
                 match numberAt s j with
                 | Some(intPart, decimals, e) ->
                     let pe = numberPercent s e
-                    addWithPriorities prefixAt j pe (Number(intPart, decimals, pe <> e))
+                    addWithPriorities prefixAt j pe (fun () -> Number(intPart, decimals, pe <> e))
                     nextNumber <- pe
                 | None -> ()
     List.ofSeq found
