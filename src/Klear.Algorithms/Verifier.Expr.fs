@@ -12,13 +12,14 @@ type Extraction =
 type VerifyOptions =
     { /// Extractors applied to both gold and answer; their patterns compete by priority.
       Extraction: Extraction list
-      /// Priority of `\boxed{}` matches (0 = before "final answer is", 50 = Math-Verify's default, -1 = off).
+      /// Priority of `\boxed{}` matches (0 = with "final answer is ... I hope", 50 = Math-Verify's default, -1 = off).
       BoxedMatchPriority: int
       /// Decimal places both sides are rounded to when one side is a decimal literal.
       FloatRounding: int
       /// false: variables are matched by position, so f(x) equals f(y).
       Strict: bool
-      /// true: any relation may be compared with a set (x > 1 vs (1, \infty)); chained bounds a < x < b always may.
+      /// A gold relation is always read as a set against a set answer (x > 1 vs (1, \infty)); with true, an answer's
+      /// relation is also read as a set against a gold set.
       AllowSetRelationComp: bool
       /// Reward use: only the text after the last `</think>` of the answer is read.
       AfterThink: bool
