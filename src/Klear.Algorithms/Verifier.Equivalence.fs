@@ -21,7 +21,9 @@ let rec canon (e: Expr) : string =
     | Fn(n, xs) -> $"({n} {ordered xs})"
     | Pct x -> $"(%% {canon x})"
     | PlusMinus(a, b) -> $"(pm {canon a} {canon b})"
-    | Rel(op, a, b) -> $"({op} {canon a} {canon b})"
+    | Rel(op, a, b) ->
+        let name = match op with Eq -> "=" | Ne -> "!=" | Lt -> "<" | Le -> "<=" | Gt -> ">" | Ge -> ">="
+        $"({name} {canon a} {canon b})"
     | And xs -> $"(and {ordered xs})"
     | Tup xs -> $"(tuple {ordered xs})"
     | Pair(a, b) -> $"(pair {canon a} {canon b})"
@@ -91,11 +93,26 @@ let private compareSymbols (g: Expr) (p: Expr) =
 
 let private isConstant e = (Eval.freeSymbols e).IsEmpty
 
+/// Equations are the same when one side-difference is a fixed non-zero multiple of the other
+/// (2x + 4y - 3 = 0 and y = -x/2 + 3/4).
+let proportional (a: Expr) (b: Expr) =
+    let symbols = List.distinct (Eval.freeSymbols a @ Eval.freeSymbols b)
+    if symbols.IsEmpty then false
+    else
+        let ratios =
+            [ for k in 0 .. Eval.samplePoints.Length - 1 do
+                  let env = Eval.pointEnv symbols k
+                  let x, y = Eval.numeric env a, Eval.numeric env b
+                  if finite x && finite y && Complex.Abs y > 1e-12 then yield x / y ]
+        match ratios with
+        | r0 :: rest when ratios.Length >= 3 && Complex.Abs r0 > 1e-12 -> rest |> List.forall (close 1e-9 r0)
+        | _ -> false
+
 let private negInf = Expr.neg (Const "oo")
 
-/// A relation read as the set it describes: a < x <= b as (a, b], |z| between bounds as two intervals, and with
-/// `allowAll` also one-sided x > c as (c, oo).
-let asSet (allowAll: bool) (r: Expr) : Expr option =
+/// A relation read as the set it describes: a < x <= b as (a, b], |z| between bounds as two intervals, x > c as
+/// (c, oo).
+let asSet (r: Expr) : Expr option =
     let lowerFirst op = op = Lt || op = Le
     let upperFirst op = op = Gt || op = Ge
     let isStrict op = op = Lt || op = Gt
@@ -110,14 +127,14 @@ let asSet (allowAll: bool) (r: Expr) : Expr option =
             Some(Union [ Interval(hiOpen, Expr.neg hi, Expr.neg lo, loOpen); Interval(loOpen, lo, hi, hiOpen) ])
         | Some lo, Some hi, _ -> Some(Interval(loOpen, lo, hi, hiOpen))
         | _ -> None
-    | Rel(op, m, c) when allowAll && isConstant c && not (isConstant m) ->
+    | Rel(op, m, c) when isConstant c && not (isConstant m) ->
         match op with
         | Lt -> Some(Interval(true, negInf, c, true))
         | Le -> Some(Interval(true, negInf, c, false))
         | Gt -> Some(Interval(true, c, Const "oo", true))
         | Ge -> Some(Interval(false, c, Const "oo", true))
         | _ -> None
-    | Rel(op, c, m) when allowAll && isConstant c && not (isConstant m) ->
+    | Rel(op, c, m) when isConstant c && not (isConstant m) ->
         match op with
         | Gt -> Some(Interval(true, negInf, c, true))
         | Ge -> Some(Interval(true, negInf, c, false))
@@ -168,14 +185,19 @@ let rec exprEq (opts: VerifyOptions) (gold: Expr) (pred: Expr) : bool =
     let goldAssign, predAssign = Expr.isAssignment gold, Expr.isAssignment pred
     let mutable g = gold
     let mutable p = pred
-    if goldAssign && not predAssign then g <- Expr.rhs gold
-    if predAssign && not goldAssign then p <- Expr.rhs pred
+    // `x = 3` against `3` compares 3 with 3, but against another relation (`2x + 4y = 6`) it stays an equation.
+    if goldAssign && not predAssign && not (Expr.isRelation pred) then g <- Expr.rhs gold
+    if predAssign && not goldAssign && not (Expr.isRelation gold) then p <- Expr.rhs pred
     if goldAssign && predAssign then
         g <- Rel(Eq, Expr.lhs gold, Expr.rhs gold)
         p <- Rel(Eq, Expr.lhs pred, Expr.rhs pred)
     elif Expr.isEquation p && not (Expr.isEquation g) then p <- Expr.rhs p
-    if Expr.isRelation g && Expr.isSetLike p then g <- defaultArg (asSet opts.AllowSetRelationComp g) g
-    if Expr.isRelation p && Expr.isSetLike g then p <- defaultArg (asSet opts.AllowSetRelationComp p) p
+    // Math-Verify's asymmetry: a gold relation is always read as a set against a set answer; an answer relation
+    // against a gold set only with allow_set_relation_comp.
+    if Expr.isRelation g && Expr.isSetLike p then g <- defaultArg (asSet g) g
+    if Expr.isRelation p && Expr.isSetLike g && opts.AllowSetRelationComp then p <- defaultArg (asSet p) p
+    g <- defaultArg (Matrices.evaluate g) g
+    p <- defaultArg (Matrices.evaluate p) p
     if canon g = canon p then true
     else
         let eq = exprEq opts
@@ -187,9 +209,9 @@ let rec exprEq (opts: VerifyOptions) (gold: Expr) (pred: Expr) : bool =
             gr.Length = pr.Length && List.forall2 (fun (a: Expr list) (b: Expr list) -> a.Length = b.Length && List.forall2 eq a b) gr pr
         | Matrix _, _ | _, Matrix _ -> false
         | Sym _, _ | _, Sym _ -> compareSymbols g p
-        // A percentage also matches its bare number: graders accept "50" for "50\%" (DAPO strips the sign).
+        // A gold percentage accepts x/100 and the bare x (Math-Verify: 28\% matches 28); an answer's percentage
+        // is only worth x/100 (4 4/9\% does not match 40/9).
         | Pct x, _ -> scalarEq opts g p || scalarEq opts x p
-        | _, Pct y -> scalarEq opts g p || scalarEq opts g y
         | _ -> scalarEq opts g p
 
 and private compareRelational (opts: VerifyOptions) (g: Expr) (p: Expr) =
@@ -202,6 +224,7 @@ and private compareRelational (opts: VerifyOptions) (g: Expr) (p: Expr) =
             | _ -> false
         (og = op && scalarOrExprEq opts (Expr.sub gl gr) (Expr.sub pl pr))
         || (flipped && scalarOrExprEq opts (Expr.sub gl gr) (Expr.sub pr pl))
+        || (og = Eq && op = Eq && proportional (Expr.sub gl gr) (Expr.sub pl pr))
     | _ -> false
 
 and private scalarOrExprEq opts a b = canon a = canon b || scalarEq opts a b
@@ -213,7 +236,8 @@ and private compareSets (opts: VerifyOptions) (g: Expr) (p: Expr) =
     | Interval(lo1, a1, b1, ro1), Interval(lo2, a2, b2, ro2) -> lo1 = lo2 && ro1 = ro2 && eq a1 a2 && eq b1 b2
     | Pair(a1, b1), Interval(true, a2, b2, true) | Interval(true, a1, b1, true), Pair(a2, b2) -> eq a1 a2 && eq b1 b2
     | Interval _, _ | _, Interval _ -> false
-    | FSet gs, FSet ps -> matchUnordered eq gs ps
+    // Sets drop repeated elements, as sympy's FiniteSet does.
+    | FSet gs, FSet ps -> matchUnordered eq (List.distinctBy canon gs) (List.distinctBy canon ps)
     | Union gs, Union ps -> matchUnordered eq gs ps
     | Union _, _ | _, Union _ -> false
     | (Tup gs | FSet gs), (Tup ps | FSet ps) -> matchOrdered eq gs ps

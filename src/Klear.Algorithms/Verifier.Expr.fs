@@ -12,16 +12,20 @@ type Extraction =
 type VerifyOptions =
     { /// Extractors applied to both gold and answer; their patterns compete by priority.
       Extraction: Extraction list
-      /// Priority of `\boxed{}` matches (0 = before "final answer is", 50 = Math-Verify's default, -1 = off).
+      /// Priority of `\boxed{}` matches (0 = with "final answer is ... I hope", 50 = Math-Verify's default, -1 = off).
       BoxedMatchPriority: int
       /// Decimal places both sides are rounded to when one side is a decimal literal.
       FloatRounding: int
       /// false: variables are matched by position, so f(x) equals f(y).
       Strict: bool
-      /// true: any relation may be compared with a set (x > 1 vs (1, \infty)); chained bounds a < x < b always may.
+      /// A gold relation is always read as a set against a set answer (x > 1 vs (1, \infty)); with true, an answer's
+      /// relation is also read as a set against a gold set.
       AllowSetRelationComp: bool
       /// Reward use: only the text after the last `</think>` of the answer is read.
-      AfterThink: bool }
+      AfterThink: bool
+      /// A gold answer with no math delimiters (`\frac{1}{3}`, as datasets store it) is read as `\boxed{gold}`, as
+      /// verl does before calling Math-Verify; Math-Verify alone would only find a bare number in it.
+      BoxBareGold: bool }
 
 module VerifyOptions =
     let defaults =
@@ -30,7 +34,8 @@ module VerifyOptions =
           FloatRounding = 6
           Strict = true
           AllowSetRelationComp = false
-          AfterThink = true }
+          AfterThink = true
+          BoxBareGold = true }
 
 type RelOp =
     | Eq
@@ -92,6 +97,8 @@ module Expr =
         | Sym _ -> true
         | Mul xs | Tup xs | FSet xs -> not xs.IsEmpty && List.forall onlySymbols xs
         | Pair(a, b) -> onlySymbols a && onlySymbols b
+        // A ratio of named quantities, NO/BO or V_1 : V_2, still names the answer.
+        | Pow(x, Num q) -> q = Rational.ofInt -1 && onlySymbols x
         | Fn(name, args) when name.StartsWith "user:" -> List.forall onlySymbols args
         | _ -> false
     let isAssignment e =
@@ -115,3 +122,24 @@ module Expr =
         match firstRelation e with
         | Rel(_, l, _) -> l
         | x -> x
+    /// `a \pm b` inside an answer stands for a list of answers; at most 16 are spelt out.
+    let rec expandPm (e: Expr) : Expr list =
+        let combos (parts: Expr list) (build: Expr list -> Expr) =
+            let expanded = parts |> List.map expandPm
+            if expanded |> List.forall (fun l -> l.Length = 1) then [ e ]
+            else
+                expanded
+                |> List.fold (fun acc choices -> [ for a in acc do for c in choices -> c :: a ] |> List.truncate 16) [ [] ]
+                |> List.map (List.rev >> build)
+        match e with
+        | PlusMinus(a, b) ->
+            [ for x in expandPm a do
+                  for y in expandPm b do
+                      yield Add [ x; y ]
+                      yield Add [ x; neg y ] ] |> List.truncate 16
+        | Add xs -> combos xs Add
+        | Mul xs -> combos xs Mul
+        | Pow(a, b) -> combos [ a; b ] (fun l -> Pow(l.[0], l.[1]))
+        | Fn(n, xs) -> combos xs (fun l -> Fn(n, l))
+        | Pct x -> combos [ x ] (fun l -> Pct l.[0])
+        | _ -> [ e ]

@@ -33,13 +33,31 @@ let parseNormalised (latex: string) : Expr option =
     | Some e -> Some e
     | None -> lastEquation latex |> Option.bind Parse.parseLatex
 
+/// Longer than any formula the parser accepts: neither parsed nor kept as a string.
+let private maxLatex = 20_000
+
+/// A plain-boxed span may be long (it runs to the text's last brace); only its last box is kept, so it is exempt.
 let private latexValue (boxedLast: bool) (content: string) (percent: bool) =
-    let normalised = Normalise.normalise boxedLast content
-    let parsed = parseNormalised normalised |> Option.map (fun e -> if percent then Pct e else e)
-    parsed, normalised
+    if content.Length > maxLatex && not boxedLast then None, ""
+    else
+        let normalised = Normalise.normalise boxedLast content
+        let parsed = parseNormalised normalised |> Option.map (fun e -> if percent then Pct e else e)
+        parsed, normalised
 
 let private flatten (values: Expr list) =
     FSet(values |> List.collect (fun v -> match v with FSet xs -> xs | x -> [ x ]))
+
+/// "4 4/9": Math-Verify reads a whole number, one space and a fraction as a mixed number (40/9).
+let private isMixedNumber (text: string) =
+    let t = text.Trim().TrimEnd('.')
+    let body = if t.StartsWith '-' || t.StartsWith '+' then t.Substring 1 else t
+    let space = body.IndexOf ' '
+    space > 0
+    && (let whole, frac = body.Substring(0, space), body.Substring(space + 1)
+        let slash = frac.IndexOf '/'
+        whole |> Seq.forall Char.IsAsciiDigit
+        && slash > 0 && slash < frac.Length - 1
+        && (frac.Replace("/", "") |> Seq.forall Char.IsAsciiDigit))
 
 /// The value of a candidate (None when it does not parse) and its string form.
 let private evaluate (kind: CandidateKind) : Expr option * string =
@@ -64,10 +82,21 @@ let private evaluate (kind: CandidateKind) : Expr option * string =
             let v = if decimals.Length > 0 then Float q else Num q
             Some(if percent then Pct v else v), text
         | None -> None, text
+    | ExprText text when isMixedNumber text ->
+        let parts = text.Trim().TrimEnd('.').Split([| ' '; '/' |], StringSplitOptions.RemoveEmptyEntries)
+        let neg = parts.[0].StartsWith '-'
+        let whole = Rational.ofDecimalString (parts.[0].TrimStart('+', '-'))
+        let value =
+            match whole, Rational.ofDecimalString parts.[1], Rational.ofDecimalString parts.[2] with
+            | Some w, Some n, Some d when not (Rational.isZero d) ->
+                Rational.div n d |> Option.bind (Rational.add w) |> Option.map (fun v -> Num(if neg then Rational.neg v else v))
+            | _ -> None
+        value, text.Trim().TrimEnd('.')
     | ExprText text ->
         // Python syntax: `2^10` is 2**10, not LaTeX's 2^1 0.
         let sb = Text.StringBuilder()
-        let src = text.Replace("**", "^").Replace('\n', ' ')
+        // A sentence's full stop is not Python's trailing "2." float syntax.
+        let src = text.Replace("**", "^").Replace('\n', ' ').TrimEnd().TrimEnd('.')
         let mutable i = 0
         while i < src.Length do
             if src.[i] = '^' && i + 1 < src.Length && Char.IsAsciiDigit src.[i + 1] then
@@ -83,18 +112,28 @@ let private evaluate (kind: CandidateKind) : Expr option * string =
 let private overlaps (a0, a1) (b0, b1) = a0 < b1 && a1 > b0
 
 let extractCandidates (candidates: Candidate list) : Extracted list =
-    let groups = candidates |> List.groupBy (fun c -> c.Priority) |> List.sortBy fst
+    let all = List.toArray candidates
+    let priorities = all |> Array.map (fun c -> c.Priority) |> Array.distinct |> Array.sort
+    // Rightmost end first, then leftmost start, then the order the patterns were listed in (Python's stable sort).
+    let before (i: int) (j: int) =
+        let a, b = all.[i], all.[j]
+        a.End > b.End || (a.End = b.End && (a.Start < b.Start || (a.Start = b.Start && i < j)))
     let mutable fallback = None
     let mutable value = None
     let mutable attempts = 0
     let failedSpans = ResizeArray<int * int>()
-    for _, group in groups do
-        if value.IsNone && attempts < maxAttempts then
-            let ordered = group |> List.sortBy (fun c -> -c.End, c.Start)
-            let mutable rest = ordered
-            while value.IsNone && attempts < maxAttempts && not rest.IsEmpty do
-                let c = rest.Head
-                rest <- rest.Tail
+    let tried = Array.zeroCreate all.Length
+    for priority in priorities do
+        let mutable exhausted = false
+        // Usually the first candidate parses, so the best one is picked each time instead of sorting the group.
+        while value.IsNone && attempts < maxAttempts && not exhausted do
+            let mutable best = -1
+            for i in 0 .. all.Length - 1 do
+                if not tried.[i] && all.[i].Priority = priority && (best < 0 || before i best) then best <- i
+            if best < 0 then exhausted <- true
+            else
+                tried.[best] <- true
+                let c = all.[best]
                 let isExpr = match c.Kind with Number _ | ExprText _ -> true | _ -> false
                 if not (isExpr && failedSpans.Exists(fun span -> overlaps span (c.ValueStart, c.ValueEnd))) then
                     attempts <- attempts + 1
@@ -118,7 +157,13 @@ let extract (opts: VerifyOptions) (text: string) : Extracted list =
         else text
     let text = if text.Length > maxInput then text.Substring(text.Length - maxInput) else text
     let text = text.Replace("\\fbox{", "\\boxed{")
-    let candidates =
-        [ if List.contains LatexExtraction opts.Extraction then yield! latexCandidates text opts.BoxedMatchPriority
-          if List.contains ExprExtraction opts.Extraction then yield! exprCandidates text ]
-    extractCandidates candidates
+    let words = wordsOf text
+    let latex = if List.contains LatexExtraction opts.Extraction then latexCandidates words text opts.BoxedMatchPriority else []
+    let exprOn = List.contains ExprExtraction opts.Extraction
+    // Two passes with the same outcome as one: the plain candidates (priority 300, most of them) are only collected
+    // when the boxes and anchored answers have all failed, which in reward use they rarely do. Anchored expression
+    // candidates need the word "answer".
+    let anchored = if exprOn && words.Answer.Length > 0 then exprCandidates words text false else []
+    let early = extractCandidates ((latex |> List.filter (fun c -> c.Priority < 300)) @ anchored)
+    if early |> List.exists (fun e -> match e with Parsed _ -> true | Raw _ -> false) then early
+    else extractCandidates (if exprOn then latex @ exprCandidates words text true else latex)

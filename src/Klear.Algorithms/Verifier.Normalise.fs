@@ -7,24 +7,25 @@ open System.Text
 
 let private isLetter (c: char) = Char.IsAsciiLetter c
 
-/// Index of the `}` closing the `{` at `openAt`, or -1 when the braces never balance.
-let matchingBrace (s: string) (openAt: int) : int =
-    let mutable depth = 0
-    let mutable i = openAt
-    let mutable result = -1
-    while result < 0 && i < s.Length do
+/// For every `{`, the index of its `}` (-1 when unbalanced), in one pass: looking each one up separately would be
+/// quadratic on a hostile string of thousands of unclosed `\boxed{`.
+let closingBraces (s: string) : int[] =
+    let closes = Array.create s.Length -1
+    let stack = Collections.Generic.Stack<int>()
+    let mutable i = 0
+    while i < s.Length do
         match s.[i] with
-        | '\\' -> i <- i + 1 // an escaped brace \{ does not count
-        | '{' -> depth <- depth + 1
-        | '}' ->
-            depth <- depth - 1
-            if depth = 0 then result <- i
+        | '\\' -> i <- i + 1
+        | '{' -> stack.Push i
+        | '}' -> if stack.Count > 0 then closes.[stack.Pop()] <- i
         | _ -> ()
         i <- i + 1
-    result
+    closes
 
-/// Spans (start of `\boxed`, content start, closing brace) of every balanced `\boxed{...}` at any depth, in order.
+/// Spans (start of `\boxed`, content start, closing brace) of every balanced `\boxed{...}` at any depth, in order;
+/// an unclosed box is skipped, so it cannot hide a later one.
 let boxedSpans (s: string) : (int * int * int) list =
+    let closes = lazy (closingBraces s)
     let rec go (from: int) acc =
         let k = s.IndexOf("\\boxed", from, StringComparison.Ordinal)
         if k < 0 then List.rev acc
@@ -32,8 +33,8 @@ let boxedSpans (s: string) : (int * int * int) list =
             let mutable j = k + 6
             while j < s.Length && s.[j] = ' ' do j <- j + 1
             if j < s.Length && s.[j] = '{' then
-                let close = matchingBrace s j
-                if close < 0 then List.rev acc else go (j + 1) ((k, j + 1, close) :: acc)
+                let close = closes.Force().[j]
+                if close < 0 then go (j + 1) acc else go (j + 1) ((k, j + 1, close) :: acc)
             else go (k + 6) acc
     go 0 []
 
@@ -107,6 +108,7 @@ let rec private unwrapText (depth: int) (s: string) : string =
     if depth > 20 || not (s.Contains('\\')) then s
     else
         let sb = StringBuilder(s.Length)
+        let closes = closingBraces s
         let mutable i = 0
         while i < s.Length do
             let mutable handled = false
@@ -118,17 +120,17 @@ let rec private unwrapText (depth: int) (s: string) : string =
                     let mutable k = j
                     while k < s.Length && s.[k] = ' ' do k <- k + 1
                     if k < s.Length && s.[k] = '{' then
-                        let close = matchingBrace s k
+                        let close = closes.[k]
                         if close > 0 then
                             let inner = unwrapText (depth + 1) (s.Substring(k + 1, close - k - 1))
                             let t = inner.Trim()
                             let mutable next = close + 1
-                            if t = "and" || t = "or" then sb.Append(" , ") |> ignore
+                            if t = "and" || t = "or" then sb.Append(" ; ") |> ignore
                             elif isUnitText t && name <> "mathbb" then
                                 // A unit's exponent (cm^2) goes with it.
                                 if next < s.Length && s.[next] = '^' then
                                     if next + 1 < s.Length && s.[next + 1] = '{' then
-                                        let c2 = matchingBrace s (next + 1)
+                                        let c2 = closes.[next + 1]
                                         next <- if c2 > 0 then c2 + 1 else next
                                     elif next + 1 < s.Length then next <- next + 2
                             elif name = "mathbb" then sb.Append("\\mathbb").Append(t) |> ignore
@@ -148,8 +150,11 @@ let private dropThousandsSeparators (s: string) =
         let sb = StringBuilder(s.Length)
         let mutable i = 0
         while i < s.Length do
-            if i + 3 < s.Length && s.[i] = ',' && s.[i + 1] = '\\' && s.[i + 2] = '!' && Char.IsAsciiDigit s.[i + 3] then
-                i <- i + 3
+            // `16,\!386` and `11,\! 111`: the comma, the thin negative space and any spaces go.
+            let mutable j = i + 3
+            while j < s.Length && s.[j] = ' ' do j <- j + 1
+            if i + 3 < s.Length && s.[i] = ',' && s.[i + 1] = '\\' && s.[i + 2] = '!' && j < s.Length && Char.IsAsciiDigit s.[j] then
+                i <- j
             else
                 sb.Append(s.[i]) |> ignore
                 i <- i + 1
@@ -190,6 +195,18 @@ let private dropSpacing (s: string) =
                 i <- i + 1
         sb.ToString()
 
+/// "1,000,000" or "-12,345.6" as the whole answer: one number with thousands separators, not a list.
+let private isGroupedNumber (s: string) =
+    let body = if s.StartsWith '-' then s.Substring 1 else s
+    let intPart = (let d = body.IndexOf '.' in if d < 0 then body else body.Substring(0, d))
+    let frac = body.Substring intPart.Length
+    let groups = intPart.Split ','
+    groups.Length > 1
+    && groups.[0].Length >= 1 && groups.[0].Length <= 3
+    && groups |> Array.forall (fun g -> g.Length > 0 && g |> Seq.forall Char.IsAsciiDigit)
+    && groups |> Array.skip 1 |> Array.forall (fun g -> g.Length = 3)
+    && (frac.Length = 0 || (frac.Length > 1 && frac.Substring 1 |> Seq.forall Char.IsAsciiDigit))
+
 /// The full clean-up; `boxed` picks which boxes count when the text holds any.
 let normalise (boxedLast: bool) (raw: string) : string =
     let s = undoubleBackslashes raw
@@ -210,7 +227,10 @@ let normalise (boxedLast: bool) (raw: string) : string =
     let s = dropSpacing s
     let s = s.Replace("~", " ").Replace("\t", " ").Replace("\n", " ").Replace("\r", " ")
     let s = s.Replace("percentage", "%").Replace("percent", "%").Replace("pct", "%")
-    let s = s.Replace(" and ", " , ").Replace(" or ", " , ")
+    // "and"/"or" join alternative answers, each of which may itself be a list: they separate like ";".
+    let s = s.Replace(" and ", " ; ").Replace(" or ", " ; ").Replace(")or(", ");(").Replace(")and(", ");(")
     let s = s.Trim()
-    let s = s.TrimEnd('.', ' ').TrimEnd(',', ' ')
-    s
+    // One sentence full stop or comma goes; an ellipsis (`1, 2, 3, ...`) is part of the answer.
+    let s = if s.EndsWith '.' && not (s.EndsWith "..") then s.Substring(0, s.Length - 1).TrimEnd() else s
+    let s = if s.EndsWith ',' then s.Substring(0, s.Length - 1).TrimEnd() else s
+    if isGroupedNumber s then s.Replace(",", "") else s

@@ -5,97 +5,7 @@ module Klear.Algorithms.Verifier.Parse
 
 open System
 open Klear.Algorithms.Verifier.Rational
-
-type Tok =
-    | TNum of string
-    | TLetter of char
-    | TCmd of string
-    | TSym of string
-    | TEnd
-
-/// Longer answers are prose, not formulas; refusing them bounds parse time.
-let maxTokens = 2500
-let maxDepth = 120
-
-exception ParseFail of string
-
-let private fail msg = raise (ParseFail msg)
-
-let tokenize (s: string) : Tok[] =
-    let toks = ResizeArray<Tok>()
-    let mutable i = 0
-    let n = s.Length
-    while i < n do
-        if toks.Count > maxTokens then fail "too long"
-        let c = s.[i]
-        if Char.IsWhiteSpace c then i <- i + 1
-        elif Char.IsAsciiDigit c || (c = '.' && i + 1 < n && Char.IsAsciiDigit s.[i + 1]) then
-            let start = i
-            while i < n && Char.IsAsciiDigit s.[i] do i <- i + 1
-            if i + 1 < n && s.[i] = '.' && Char.IsAsciiDigit s.[i + 1] then
-                i <- i + 1
-                while i < n && Char.IsAsciiDigit s.[i] do i <- i + 1
-            toks.Add(TNum(s.Substring(start, i - start)))
-        elif Char.IsAsciiLetter c then
-            toks.Add(TLetter c)
-            i <- i + 1
-        elif c = '\\' then
-            if i + 1 < n && Char.IsAsciiLetter s.[i + 1] then
-                let start = i + 1
-                i <- i + 1
-                while i < n && Char.IsAsciiLetter s.[i] do i <- i + 1
-                toks.Add(TCmd(s.Substring(start, i - start)))
-            elif i + 1 < n then
-                toks.Add(TSym(s.Substring(i, 2)))
-                i <- i + 2
-            else i <- i + 1
-        else
-            let two = if i + 1 < n then s.Substring(i, 2) else ""
-            match two with
-            | "<=" | ">=" | "!=" -> toks.Add(TSym two); i <- i + 2
-            | "**" -> toks.Add(TSym "^"); i <- i + 2
-            | _ ->
-                let t =
-                    match c with
-                    | '×' | '·' -> TSym "*"
-                    | '÷' -> TSym "/"
-                    | '−' -> TSym "-"
-                    | '≤' -> TSym "<="
-                    | '≥' -> TSym ">="
-                    | '≠' -> TSym "!="
-                    | 'π' -> TCmd "pi"
-                    | '∞' -> TCmd "infty"
-                    | _ -> TSym(string c)
-                toks.Add t
-                i <- i + 1
-    toks.Add TEnd
-    toks.ToArray()
-
-let private relCmds =
-    dict [ "le", Le; "leq", Le; "leqslant", Le; "ge", Ge; "geq", Ge; "geqslant", Ge; "lt", Lt; "gt", Gt
-           "ne", Ne; "neq", Ne; "approx", Eq; "equiv", Eq; "simeq", Eq ]
-
-let private relSyms = dict [ "=", Eq; "<", Lt; ">", Gt; "<=", Le; ">=", Ge; "!=", Ne ]
-
-/// Commands that never start an operand, so they stop implicit multiplication.
-let private infixCmds =
-    set [ "cdot"; "times"; "div"; "pm"; "mp"; "in"; "cup"; "cap"; "to"; "end"; "rfloor"; "rceil"; "rvert"; "right"
-          "setminus"; "land"; "lor"; "implies"; "iff"; "quad" ]
-    + set relCmds.Keys
-
-let private greek =
-    set [ "alpha"; "beta"; "gamma"; "delta"; "epsilon"; "varepsilon"; "zeta"; "eta"; "theta"; "vartheta"; "iota"
-          "kappa"; "lambda"; "mu"; "nu"; "xi"; "rho"; "sigma"; "tau"; "upsilon"; "phi"; "varphi"; "chi"; "psi"
-          "omega"; "Gamma"; "Delta"; "Theta"; "Lambda"; "Xi"; "Sigma"; "Phi"; "Psi"; "Omega"; "ell" ]
-
-let private functions =
-    set [ "sin"; "cos"; "tan"; "cot"; "sec"; "csc"; "arcsin"; "arccos"; "arctan"; "sinh"; "cosh"; "tanh"; "log"
-          "ln"; "lg"; "exp"; "gcd"; "lcm"; "max"; "min" ]
-
-let private accents = set [ "overline"; "vec"; "hat"; "bar"; "tilde"; "widehat"; "overrightarrow"; "underline" ]
-
-/// Letters that read as a function when followed by "(": f(x), g(2), P(x).
-let private functionLetters = set [ 'f'; 'g'; 'h'; 'F'; 'G'; 'H'; 'P'; 'Q' ]
+open Klear.Algorithms.Verifier.Tokens
 
 let private half = Num { Num = Numerics.BigInteger.One; Den = Numerics.BigInteger 2 }
 
@@ -104,35 +14,19 @@ let private numberOf (text: string) =
     | Some q -> if text.Contains '.' then Float q else Num q
     | None -> fail "number too long"
 
-/// `a \pm b` inside an answer stands for a list of answers; at most 16 are spelt out.
-let rec expandPm (e: Expr) : Expr list =
-    let combos (parts: Expr list) (build: Expr list -> Expr) =
-        let expanded = parts |> List.map expandPm
-        if expanded |> List.forall (fun l -> l.Length = 1) then [ e ]
-        else
-            expanded
-            |> List.fold (fun acc choices -> [ for a in acc do for c in choices -> c :: a ] |> List.truncate 16) [ [] ]
-            |> List.map (List.rev >> build)
-    match e with
-    | PlusMinus(a, b) ->
-        [ for x in expandPm a do
-              for y in expandPm b do
-                  yield Add [ x; y ]
-                  yield Add [ x; Expr.neg y ] ] |> List.truncate 16
-    | Add xs -> combos xs Add
-    | Mul xs -> combos xs Mul
-    | Pow(a, b) -> combos [ a; b ] (fun l -> Pow(l.[0], l.[1]))
-    | Fn(n, xs) -> combos xs (fun l -> Fn(n, l))
-    | Pct x -> combos [ x ] (fun l -> Pct l.[0])
-    | _ -> [ e ]
-
 let private asItem (e: Expr) =
-    match expandPm e with
+    match Expr.expandPm e with
     | [ x ] -> x
     | xs -> FSet xs
 
 let private flattenSet (items: Expr list) =
     items |> List.collect (fun e -> match asItem e with FSet xs -> xs | x -> [ x ])
+
+let private isWholeLiteral (e: Expr) =
+    match e with
+    | Num q -> isInteger q
+    | Mul [ Num m; Num q ] -> m = ofInt -1 && isInteger q
+    | _ -> false
 
 type private Cursor(toks: Tok[]) =
     let mutable pos = 0
@@ -153,21 +47,24 @@ type private Cursor(toks: Tok[]) =
     member _.Leave() = depth <- depth - 1
     member c.IsSym s = (match c.Peek with TSym t -> t = s | _ -> false)
     member c.IsCmd s = (match c.Peek with TCmd t -> t = s | _ -> false)
-    member c.Expect s = if c.IsSym s then c.Next() |> ignore else fail $"expected {s}"
+    member c.Expect s = if c.IsSym s then c.Next() |> ignore else fail "expected symbol"
 
 let private parseTokens (toks: Tok[]) : Expr =
     let c = Cursor toks
     let rec top () : Expr =
+        // `p=5,q=2;p=7,q=2` is a list of solutions, each a group; `-12;-11` or `19, 46; 82` is one flat list.
         let groups = sepBy ";" commaList
         match groups with
         | [ g ] -> g
-        | gs -> FSet gs
+        | FSet first :: _ as gs when first.Length >= 2 && gs |> List.forall (fun g -> match g with FSet xs -> xs.Length = first.Length | _ -> false) ->
+            FSet gs
+        | gs -> FSet(flattenSet gs)
     and sepBy (sep: string) (item: unit -> Expr) =
         let first = item ()
         let rest = ResizeArray [ first ]
         while c.IsSym sep do
             c.Next() |> ignore
-            if not (c.IsSym sep || c.Peek = TEnd || c.IsSym "}" || c.IsSym ")") then rest.Add(item ())
+            if not (c.IsSym sep || c.IsSym ";" || c.Peek = TEnd || c.IsSym "}" || c.IsSym ")") then rest.Add(item ())
         List.ofSeq rest
     and commaList () =
         match sepBy "," relation with
@@ -185,12 +82,19 @@ let private parseTokens (toks: Tok[]) : Expr =
             union () // "x \in S" answers S
         else
             let links = ResizeArray()
+            let approx = ResizeArray<bool>()
             let mutable left = first
             while (relOf c.Peek).IsSome do
+                approx.Add(c.IsCmd "approx")
                 let op = (relOf (c.Next())).Value
                 let right = union ()
                 links.Add(Rel(op, left, right))
                 left <- right
+            // `x = 1/3 \approx 0.33`: the exact value comes before the approximation, so a trailing \approx
+            // is dropped from a chain (alone, `x \approx 11` still says x = 11).
+            while links.Count > 1 && approx.[links.Count - 1] do
+                links.RemoveAt(links.Count - 1)
+                approx.RemoveAt(approx.Count - 1)
             match List.ofSeq links with
             | [] -> first
             | [ r ] -> r
@@ -230,16 +134,30 @@ let private parseTokens (toks: Tok[]) : Expr =
         while go do
             match c.Peek with
             | TSym "*" | TCmd("cdot" | "times") -> c.Next() |> ignore; factors.Add(unary ())
-            | TSym "/" | TCmd "div" -> c.Next() |> ignore; factors.Add(Pow(unary (), Expr.minusOne))
+            // A ratio 7:32 is a quotient.
+            | TSym("/" | ":") | TCmd "div" -> c.Next() |> ignore; factors.Add(Pow(unary (), Expr.minusOne))
+            | TCmd "frac" when factors.Count = 1 && isWholeLiteral factors.[0] ->
+                // A mixed number 2\frac{1}{3} is 2 + 1/3 (and -2\frac{1}{3} is -(2 + 1/3)), not a product.
+                let whole = factors.[0]
+                let frac = power ()
+                factors.[0] <-
+                    match whole with
+                    | Mul [ m; w ] -> Mul [ m; Add [ w; frac ] ]
+                    | w -> Add [ w; frac ]
             | t when startsOperand t -> factors.Add(power ())
             | _ -> go <- false
         if factors.Count = 1 then factors.[0] else Mul(List.ofSeq factors)
     and unary () =
-        match c.Peek with
-        | TSym "-" -> c.Next() |> ignore; Expr.neg (unary ())
-        | TSym "+" -> c.Next() |> ignore; unary ()
-        | TCmd("pm" | "mp") -> c.Next() |> ignore; PlusMinus(Num zero, unary ())
-        | _ -> power ()
+        // Signs nest without brackets (`----1`), so they count towards the depth limit too.
+        c.Enter()
+        let r =
+            match c.Peek with
+            | TSym "-" -> c.Next() |> ignore; Expr.neg (unary ())
+            | TSym "+" -> c.Next() |> ignore; unary ()
+            | TCmd("pm" | "mp") -> c.Next() |> ignore; PlusMinus(Num zero, unary ())
+            | _ -> power ()
+        c.Leave()
+        r
     and power () =
         let b = postfix ()
         if c.IsSym "^" then
@@ -343,11 +261,13 @@ let private parseTokens (toks: Tok[]) : Expr =
                 c.Expect "|"
                 Fn("abs", [ e ])
             | TCmd cmd -> command cmd
-            | t -> fail $"unexpected {t}"
+            | _ -> fail "unexpected token"
         c.Leave()
         r
     and bracketed (leftOpen: bool) =
+        // `(0;-2;6)` separates coordinates by semicolons.
         let items = sepBy "," relation
+        let items = if c.IsSym ";" then items @ (c.Next() |> ignore; sepBy ";" relation) else items
         let rightOpen =
             match c.Next() with
             | TSym ")" -> true
@@ -415,7 +335,7 @@ let private parseTokens (toks: Tok[]) : Expr =
             let upper = if c.IsSym "^" then (c.Next() |> ignore; scriptArg ()) else Sym ""
             Fn(cmd, [ lower; upper; term () ])
         | "begin" -> matrix ()
-        | other -> fail $"unknown command \\{other}"
+        | _ -> fail "unknown command"
     and envName () =
         c.Expect "{"
         let sb = Text.StringBuilder()

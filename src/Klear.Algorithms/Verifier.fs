@@ -10,21 +10,31 @@ module MathVerifier =
         | Raw gs, Raw s -> let gs, s = gs.Trim(), s.Trim() in gs.Length > 0 && gs = s
         | _ -> false
 
+    let private unescapedDollar (s: string) =
+        let mutable found = false
+        for i in 0 .. s.Length - 1 do
+            if s.[i] = '$' && (i = 0 || s.[i - 1] <> '\\') then found <- true
+        found
+
+    let private boxBare (opts: VerifyOptions) (gold: string) =
+        let delimited =
+            unescapedDollar gold || gold.Contains("\\(") || gold.Contains("\\[") || gold.Contains("\\boxed") || gold.Contains("\\fbox")
+        if delimited || not (List.contains LatexExtraction opts.Extraction) then gold else "\\boxed{" + gold + "}"
+
     /// True when any answer extracted from `answer` matches any extracted from `gold`. Total: malformed or hostile
     /// input is "not equivalent", never an exception.
     let verify (opts: VerifyOptions) (gold: string) (answer: string) : bool =
         try
             if obj.ReferenceEquals(gold, null) || obj.ReferenceEquals(answer, null) then false
             else
-                let golds = extract opts gold
+                let golds = extract opts (if opts.BoxBareGold then boxBare opts gold else gold)
                 if golds.IsEmpty then false
                 else
                     let answers = extract opts answer
                     golds |> List.exists (fun g -> answers |> List.exists (comparePair opts g))
         with _ -> false
 
-    /// What each side extracts to, for diagnostics (`klear verify math --explain`).
-    let explain (opts: VerifyOptions) (text: string) : string list =
+    let private describe (opts: VerifyOptions) (text: string) : string list =
         try
             extract opts text
             |> List.map (fun e ->
@@ -32,3 +42,11 @@ module MathVerifier =
                 | Parsed x -> "parsed: " + Equivalence.canon x
                 | Raw s -> "string: " + s)
         with ex -> [ "error: " + ex.Message ]
+
+    /// What an answer extracts to: "parsed: <canonical form>" then "string: <text>" (diagnostics, and the key
+    /// majority voting groups answers by).
+    let explain (opts: VerifyOptions) (answer: string) : string list = describe opts answer
+
+    /// What a gold answer extracts to, after the bare-gold boxing `verify` applies.
+    let explainGold (opts: VerifyOptions) (gold: string) : string list =
+        describe opts (if opts.BoxBareGold then boxBare opts gold else gold)

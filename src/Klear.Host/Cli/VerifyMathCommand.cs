@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Klear.Algorithms.Verifier;
 using Microsoft.FSharp.Collections;
@@ -32,7 +33,7 @@ public sealed class VerifyMathCommand : ICommand
         if (gold is null || answer is null) throw new UsageException("need --jsonl FILE, or both --gold and --answer");
         if (explain)
         {
-            foreach (var line in MathVerifier.explain(baseOptions, gold)) Console.Error.WriteLine($"gold   {line}");
+            foreach (var line in MathVerifier.explainGold(baseOptions, gold)) Console.Error.WriteLine($"gold   {line}");
             foreach (var line in MathVerifier.explain(baseOptions, answer)) Console.Error.WriteLine($"answer {line}");
         }
         var ok = MathVerifier.verify(baseOptions, gold, answer);
@@ -52,7 +53,8 @@ public sealed class VerifyMathCommand : ICommand
             args.Int("float-rounding", d.FloatRounding),
             args.Has("strict") ? args.Flag("strict") : d.Strict,
             args.Has("allow-set-relation-comp") ? args.Flag("allow-set-relation-comp") : d.AllowSetRelationComp,
-            args.Has("after-think") ? args.Flag("after-think") : d.AfterThink);
+            args.Has("after-think") ? args.Flag("after-think") : d.AfterThink,
+            args.Has("box-bare-gold") ? args.Flag("box-bare-gold") : d.BoxBareGold);
     }
 
     static FSharpList<Extraction> ParseExtraction(IEnumerable<string> names, Func<string, Exception> error)
@@ -69,6 +71,9 @@ public sealed class VerifyMathCommand : ICommand
         return ListModule.OfSeq(list);
     }
 
+    // Messages quote the input; keep them readable (no \u0027 for quotes).
+    static readonly JsonSerializerOptions Readable = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     static string Verdict(bool ok) => ok ? "{\"equivalent\": true}" : "{\"equivalent\": false}";
 
     sealed class LineError(string message) : Exception(message);
@@ -80,7 +85,7 @@ public sealed class VerifyMathCommand : ICommand
         if (root.ValueKind != JsonValueKind.Object) throw new LineError("line is not a JSON object");
         string Str(string name) =>
             root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
-                ? v.GetString()! : throw new LineError($"missing string field '{name}'");
+                ? v.GetString()! : throw new LineError($"field '{name}' is missing or not a string");
         int Int(string name, int fallback) =>
             !root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? fallback
             : v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i
@@ -103,7 +108,8 @@ public sealed class VerifyMathCommand : ICommand
             Int("float_rounding", defaults.FloatRounding),
             Bool("strict", defaults.Strict),
             Bool("allow_set_relation_comp", defaults.AllowSetRelationComp),
-            defaults.AfterThink);
+            defaults.AfterThink,
+            defaults.BoxBareGold);
         bool? expected = root.TryGetProperty("expected", out var e) && e.ValueKind is JsonValueKind.True or JsonValueKind.False
             ? e.GetBoolean() : null;
         return (Str("gold"), Str("answer"), options, expected);
@@ -132,7 +138,7 @@ public sealed class VerifyMathCommand : ICommand
             {
                 errors++;
                 Console.Error.WriteLine($"line {lines}: {ex.Message}");
-                Console.WriteLine($"{{\"equivalent\": false, \"error\": {JsonSerializer.Serialize(ex.Message)}}}");
+                Console.WriteLine($"{{\"equivalent\": false, \"error\": {JsonSerializer.Serialize(ex.Message, Readable)}}}");
             }
         }
         Console.Error.WriteLine($"{lines} lines: {equivalent} equivalent, {lines - equivalent - errors} not equivalent, {errors} malformed");
