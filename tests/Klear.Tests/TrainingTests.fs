@@ -154,6 +154,20 @@ let rewardTests =
         Expect.equal (score @"<think>\boxed{72}</think>\boxed{73}") (1.0, true) "only the answer after </think> counts"
     }
 
+let registryTests =
+    test "the run's registry: math rows go to the verifier, code rows to the sandbox (soft reward), unknown sources fail" {
+        let registry = StandardRewards.Create(RewardConfig())
+        let math = registry.ScoreAsync("klear/arithmetic", @"<think>1+1=2</think>\boxed{2}", "2").Result
+        Expect.equal (math.Score, math.Correct) (1.0, true) "math"
+        let p = SyntheticCodeTask.Problem(3, 0)
+        let good = registry.ScoreAsync("synthetic-code", SyntheticCodeTask.TeacherResponse(p), p.GroundTruth()).Result
+        Expect.equal (good.Score, good.Correct) (1.0, true) "the teacher's program passes every test"
+        let buggy = registry.ScoreAsync("synthetic-code", SyntheticCodeTask.TeacherResponse(p, true), p.GroundTruth()).Result
+        Expect.isFalse buggy.Correct "the buggy program fails some test"
+        Expect.isTrue (buggy.Score < 1.0) "and scores its pass ratio"
+        Expect.throwsT<Collections.Generic.KeyNotFoundException> (fun () -> registry.Get "chess" |> ignore) "unknown data_source"
+    }
+
 let batchTests =
     test "sequence batch: right padding, response mask aligned with the scorer's targets" {
         use _scope = TorchSharp.torch.NewDisposeScope()
@@ -185,4 +199,4 @@ let tensorBoardTests =
     }
 
 [<Tests>]
-let tests = testList "training pieces" [ dataTests; configTests; scheduleTests; passAtKTests; rewardTests; batchTests; tensorBoardTests ]
+let tests = testList "training pieces" [ dataTests; configTests; scheduleTests; passAtKTests; rewardTests; registryTests; batchTests; tensorBoardTests ]

@@ -42,7 +42,7 @@ public sealed class EvalCommand : ICommand
             var task = new FileTrainingTask(config.Seed, config.Data with { ValFiles = dataFile, TrainFiles = null, SftFiles = null });
             (problems, render) = (task.EvalSet, task.RenderPrompt);
         }
-        var rewards = new RewardRegistry().Register(new MathReward(config.Reward), MathReward.DataSources);
+        var rewards = StandardRewards.Create(config.Reward);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var (summary, results) = new Evaluator(model, tokenizer, rewards, config.Eval).Run(problems, render, config.Seed);
         Console.WriteLine(summary.Table());

@@ -38,7 +38,7 @@ public sealed class TrainingRun
         _tokenizer = config.Model.Path is { } modelDir && File.Exists(Path.Combine(modelDir, HfTokenizer.FileName))
             ? HfTokenizer.Load(Path.Combine(modelDir, HfTokenizer.FileName))
             : CharTokenizer.Arithmetic();
-        _rewards = new RewardRegistry().Register(new MathReward(config.Reward), MathReward.DataSources);
+        _rewards = StandardRewards.Create(config.Reward);
     }
 
     public JsonObject Run(RunDirectory dir)

@@ -1,0 +1,17 @@
+using Klear.Host.Rewards.Code;
+using Klear.Host.Rewards.Sandbox;
+using Klear.Host.Training;
+
+namespace Klear.Host.Rewards;
+
+/// <summary>The registry every run uses: math (verifier + think gate) and code (sandboxed tests, started on first use).</summary>
+public static class StandardRewards
+{
+    public static RewardRegistry Create(RewardConfig config)
+    {
+        var code = new DeferredReward("code", () => new CodeReward(new SandboxPool(new PythonSandbox())));
+        return new RewardRegistry()
+            .Register(new MathReward(config), MathReward.DataSources)
+            .Register(code, RewardRegistry.CodeDataSources);
+    }
+}
