@@ -6,53 +6,50 @@ open TorchSharp
 module Ppo =
     let private ifThen (cond: Tensor) (a: Tensor) (b: Tensor) = torch.where (cond, a, b)
 
-    /// The bound of a clip region as a tensor: constant (PPO: no gradient) or β·bound·r/sg(r) (GPPO: value β·bound,
-    /// gradient β·bound·∇logp).
-    let private bound (r: Tensor) (value: float) (gradient: BoundGradient) =
-        match gradient with
-        | Stop -> Tensors.full r value
-        | Preserve beta -> r / Tensors.sg r * Tensors.scalar (beta * value)
-
     /// Klear-Reasoner Eq. 5–7 (PPO / DAPO clip-higher), Eq. 11 (GPPO), Eq. 17–18 (GPPO general), plus dual clip.
-    /// max(-A·r, -A·clip(r)) is exactly: -A·bound inside the low region (A<0, r<1-εl) and the high region
-    /// (A>0, r>1+εh), -A·r elsewhere; written with the regions so β and the preserved gradient slot in.
+    /// Every member of the family is l = -A·(v + w·(r - sg(r))) with a detached value v and gradient weight w per
+    /// region: inside (A>0, r ≤ 1+εh or A<0, r ≥ 1-εl) v = r, w = 1; in a clip region v = β·bound and w = 0 (PPO stops
+    /// the gradient) or w = β·bound/r (GPPO keeps it: dl/dlogp = -A·β·bound); dual-clipped v = c, w = 0. This equals
+    /// max(-A·r, -A·clip(r)) in value (exactly: r - sg(r) is 0) and in gradient, and costs the same for every member.
     let tokenLoss (spec: ClipSpec) (b: PolicyBatch) : TokenLoss =
         let ratio = match spec.Level with TokenRatio -> Ratio.token b | SequenceRatio -> Ratio.sequence b
         let r, adv = ratio.R, b.Advantages
-        let low = adv.lt(Tensors.scalar 0.0).logical_and (r.lt (Tensors.scalar (1.0 - spec.Range.EpsLow)))
-        let high = adv.gt(Tensors.scalar 0.0).logical_and (r.gt (Tensors.scalar (1.0 + spec.Range.EpsHigh)))
-        let clipped =
-            ifThen high (-adv * bound r (1.0 + spec.Range.EpsHigh) spec.High)
-                (ifThen low (-adv * bound r (1.0 - spec.Range.EpsLow) spec.Low) (-adv * r))
-        // Dual clip (Ye et al. 2020): for A<0 the loss is capped at -A·c, a constant, so r>c tokens are silent.
-        let dual =
+        let eL, eH = spec.Range.EpsLow, spec.Range.EpsHigh
+        let v, w, low, high, dual =
+            use _noGrad = torch.no_grad ()
+            let rd = r.detach ()
+            let low = adv.lt(Tensors.scalar 0.0).logical_and (rd.lt (Tensors.scalar (1.0 - eL)))
+            let high = adv.gt(Tensors.scalar 0.0).logical_and (rd.gt (Tensors.scalar (1.0 + eH)))
+            let region bound gradient =
+                match gradient with
+                | Stop -> Tensors.full rd bound, Tensors.full rd 0.0
+                | Preserve beta -> Tensors.full rd (beta * bound), (rd.reciprocal () * Tensors.scalar (beta * bound))
+            let vH, wH = region (1.0 + eH) spec.High
+            let vL, wL = region (1.0 - eL) spec.Low
+            let v = ifThen high vH (ifThen low vL rd)
+            let w = ifThen high wH (ifThen low wL (Tensors.full rd 1.0))
             match spec.DualClip with
-            | Some c -> adv.lt(Tensors.scalar 0.0).logical_and (clipped.gt (-adv * Tensors.scalar c))
-            | None -> torch.zeros_like(r, dtype = torch.ScalarType.Bool)
-        let loss =
-            match spec.DualClip with
-            | Some c -> ifThen dual (Tensors.sg (-adv * Tensors.scalar c)) clipped
-            | None -> clipped
-        let loss = match b.IsWeights with Some w -> loss * Tensors.sg w | None -> loss
-        let on = Tensors.indicator r
-        let preserved =
-            let keeps = function Preserve _ -> true | Stop -> false
-            let none = Tensors.full r 0.0
-            ((if keeps spec.Low then on low else none) + (if keeps spec.High then on high else none)) * (Tensors.full r 1.0 - on dual)
-        // |dl/dlogp| per token from the closed form, to report the preserved tokens' share of the gradient.
-        let gradWeight =
-            let beta = function Preserve b -> b | Stop -> 0.0
-            let f =
-                ifThen high (Tensors.full r (beta spec.High * (1.0 + spec.Range.EpsHigh)))
-                    (ifThen low (Tensors.full r (beta spec.Low * (1.0 - spec.Range.EpsLow))) (Tensors.sg r))
-            (adv.abs () * f * (Tensors.full r 1.0 - on dual)).detach ()
+            // For A<0 the loss -A·v exceeds -A·c exactly when v > c (Ye et al. 2020); those tokens are silent.
+            | Some c ->
+                let dual = adv.lt(Tensors.scalar 0.0).logical_and (v.gt (Tensors.scalar c))
+                ifThen dual (Tensors.full rd c) v, ifThen dual (Tensors.full rd 0.0) w, low, high, dual
+            | None -> v, w, low, high, torch.zeros_like(rd, dtype = torch.ScalarType.Bool)
+        let loss = -adv * (v + w * (r - r.detach ()))
+        let loss = match b.IsWeights with Some iw -> loss * Tensors.sg iw | None -> loss
+        use _noGrad = torch.no_grad ()
+        let on = Tensors.indicator v
+        let keeps = function Preserve _ -> true | Stop -> false
+        let none = Tensors.full v 0.0
+        let notDual = Tensors.full v 1.0 - on dual
+        let preserved = ((if keeps spec.Low then on low else none) + (if keeps spec.High then on high else none)) * notDual
         { Loss = loss
           Metrics =
             [ "actor/pg_clipfrac", Metric.tokenMean b.Mask (on (low.logical_or high))
               "actor/pg_clipfrac_lower", Metric.tokenMean b.Mask (on dual)
               "actor/ppo_kl", Metric.tokenMean b.Mask (-ratio.LogRatio)
               "actor/gppo_preserved_frac", Metric.tokenMean b.Mask preserved
-              "actor/gppo_preserved_grad_share", Metric.share b.Mask preserved gradWeight ] }
+              // |dl/dlogp| = |A|·w·r per token: the preserved tokens' share of the log-prob gradient.
+              "actor/gppo_preserved_grad_share", Metric.share b.Mask preserved (adv.abs () * w * r.detach ()) ] }
 
     /// PPO with a symmetric clip range (Eq. 5).
     let ppo (eps: float) =
