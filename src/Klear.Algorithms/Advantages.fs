@@ -23,10 +23,7 @@ module Advantages =
         | Rloo -> "rloo"
         | ReinforcePlusPlus -> "reinforce++"
 
-    let parse (text: string) =
-        match all |> List.tryFind (fun e -> name e = text.Trim().ToLowerInvariant()) with
-        | Some e -> Ok e
-        | None -> Error $"""unknown advantage estimator '{text}'; valid: {all |> List.map name |> String.concat ", "}"""
+    let parse (text: string) = Names.parse "advantage estimator" name all text
 
     /// Per-rollout advantages [G, n] from rewards [G, n].
     let compute (estimator: AdvantageEstimator) (rewards: Tensor) : Tensor =

@@ -34,10 +34,7 @@ module Objective =
         | CispoName -> "cispo"
         | GspoName -> "gspo"
 
-    let parse (text: string) =
-        match all |> List.tryFind (fun n -> name n = text.Trim().ToLowerInvariant()) with
-        | Some n -> Ok n
-        | None -> Error $"""unknown objective '{text}'; valid: {all |> List.map name |> String.concat ", "}"""
+    let parse (text: string) = Names.parse "objective" name all text
 
     /// Dual clip (Ye et al. 2020, active in the released recipes with c = 10): for A<0 the loss is capped at -A·c.
     /// CISPO is unchanged by it: its weight is already bounded by the clamp (objectives.md, A<0 and r>c: 1+εh).
