@@ -57,6 +57,22 @@ let handChecked =
         ignore model
     }
 
+let liveTensors =
+    test "RL and SFT steps leave no live tensors behind (flat count over steps)" {
+        let config, trainer, model = setup []
+        use optimizer = trainer.CreateOptimizer()
+        trainer.Step(optimizer, 0) |> ignore           // the first step creates the optimizer state
+        let before = DisposeScopeManager.Statistics.ThreadTotalLiveCount
+        for step in 1..3 do trainer.Step(optimizer, step) |> ignore
+        Expect.equal DisposeScopeManager.Statistics.ThreadTotalLiveCount before "RL: flat over 3 steps"
+        let sft = SftTrainer(model, CharTokenizer.Arithmetic(), ArithmeticTrainingTask(0L, config.Data), config.Sft)
+        use sftOptimizer = sft.CreateOptimizer()
+        sft.Step(sftOptimizer, 0) |> ignore
+        let before = DisposeScopeManager.Statistics.ThreadTotalLiveCount
+        for step in 1..3 do sft.Step(sftOptimizer, step) |> ignore
+        Expect.equal DisposeScopeManager.Statistics.ThreadTotalLiveCount before "SFT: flat over 3 steps"
+    }
+
 let private poison (p: torch.Tensor) =
     use _noGrad = torch.no_grad ()
     p.fill_ Double.NaN |> ignore
@@ -148,4 +164,4 @@ let filesTask =
     }
 
 [<Tests>]
-let tests = testSequenced (testList "trainer" [ handChecked; nonFinite; resume; filesTask ])
+let tests = testSequenced (testList "trainer" [ handChecked; liveTensors; nonFinite; resume; filesTask ])
