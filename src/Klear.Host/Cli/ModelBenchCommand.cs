@@ -31,7 +31,7 @@ public sealed class ModelBenchCommand : ICommand
             VocabSize = args.Int("vocab", 512), MaxPositionEmbeddings = 4096, RopeTheta = 10_000,
         };
         int batch = args.Int("batch", 16), seq = args.Int("seq", 256), prompt = args.Int("prompt-tokens", 16);
-        int newTokens = args.Int("new-tokens", 256), noCacheTokens = args.Int("no-cache-tokens", 256), steps = args.Int("train-steps", 3);
+        int newTokens = args.Int("new-tokens", 256), noCacheTokens = args.Int("no-cache-tokens", 256), steps = args.Int("train-steps", 5);
         int threads = args.Int("threads", 0);
         bool skipPyTorch = args.Flag("no-pytorch");
         var script = args.String("pytorch-script") ?? FindScript();
@@ -42,6 +42,7 @@ public sealed class ModelBenchCommand : ICommand
             throw new UsageException("--batch, --seq, --prompt-tokens, --new-tokens, --no-cache-tokens and --train-steps must be positive");
         if (threads > 0) torch.set_num_threads(threads);
 
+        Console.WriteLine($"load average before: {LoadAverage()} on {Environment.ProcessorCount} cores (figures from a busy machine are not comparable)");
         Console.WriteLine($"model: {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads / {config.NumKeyValueHeads} KV heads × {config.HeadDim}, " +
                           $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; libtorch threads {torch.get_num_threads()}");
         var klear = Measure(config, batch, seq, prompt, newTokens, noCacheTokens, steps);
@@ -75,9 +76,15 @@ public sealed class ModelBenchCommand : ICommand
         }
         model.train();
         TrainStep();
-        var watch = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++) TrainStep();
-        double train = (double)batch * seq * steps / watch.Elapsed.TotalSeconds;
+        // The median step, because the machine is shared: one step slowed by a neighbour should not set the figure.
+        var stepSeconds = new List<double>();
+        for (int i = 0; i < steps; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            TrainStep();
+            stepSeconds.Add(watch.Elapsed.TotalSeconds);
+        }
+        double train = (double)batch * seq / stepSeconds.Order().ElementAt(steps / 2);
 
         model.eval();
         var random = new Random(2);
@@ -93,6 +100,9 @@ public sealed class ModelBenchCommand : ICommand
         Generate(4, true);
         return new Figures(matmul, train, Generate(newTokens, true), Generate(noCacheTokens, false));
     }
+
+    static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
     static double MatmulGflops()
     {
@@ -125,7 +135,7 @@ public sealed class ModelBenchCommand : ICommand
         var (_, noCacheFlops) = FlopsPerToken(c, seq, prompt, noCacheTokens);
         string Share(double tokensPerS, double flops) => $"{tokensPerS * flops / 1e9:F1} GFLOP/s = {100 * tokensPerS * flops / 1e9 / f.MatmulGflops:F0}% of peak";
         Console.WriteLine($"{who}: fp32 1024² matmul peak {f.MatmulGflops:F1} GFLOP/s");
-        Console.WriteLine($"  training (batch {batch} × {seq}, fwd+bwd+AdamW): {f.TrainTokensPerS:F0} tokens/s, {Share(f.TrainTokensPerS, trainFlops)}");
+        Console.WriteLine($"  training (batch {batch} × {seq}, fwd+bwd+AdamW, median step): {f.TrainTokensPerS:F0} tokens/s, {Share(f.TrainTokensPerS, trainFlops)}");
         Console.WriteLine($"  generation with KV cache (batch {batch}, prompt {prompt}, {newTokens} new): {f.GenTokensPerS:F0} tokens/s, {Share(f.GenTokensPerS, genFlops)}");
         Console.WriteLine($"  generation without cache ({noCacheTokens} new): {f.GenNoCacheTokensPerS:F0} tokens/s, useful work {Share(f.GenNoCacheTokensPerS, noCacheFlops)}");
     }
