@@ -152,6 +152,20 @@ let tests =
             Expect.stringContains msg "'model.norm.weight'" "a byte range that does not fit the shape names the tensor"
         }
 
+        test "stop tokens come from generation_config.json, else from config.json" {
+            use m = seededModel (gqaConfig ()) 29L
+            let dir = tempDir "ckpt-eos"
+            HfCheckpoint.Save(m, dir)
+            Expect.isEmpty (HfCheckpoint.LoadStopTokenIds dir) "no eos_token_id anywhere"
+            let config = File.ReadAllText(Path.Combine(dir, "config.json")).Replace("\"vocab_size\"", "\"eos_token_id\": 7, \"vocab_size\"")
+            File.WriteAllText(Path.Combine(dir, "config.json"), config)
+            Expect.sequenceEqual (HfCheckpoint.LoadStopTokenIds dir) [| 7 |] "config.json"
+            File.WriteAllText(Path.Combine(dir, "generation_config.json"), """{"bos_token_id": 151643, "eos_token_id": [151645, 151643], "do_sample": true}""")
+            Expect.sequenceEqual (HfCheckpoint.LoadStopTokenIds dir) [| 151645; 151643 |] "generation_config.json wins"
+            use loaded = HfCheckpoint.Load dir
+            Expect.sequenceEqual (logitsOf loaded) (logitsOf m) "extra keys in config.json do not disturb loading"
+        }
+
         test "model logits CLI prints the model's logits for fp32, bf16 and tied checkpoints; bad input exits 2" {
             use m = seededModel (gqaConfig ()) 27L
             let dir = tempDir "cli"

@@ -16,6 +16,7 @@ public static class HfCheckpoint
     public const string ConfigFile = "config.json";
     public const string SingleFile = "model.safetensors";
     public const string IndexFile = "model.safetensors.index.json";
+    public const string GenerationConfigFile = "generation_config.json";
 
     /// <summary>Keys a checkpoint may carry that the model does not need: the frequencies are derived from the config.</summary>
     static bool Ignorable(string key, Qwen3Config config) =>
@@ -31,6 +32,34 @@ public static class HfCheckpoint
         try { config.Validate(); }
         catch (ArgumentException e) { throw new CheckpointException($"{path}: {e.Message}"); }
         return config;
+    }
+
+    /// <summary>
+    /// The ids that end a response: <c>eos_token_id</c> (one id or a list) of <c>generation_config.json</c> when present,
+    /// as transformers' generate uses it (Qwen3 lists both <c>&lt;|im_end|&gt;</c> and <c>&lt;|endoftext|&gt;</c> there),
+    /// else that of <c>config.json</c>; empty when neither names one.
+    /// </summary>
+    public static int[] LoadStopTokenIds(string directory)
+    {
+        foreach (var file in new[] { GenerationConfigFile, ConfigFile })
+        {
+            var path = System.IO.Path.Combine(directory, file);
+            if (!File.Exists(path)) continue;
+            JsonNode? eos;
+            try { eos = JsonNode.Parse(File.ReadAllText(path))?["eos_token_id"]; }
+            catch (JsonException e) { throw new CheckpointException($"{path}: {e.Message}"); }
+            try
+            {
+                switch (eos)
+                {
+                    case JsonArray list: return list.Select(x => (int)x!).ToArray();
+                    case JsonValue one: return [(int)one];
+                }
+            }
+            catch (Exception e) when (e is FormatException or InvalidOperationException or NullReferenceException)
+            { throw new CheckpointException($"{path}: eos_token_id must be an integer or a list of integers ({e.Message})"); }
+        }
+        return [];
     }
 
     /// <summary>Builds the model described by <c>config.json</c> and fills it from the safetensors weights.</summary>
