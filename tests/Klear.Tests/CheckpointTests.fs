@@ -184,6 +184,10 @@ let tests =
             Expect.sequenceEqual (HfCheckpoint.LoadStopTokenIds dir) [| 151645; 151643 |] "generation_config.json wins"
             use loaded = HfCheckpoint.Load dir
             Expect.sequenceEqual (logitsOf loaded) (logitsOf m) "extra keys in config.json do not disturb loading"
+            let copy = tempDir "ckpt-companions"
+            HfCheckpoint.Save(loaded, copy, SafeTensorsDtype.F32, 0L, dir)
+            Expect.equal (File.ReadAllText(Path.Combine(copy, "generation_config.json"))) (File.ReadAllText(Path.Combine(dir, "generation_config.json"))) "companion files copied"
+            Expect.sequenceEqual (HfCheckpoint.LoadStopTokenIds copy) [| 151645; 151643 |] "stop tokens travel with the checkpoint"
         }
 
         test "saved checkpoints give the same logits in the PyTorch peer (skipped without python3-torch)" {

@@ -139,13 +139,31 @@ public static class HfCheckpoint
         return files;
     }
 
+    /// <summary>Files besides config and weights that make a directory usable in the Python ecosystem.</summary>
+    public static readonly string[] CompanionFiles =
+        ["tokenizer.json", "tokenizer_config.json", GenerationConfigFile, "vocab.json", "merges.txt", "special_tokens_map.json"];
+
+    static void CopyCompanionFiles(string from, string to)
+    {
+        if (!Directory.Exists(from)) throw new CheckpointException($"{from}: directory not found");
+        if (Path.GetFullPath(from) == Path.GetFullPath(to)) return;
+        foreach (var name in CompanionFiles)
+        {
+            var source = Path.Combine(from, name);
+            if (File.Exists(source)) File.Copy(source, Path.Combine(to, name), overwrite: true);
+        }
+    }
+
     /// <summary>
     /// Writes <c>config.json</c> and the weights under their HF names, in one file or in shards of at most
-    /// <paramref name="maxShardBytes"/> (0 = one file) with an index, the way <c>save_pretrained</c> lays them out.
+    /// <paramref name="maxShardBytes"/> (0 = one file) with an index, the way <c>save_pretrained</c> lays them out, plus
+    /// the tokenizer and generation files of <paramref name="companionFilesFrom"/> (e.g. the base model's directory).
     /// </summary>
-    public static void Save(Qwen3ForCausalLM model, string directory, SafeTensorsDtype dtype = SafeTensorsDtype.F32, long maxShardBytes = 0)
+    public static void Save(Qwen3ForCausalLM model, string directory, SafeTensorsDtype dtype = SafeTensorsDtype.F32, long maxShardBytes = 0,
+        string? companionFilesFrom = null)
     {
         Directory.CreateDirectory(directory);
+        if (companionFilesFrom is not null) CopyCompanionFiles(companionFilesFrom, directory);
         var extra = new Dictionary<string, JsonElement>(model.Config.Extra ?? []);
         extra["architectures"] = JsonSerializer.SerializeToElement(new[] { "Qwen3ForCausalLM" });
         extra["torch_dtype"] = JsonSerializer.SerializeToElement(dtype == SafeTensorsDtype.BF16 ? "bfloat16" : "float32");
