@@ -199,10 +199,12 @@ for name, prm in model.named_parameters():
 # ---- fp32 matmul peak -----------------------------------------------------------------------------------------------
 a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
 a @ b
-t0 = time.perf_counter()
-for _ in range(10):
+best = float("inf")
+for _ in range(20):  # the best single product, as the Klear side: the mean mostly measures the neighbours
+    t0 = time.perf_counter()
     a @ b
-matmul_gflops = 10 * 2 * 1024 ** 3 / (time.perf_counter() - t0) / 1e9
+    best = min(best, time.perf_counter() - t0)
+matmul_gflops = 2 * 1024 ** 3 / best / 1e9
 
 # ---- training: forward, backward, AdamW -----------------------------------------------------------------------------
 opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)

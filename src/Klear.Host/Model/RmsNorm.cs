@@ -31,8 +31,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         bool widen = x.dtype != ScalarType.Float32;
         var x32 = widen ? x.to_type(ScalarType.Float32) : x;
-        var variance = x32.pow(2).mean([-1L], keepdim: true);
-        var normed = x32 * (variance + _eps).rsqrt();
+        var variance = x32.square().mean([-1L], keepdim: true);
+        var normed = x32 * variance.add_(_eps).rsqrt_();
         if (widen) normed = normed.to_type(x.dtype);
         return (_weight * normed).MoveToOuterDisposeScope();
     }
