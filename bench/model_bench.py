@@ -26,7 +26,7 @@ p.add_argument("--seq", type=int, default=256, help="training sequence length")
 p.add_argument("--prompt-tokens", type=int, default=16)
 p.add_argument("--new-tokens", type=int, default=256)
 p.add_argument("--no-cache-tokens", type=int, default=256, help="new tokens for the recomputation run")
-p.add_argument("--train-steps", type=int, default=3)
+p.add_argument("--train-steps", type=int, default=5)
 p.add_argument("--threads", type=int, default=1, help="OpenBLAS already uses both cores")
 p.add_argument("--logits", metavar="DIR")
 p.add_argument("--input-ids")
@@ -199,10 +199,12 @@ for name, prm in model.named_parameters():
 # ---- fp32 matmul peak -----------------------------------------------------------------------------------------------
 a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
 a @ b
-t0 = time.perf_counter()
-for _ in range(10):
+best = float("inf")
+for _ in range(20):  # the best single product, as the Klear side: the mean mostly measures the neighbours
+    t0 = time.perf_counter()
     a @ b
-matmul_gflops = 10 * 2 * 1024 ** 3 / (time.perf_counter() - t0) / 1e9
+    best = min(best, time.perf_counter() - t0)
+matmul_gflops = 2 * 1024 ** 3 / best / 1e9
 
 # ---- training: forward, backward, AdamW -----------------------------------------------------------------------------
 opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
@@ -218,11 +220,12 @@ def train_step():
 
 
 train_step()
-t0 = time.perf_counter()
+step_s = []
 for _ in range(args.train_steps):
+    t0 = time.perf_counter()
     train_step()
-train_s = time.perf_counter() - t0
-train_tps = args.batch * args.seq * args.train_steps / train_s
+    step_s.append(time.perf_counter() - t0)
+train_tps = args.batch * args.seq / sorted(step_s)[args.train_steps // 2]  # median step, as the Klear side
 
 
 # ---- generation: sampling at temperature 1, with and without a KV cache ---------------------------------------------

@@ -45,6 +45,26 @@ let runKlear (args: string) =
     p.WaitForExit()
     p.ExitCode, out.Result, err
 
+/// bench/model_bench.py, found upwards from the test binary (the repository's, not a copy).
+let peerScript () =
+    let rec up (d: DirectoryInfo | null) =
+        match d with
+        | null -> None
+        | d when File.Exists(Path.Combine(d.FullName, "bench", "model_bench.py")) -> Some(Path.Combine(d.FullName, "bench", "model_bench.py"))
+        | d -> up d.Parent
+    up (DirectoryInfo AppContext.BaseDirectory)
+
+let run (file: string) (args: string list) =
+    let psi = ProcessStartInfo(file)
+    for a in args do psi.ArgumentList.Add a
+    psi.RedirectStandardOutput <- true
+    psi.RedirectStandardError <- true
+    use p = Process.Start psi
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEnd()
+    p.WaitForExit()
+    p.ExitCode, out.Result, err
+
 let parseLogits (json: string) =
     (JsonNode.Parse json |> nonNull).["logits"] |> nonNull |> fun n -> n.AsArray() |> Seq.map (fun row -> (nonNull row).AsArray() |> Seq.map (fun v -> (nonNull v).GetValue<float32>()) |> Array.ofSeq) |> Array.ofSeq
 
@@ -150,6 +170,39 @@ let tests =
             handWritten path """{"model.norm.weight":{"dtype":"F32","shape":[4],"data_offsets":[0,4]}}""" [| 1uy; 2uy; 3uy; 4uy |]
             let msg = checkpointError (fun () -> SafeTensorsFile.Open path |> ignore)
             Expect.stringContains msg "'model.norm.weight'" "a byte range that does not fit the shape names the tensor"
+        }
+
+        test "stop tokens come from generation_config.json, else from config.json" {
+            use m = seededModel (gqaConfig ()) 29L
+            let dir = tempDir "ckpt-eos"
+            HfCheckpoint.Save(m, dir)
+            Expect.isEmpty (HfCheckpoint.LoadStopTokenIds dir) "no eos_token_id anywhere"
+            let config = File.ReadAllText(Path.Combine(dir, "config.json")).Replace("\"vocab_size\"", "\"eos_token_id\": 7, \"vocab_size\"")
+            File.WriteAllText(Path.Combine(dir, "config.json"), config)
+            Expect.sequenceEqual (HfCheckpoint.LoadStopTokenIds dir) [| 7 |] "config.json"
+            File.WriteAllText(Path.Combine(dir, "generation_config.json"), """{"bos_token_id": 151643, "eos_token_id": [151645, 151643], "do_sample": true}""")
+            Expect.sequenceEqual (HfCheckpoint.LoadStopTokenIds dir) [| 151645; 151643 |] "generation_config.json wins"
+            use loaded = HfCheckpoint.Load dir
+            Expect.sequenceEqual (logitsOf loaded) (logitsOf m) "extra keys in config.json do not disturb loading"
+            let copy = tempDir "ckpt-companions"
+            HfCheckpoint.Save(loaded, copy, SafeTensorsDtype.F32, 0L, dir)
+            Expect.equal (File.ReadAllText(Path.Combine(copy, "generation_config.json"))) (File.ReadAllText(Path.Combine(dir, "generation_config.json"))) "companion files copied"
+            Expect.sequenceEqual (HfCheckpoint.LoadStopTokenIds copy) [| 151645; 151643 |] "stop tokens travel with the checkpoint"
+        }
+
+        test "saved checkpoints give the same logits in the PyTorch peer (skipped without python3-torch)" {
+            let script = peerScript ()
+            let hasTorch = File.Exists "/usr/bin/python3" && (let code, _, _ = run "/usr/bin/python3" [ "-c"; "import torch" ] in code = 0)
+            if script.IsNone || not hasTorch then skiptest "needs /usr/bin/python3 with torch (apt python3-torch) and bench/model_bench.py"
+            for label, config, dtype in [ "gqa-f32", gqaConfig (), SafeTensorsDtype.F32; "tiny-bf16", Qwen3Config.Tiny(), SafeTensorsDtype.BF16 ] do
+                use m = seededModel config 30L
+                let dir = tempDir $"peer-{label}"
+                HfCheckpoint.Save(m, dir, dtype, 20000L)
+                use loaded = HfCheckpoint.Load dir
+                let code, out, err = run "/usr/bin/python3" [ script.Value; "--logits"; dir; "--input-ids"; "3,17,0,5,21,1" ]
+                Expect.equal code 0 $"{label}: peer exit code ({err})"
+                use l = loaded.forward(CausalLMInput(longTensor [| 3L; 17L; 0L; 5L; 21L; 1L |] [| 1L; 6L |]))
+                Expect.isLessThan (maxAbsDiff (Array.concat (parseLogits out)) (toArray l)) 1e-4 $"{label}: |Klear - PyTorch|"
         }
 
         test "model logits CLI prints the model's logits for fp32, bf16 and tied checkpoints; bad input exits 2" {

@@ -25,9 +25,16 @@ let seededModel (config: Qwen3Config) (seed: int64) =
         if name.EndsWith "norm.weight" then p.uniform_(0.5, 1.5, g) |> ignore
     m
 
+let private created = System.Collections.Concurrent.ConcurrentBag<string>()
+do AppDomain.CurrentDomain.ProcessExit.Add(fun _ ->
+    for d in created do
+        try Directory.Delete(d, true) with _ -> ())
+
+/// A fresh directory under /tmp, deleted when the test process exits.
 let tempDir (label: string) =
     let d = Path.Combine(Path.GetTempPath(), $"klear-{label}-{Guid.NewGuid():N}")
     Directory.CreateDirectory d |> ignore
+    created.Add d
     d
 
 let toArray (t: torch.Tensor) : float32[] = t.detach().contiguous().to_type(torch.float32).data<float32>().ToArray()

@@ -187,5 +187,7 @@ let tests =
             let msg = try m.forward(CausalLMInput(torch.zeros([| 2L; 3L |], torch.int64), torch.ones([| 2L; 5L |], torch.int64))) |> ignore; "" with :? ArgumentException as e -> e.Message
             Expect.stringContains msg "[2, 5]" "actual mask shape"
             Expect.stringContains msg "past+T=3" "expected length"
+            let msg = try m.Logits(torch.zeros(2L, 31L)) |> ignore; "" with :? ArgumentException as e -> e.Message
+            Expect.stringContains msg "[2, 31]" "LM head input checked before the matmul"
         }
     ]

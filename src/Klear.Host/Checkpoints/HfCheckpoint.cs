@@ -16,6 +16,7 @@ public static class HfCheckpoint
     public const string ConfigFile = "config.json";
     public const string SingleFile = "model.safetensors";
     public const string IndexFile = "model.safetensors.index.json";
+    public const string GenerationConfigFile = "generation_config.json";
 
     /// <summary>Keys a checkpoint may carry that the model does not need: the frequencies are derived from the config.</summary>
     static bool Ignorable(string key, Qwen3Config config) =>
@@ -31,6 +32,34 @@ public static class HfCheckpoint
         try { config.Validate(); }
         catch (ArgumentException e) { throw new CheckpointException($"{path}: {e.Message}"); }
         return config;
+    }
+
+    /// <summary>
+    /// The ids that end a response: <c>eos_token_id</c> (one id or a list) of <c>generation_config.json</c> when present,
+    /// as transformers' generate uses it (Qwen3 lists both <c>&lt;|im_end|&gt;</c> and <c>&lt;|endoftext|&gt;</c> there),
+    /// else that of <c>config.json</c>; empty when neither names one.
+    /// </summary>
+    public static int[] LoadStopTokenIds(string directory)
+    {
+        foreach (var file in new[] { GenerationConfigFile, ConfigFile })
+        {
+            var path = System.IO.Path.Combine(directory, file);
+            if (!File.Exists(path)) continue;
+            JsonNode? eos;
+            try { eos = JsonNode.Parse(File.ReadAllText(path))?["eos_token_id"]; }
+            catch (JsonException e) { throw new CheckpointException($"{path}: {e.Message}"); }
+            try
+            {
+                switch (eos)
+                {
+                    case JsonArray list: return list.Select(x => (int)x!).ToArray();
+                    case JsonValue one: return [(int)one];
+                }
+            }
+            catch (Exception e) when (e is FormatException or InvalidOperationException or NullReferenceException)
+            { throw new CheckpointException($"{path}: eos_token_id must be an integer or a list of integers ({e.Message})"); }
+        }
+        return [];
     }
 
     /// <summary>Builds the model described by <c>config.json</c> and fills it from the safetensors weights.</summary>
@@ -110,13 +139,31 @@ public static class HfCheckpoint
         return files;
     }
 
+    /// <summary>Files besides config and weights that make a directory usable in the Python ecosystem.</summary>
+    public static readonly string[] CompanionFiles =
+        ["tokenizer.json", "tokenizer_config.json", GenerationConfigFile, "vocab.json", "merges.txt", "special_tokens_map.json"];
+
+    static void CopyCompanionFiles(string from, string to)
+    {
+        if (!Directory.Exists(from)) throw new CheckpointException($"{from}: directory not found");
+        if (Path.GetFullPath(from) == Path.GetFullPath(to)) return;
+        foreach (var name in CompanionFiles)
+        {
+            var source = Path.Combine(from, name);
+            if (File.Exists(source)) File.Copy(source, Path.Combine(to, name), overwrite: true);
+        }
+    }
+
     /// <summary>
     /// Writes <c>config.json</c> and the weights under their HF names, in one file or in shards of at most
-    /// <paramref name="maxShardBytes"/> (0 = one file) with an index, the way <c>save_pretrained</c> lays them out.
+    /// <paramref name="maxShardBytes"/> (0 = one file) with an index, the way <c>save_pretrained</c> lays them out, plus
+    /// the tokenizer and generation files of <paramref name="companionFilesFrom"/> (e.g. the base model's directory).
     /// </summary>
-    public static void Save(Qwen3ForCausalLM model, string directory, SafeTensorsDtype dtype = SafeTensorsDtype.F32, long maxShardBytes = 0)
+    public static void Save(Qwen3ForCausalLM model, string directory, SafeTensorsDtype dtype = SafeTensorsDtype.F32, long maxShardBytes = 0,
+        string? companionFilesFrom = null)
     {
         Directory.CreateDirectory(directory);
+        if (companionFilesFrom is not null) CopyCompanionFiles(companionFilesFrom, directory);
         var extra = new Dictionary<string, JsonElement>(model.Config.Extra ?? []);
         extra["architectures"] = JsonSerializer.SerializeToElement(new[] { "Qwen3ForCausalLM" });
         extra["torch_dtype"] = JsonSerializer.SerializeToElement(dtype == SafeTensorsDtype.BF16 ? "bfloat16" : "float32");

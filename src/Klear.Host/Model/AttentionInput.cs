@@ -9,7 +9,7 @@ namespace Klear.Host.Model;
 /// </summary>
 /// <param name="Hidden">[B, T, C]</param>
 /// <param name="Cos">[B, 1, T, D]</param>
-/// <param name="Sin">[B, 1, T, D]</param>
+/// <param name="Sin">[B, 1, T, D], first half negated (see <see cref="RotaryEmbedding.Apply"/>)</param>
 /// <param name="Mask">Additive [B, 1, T, Tk] (0 where visible); null means plain causal attention over T keys.</param>
 /// <param name="Cache">Keys/values of earlier positions, extended in place; null when there is no history.</param>
 /// <param name="LayerIndex">Which layer's slot of the cache to use.</param>

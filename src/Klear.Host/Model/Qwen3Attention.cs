@@ -51,15 +51,29 @@ public sealed class Qwen3Attention : nn.Module<AttentionInput, Tensor>
         k = RotaryEmbedding.Apply(k, input.Cos, input.Sin);
 
         if (input.Cache is { } cache) (k, v) = cache.Append(input.LayerIndex, k, v);              // [B, Hkv, Tk, D]
-        k = RepeatKv(k);                                                                           // [B, H, Tk, D]
-        v = RepeatKv(v);
-
         if (input.Mask is { } mask && (mask.shape[0] != b || mask.shape[2] != t || mask.shape[3] != k.shape[2]))
             throw new ArgumentException($"Qwen3Attention: mask [{string.Join(", ", mask.shape)}] does not match [B={b}, 1, T={t}, Tk={k.shape[2]}]", nameof(input));
-        var attn = input.Mask is null
-            ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: t > 1)
-            : nn.functional.scaled_dot_product_attention(q, k, v, input.Mask);                   // [B, H, T, D]
-        var merged = attn.transpose(1, 2).reshape(b, t, _heads * _headDim);                        // [B, T, H*D]
+
+        Tensor merged;
+        if (t == 1 && _heads != _kvHeads)
+        {
+            // Decoding: the query heads of a group attend to the same keys, so they ride in the query-length slot
+            // instead of copying each group's keys and values rep times (which dominated a decode step).
+            var grouped = q.reshape(b, _kvHeads, _heads / _kvHeads, _headDim);                   // [B, Hkv, rep, D]
+            var attn = input.Mask is null
+                ? nn.functional.scaled_dot_product_attention(grouped, k, v)
+                : nn.functional.scaled_dot_product_attention(grouped, k, v, input.Mask);         // [B, Hkv, rep, D]
+            merged = attn.reshape(b, 1, _heads * _headDim);                                      // [B, 1, H*D]
+        }
+        else
+        {
+            k = RepeatKv(k);                                                                     // [B, H, Tk, D]
+            v = RepeatKv(v);
+            var attn = input.Mask is null
+                ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: t > 1)
+                : nn.functional.scaled_dot_product_attention(q, k, v, input.Mask);               // [B, H, T, D]
+            merged = attn.transpose(1, 2).reshape(b, t, _heads * _headDim);                      // [B, T, H*D]
+        }
         return _oProj.forward(merged).MoveToOuterDisposeScope();
     }
 

@@ -35,7 +35,12 @@ public sealed class Qwen3ForCausalLM : nn.Module<CausalLMInput, Tensor>
     public Tensor Hidden(CausalLMInput input) => _model.forward(input);
 
     /// <summary>Vocabulary logits [..., V] of hidden states [..., C].</summary>
-    public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, LmHeadWeight);
+    public Tensor Logits(Tensor hidden)
+    {
+        if (hidden.dim() < 1 || hidden.shape[^1] != Config.HiddenSize)
+            throw new ArgumentException($"Qwen3ForCausalLM.Logits: last dimension of [{string.Join(", ", hidden.shape)}] must be hidden_size {Config.HiddenSize}", nameof(hidden));
+        return nn.functional.linear(hidden, LmHeadWeight);
+    }
 
     /// <summary>Logits [B, T, V].</summary>
     public override Tensor forward(CausalLMInput input)

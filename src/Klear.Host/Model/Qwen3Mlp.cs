@@ -8,9 +8,11 @@ namespace Klear.Host.Model;
 public sealed class Qwen3Mlp : nn.Module<Tensor, Tensor>
 {
     readonly Linear _gateProj, _upProj, _downProj;
+    readonly long _hidden;
 
     public Qwen3Mlp(Qwen3Config config) : base(nameof(Qwen3Mlp))
     {
+        _hidden = config.HiddenSize;
         _gateProj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
         _upProj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
         _downProj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false);
@@ -21,6 +23,9 @@ public sealed class Qwen3Mlp : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        // A mismatched matmul terminates the process in libtorch instead of throwing, so check first.
+        if (x.dim() < 1 || x.shape[^1] != _hidden)
+            throw new ArgumentException($"Qwen3Mlp: last dimension of [{string.Join(", ", x.shape)}] must be {_hidden}", nameof(x));
         using var scope = torch.NewDisposeScope();
         var gated = nn.functional.silu(_gateProj.forward(x)) * _upProj.forward(x); // [B, T, I]
         return _downProj.forward(gated).MoveToOuterDisposeScope();

@@ -75,12 +75,15 @@ public sealed class Qwen3Model : nn.Module<CausalLMInput, Tensor>
     {
         if (attentionMask is null && (past == 0 || t == 1)) return null;
         long tk = past + t;
+        var dtype = _embedTokens.weight!.dtype;
+        if (t == 1)                                                                          // one new token sees every kept key
+            return torch.zeros([b, 1, 1, tk], dtype: dtype).masked_fill(attentionMask!.eq(0).view(b, 1, 1, tk), MaskedScore);
         var keyPos = torch.arange(tk, dtype: ScalarType.Int64).unsqueeze(0);             // [1, Tk]
         var queryPos = torch.arange(past, tk, dtype: ScalarType.Int64).unsqueeze(1);     // [T, 1]
         var visible = keyPos.le(queryPos).unsqueeze(0).unsqueeze(0);                     // [1, 1, T, Tk]
         if (attentionMask is not null)
             visible = visible.logical_and(attentionMask.ne(0).view(b, 1, 1, tk));        // [B, 1, T, Tk]
-        var zeros = torch.zeros([b, 1, t, tk], dtype: _embedTokens.weight!.dtype);
+        var zeros = torch.zeros([b, 1, t, tk], dtype: dtype);
         return zeros.masked_fill(visible.logical_not(), MaskedScore);
     }
 }

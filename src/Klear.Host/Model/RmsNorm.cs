@@ -29,9 +29,11 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         if (x.shape[^1] != _dim)
             throw new ArgumentException($"RmsNorm: last dimension of [{string.Join(", ", x.shape)}] must be {_dim}", nameof(x));
         using var scope = torch.NewDisposeScope();
-        var x32 = x.to_type(ScalarType.Float32);
-        var variance = x32.pow(2).mean([-1L], keepdim: true);
-        var normed = (x32 * (variance + _eps).rsqrt()).to_type(x.dtype);
+        bool widen = x.dtype != ScalarType.Float32;
+        var x32 = widen ? x.to_type(ScalarType.Float32) : x;
+        var variance = x32.square().mean([-1L], keepdim: true);
+        var normed = x32 * variance.add_(_eps).rsqrt_();
+        if (widen) normed = normed.to_type(x.dtype);
         return (_weight * normed).MoveToOuterDisposeScope();
     }
 }

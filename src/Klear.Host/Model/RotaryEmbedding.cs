@@ -58,7 +58,10 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, (Tensor Cos, Tensor Sin)
         return (invFreq, scaling);
     }
 
-    /// <summary>cos and sin for positions <paramref name="positionIds"/> [B, T], each [B, 1, T, head_dim].</summary>
+    /// <summary>
+    /// cos and sin for positions <paramref name="positionIds"/> [B, T], each [B, 1, T, head_dim]. The sin comes with the
+    /// first half negated, so <see cref="Apply"/> can rotate with one roll instead of slicing, negating and concatenating.
+    /// </summary>
     public override (Tensor Cos, Tensor Sin) forward(Tensor positionIds)
     {
         if (positionIds.dim() != 2)
@@ -67,18 +70,19 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, (Tensor Cos, Tensor Sin)
         var freqs = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * _invFreq; // [B, T, D/2]
         var emb = torch.cat([freqs, freqs], -1).unsqueeze(1);                       // [B, 1, T, D]
         var cos = emb.cos() * AttentionScaling;
-        var sin = emb.sin() * AttentionScaling;
+        var half = freqs.sin() * AttentionScaling;                                   // [B, T, D/2]
+        var sin = torch.cat([-half, half], -1).unsqueeze(1);                         // [B, 1, T, D], first half negated
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 
-    /// <summary>x * cos + rotate_half(x) * sin, with rotate_half(x) = [-x2, x1] over the head dimension halves.</summary>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    /// <summary>
+    /// x * cos + rotate_half(x) * sin with rotate_half(x) = [-x2, x1] over the head dimension halves, computed as
+    /// x * cos + roll(x, D/2) * signedSin where <paramref name="signedSin"/> = [-sin, sin] comes from <see cref="forward"/>.
+    /// </summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor signedSin)
     {
         using var scope = torch.NewDisposeScope();
-        long half = x.shape[^1] / 2;
-        var x1 = x.narrow(-1, 0, half);
-        var x2 = x.narrow(-1, half, half);
-        var rotated = torch.cat([-x2, x1], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        var rolled = x.roll(x.shape[^1] / 2, -1);                                   // [x2, x1]
+        return (x * cos + rolled * signedSin).MoveToOuterDisposeScope();
     }
 }

@@ -83,6 +83,15 @@ public sealed class Sampler(Qwen3ForCausalLM model)
         }
 
         long v = x.shape[1];
+        if (options.TopK == 0 && options.TopP >= 1)
+        {
+            // Nothing to truncate: invert the CDF in vocabulary order and skip the sort.
+            var lps = (x / options.Temperature).log_softmax(-1);                                     // [B, V]
+            var c = lps.exp().cumsum(-1);
+            var u = uniforms.to_type(ScalarType.Float32).unsqueeze(1) * c.narrow(1, v - 1, 1);
+            var drawn = c.lt(u).sum(-1, keepdim: true, type: ScalarType.Int64).clamp_max(v - 1);
+            return (drawn.squeeze(1).MoveToOuterDisposeScope(), lps.gather(1, drawn).squeeze(1).MoveToOuterDisposeScope());
+        }
         var (sorted, order) = (x / options.Temperature).sort(-1, descending: true);                  // [B, V] each
         var rank = torch.arange(v, dtype: ScalarType.Int64).unsqueeze(0);                          // [1, V]
         if (options.TopK > 0 && options.TopK < v)

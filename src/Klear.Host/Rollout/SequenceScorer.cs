@@ -14,7 +14,8 @@ public static class SequenceScorer
     /// <summary>
     /// For <paramref name="inputIds"/> [B, T]: log p(token t | tokens &lt; t) for t = 1..T-1 as [B, T-1] (differentiable
     /// when grad is enabled) and the entropy of each of those predictive distributions [B, T-1] (a diagnostic, detached).
-    /// Logits are divided by <paramref name="temperature"/> to match the sampling policy.
+    /// Logits are divided by <paramref name="temperature"/> to match the sampling policy. Positions whose target is
+    /// padding get values too; the caller's response mask removes them.
     /// </summary>
     public static (Tensor LogProbs, Tensor Entropies) Score(Qwen3ForCausalLM model, Tensor inputIds, Tensor? attentionMask = null,
         double temperature = 1.0, long chunkTokens = 2048)
