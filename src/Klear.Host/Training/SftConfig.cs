@@ -3,7 +3,7 @@ namespace Klear.Host.Training;
 /// <summary>Long-CoT SFT: response-only NLL, AdamW, warm-up then cosine decay from a peak to a floor LR.</summary>
 public sealed record SftConfig
 {
-    public int Steps { get; init; } = 900;
+    public int Steps { get; init; } = 450;
     /// <summary>Sequences per optimizer step.</summary>
     public int BatchSize { get; init; } = 128;
     public double Lr { get; init; } = 2e-3;
