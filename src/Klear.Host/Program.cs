@@ -16,6 +16,7 @@ ICommand[] commands =
     new TrainCommand(),
     new DataExportCommand(),
     new EvalCommand(),
+    new ChartCommand(),
     new SyntheticCodeCommand(),
 ];
 

@@ -33,6 +33,16 @@ public sealed class MetricsLog : IDisposable
         _rows.Add((phase, step, new Dictionary<string, double>(values)));
     }
 
+    /// <summary>The numeric rows of a metrics.jsonl file, in order.</summary>
+    public static List<(string Phase, long Step, Dictionary<string, double> Values)> Read(string path) =>
+        File.ReadLines(path).Where(l => l.Length > 0).Select(l =>
+        {
+            var o = JsonNode.Parse(l)!.AsObject();
+            var values = o.Where(kv => kv.Value is JsonValue v && v.GetValueKind() == JsonValueKind.Number)
+                .Where(kv => kv.Key != "step").ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<double>());
+            return (o["phase"]!.GetValue<string>(), o["step"]!.GetValue<long>(), values);
+        }).ToList();
+
     public void Dispose()
     {
         _jsonl.Dispose();

@@ -26,10 +26,12 @@ public static class RunChart
         {
             var traces = panel.Series.Select(s =>
             {
-                var points = rows.Where(r => r.Phase == s.Phase && r.Values.ContainsKey(s.Key)).Select(r => (r.Step, Value: r.Values[s.Key])).ToList();
+                // The evaluation after SFT is where RL starts: plot it at RL step 0.
+                var points = rows.Where(r => (r.Phase == s.Phase || s.Phase == "eval-rl" && r.Phase == "eval-sft") && r.Values.ContainsKey(s.Key))
+                    .Select(r => (Step: r.Phase == "eval-sft" ? 0 : r.Step, Value: r.Values[s.Key])).ToList();
                 return CChart.Line<long, double, string>(points.Select(p => p.Step).ToArray(), points.Select(p => p.Value).ToArray(), Name: s.Label, ShowMarkers: points.Count < 30);
             }).ToArray();
-            return Plotly.NET.Chart.withTitle(panel.Title, null).Invoke(CChart.Combine(traces));
+            return Plotly.NET.CSharp.GenericChartExtensions.WithYAxisStyle<string, string, string>(CChart.Combine(traces), TitleText: panel.Title);
         }).ToArray();
         var grid = CChart.Grid(charts, 3, 2);
         var inline = DisplayOptions.init(null, null, null, null, null, null,

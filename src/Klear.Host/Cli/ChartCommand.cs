@@ -1,0 +1,22 @@
+using Klear.Host.Metrics;
+
+namespace Klear.Host.Cli;
+
+/// <summary><c>klear chart --run DIR</c>: (re)draws a run's chart.html from its metrics.jsonl, e.g. for a run still going.</summary>
+public sealed class ChartCommand : ICommand
+{
+    public string Name => "chart";
+    public string Summary => "draw chart.html of a run directory from its metrics.jsonl";
+
+    public int Run(CliArgs args)
+    {
+        var dir = args.RequiredString("run");
+        args.RejectUnknown();
+        var metrics = Path.Combine(dir, "metrics.jsonl");
+        if (!File.Exists(metrics)) throw new UsageException($"{metrics} not found");
+        var output = Path.Combine(dir, "chart.html");
+        RunChart.Save(output, MetricsLog.Read(metrics), $"Klear — {Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar))}");
+        Console.WriteLine(output);
+        return 0;
+    }
+}
