@@ -84,6 +84,51 @@ let dataTests =
         }
     ]
 
+/// A verl row as Python's verl writes it, with an extra_info struct the reader does not map.
+type ExtraInfo() =
+    [<Text.Json.Serialization.JsonPropertyName("split")>]
+    member val Split: string = "train" with get, set
+    [<Text.Json.Serialization.JsonPropertyName("index")>]
+    member val Index = 0L with get, set
+
+type RowWithExtra() =
+    [<Text.Json.Serialization.JsonPropertyName("data_source")>]
+    member val DataSource: string = "math" with get, set
+    [<Text.Json.Serialization.JsonPropertyName("prompt")>]
+    member val Prompt = Collections.Generic.List [ VerlParquet.Message(Role = "user", Content = "2+2") ] with get, set
+    [<Text.Json.Serialization.JsonPropertyName("reward_model")>]
+    member val RewardModel = VerlParquet.RewardModel(GroundTruth = "4", Style = "rule") with get, set
+    [<Text.Json.Serialization.JsonPropertyName("extra_info")>]
+    member val ExtraInfo = ExtraInfo() with get, set
+
+let parquetTests =
+    test "verl parquet: rows round-trip; a missing ground truth names file, row and field" {
+        let dir = tempDir ()
+        let path = Path.Combine(dir, "train.parquet")
+        let task = ArithmeticTrainingTask(0L, RunConfig().Data)
+        let rows = task.EvalSet |> Seq.take 7 |> List.ofSeq
+        VerlParquet.Save(path, rows)
+        let back = VerlDataset.Load path
+        Expect.equal (back |> Seq.map (fun r -> r.DataSource, r.Prompt[0].Role, r.Prompt[0].Content, r.GroundTruth) |> List.ofSeq)
+            (rows |> List.map (fun r -> r.DataSource, r.Prompt[0].Role, r.Prompt[0].Content, r.GroundTruth)) "same rows"
+        Expect.stringContains back[3].Origin "train.parquet:4" "origin names file and row"
+        let bad = Path.Combine(dir, "bad.parquet")
+        let row gt = VerlParquet.Row(DataSource = "math", Prompt = Collections.Generic.List [ VerlParquet.Message(Role = "user", Content = "1+1") ], RewardModel = VerlParquet.RewardModel(GroundTruth = gt))
+        let write () =
+            use stream = File.Create bad
+            Parquet.Serialization.ParquetSerializer.SerializeAsync([ row "2"; row null ], stream).GetAwaiter().GetResult() |> ignore
+        write ()
+        let ex = Expect.throwsC (fun () -> VerlDataset.Load bad |> ignore) id
+        Expect.stringContains ex.Message "bad.parquet: row 2: field 'reward_model.ground_truth': missing" "names it"
+        let extra = Path.Combine(dir, "extra.parquet")
+        let writeExtra () =
+            use stream = File.Create extra
+            Parquet.Serialization.ParquetSerializer.SerializeAsync([ RowWithExtra(); RowWithExtra() ], stream).GetAwaiter().GetResult() |> ignore
+        writeExtra ()
+        let rows = VerlDataset.Load extra
+        Expect.equal (rows |> Seq.map (fun r -> r.GroundTruth) |> List.ofSeq) [ "4"; "4" ] "extra_info and other columns are skipped"
+    }
+
 let configTests =
     testList "config" [
         test "defaults, YAML and overrides bind with the override winning" {
@@ -199,4 +244,4 @@ let tensorBoardTests =
     }
 
 [<Tests>]
-let tests = testList "training pieces" [ dataTests; configTests; scheduleTests; passAtKTests; rewardTests; registryTests; batchTests; tensorBoardTests ]
+let tests = testList "training pieces" [ dataTests; parquetTests; configTests; scheduleTests; passAtKTests; rewardTests; registryTests; batchTests; tensorBoardTests ]

@@ -4,15 +4,17 @@ using System.Text.Json.Nodes;
 
 namespace Klear.Host.Data;
 
-/// <summary>Reads and writes verl-format datasets as JSON Lines (one row object per line; blank lines skipped).</summary>
+/// <summary>Reads verl-format datasets — JSON Lines (one row object per line; blank lines skipped) or parquet — and
+/// writes JSON Lines.</summary>
 public static class VerlDataset
 {
     public static IReadOnlyList<VerlRow> Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"dataset not found: {path}", path);
         var ext = Path.GetExtension(path).ToLowerInvariant();
+        if (ext == ".parquet") return VerlParquet.Load(path);
         if (ext is not (".jsonl" or ".json"))
-            throw new NotSupportedException($"{path}: only JSON Lines (.jsonl) datasets are read so far (parquet is not yet supported)");
+            throw new DataFormatException(path, 0, "(file)", "expected a .jsonl or .parquet dataset");
         var rows = new List<VerlRow>();
         int lineNo = 0;
         foreach (var line in File.ReadLines(path))
