@@ -57,6 +57,38 @@ let handChecked =
         ignore model
     }
 
+let entropyAndKl =
+    test "entropy bonus and KL term: on-policy, entropy_loss = -mean entropy; kl_loss = k3 token-mean against the reference" {
+        let config, trainer, _ = setup [ "actor.mini_batches=1"; "actor.entropy_coeff=0.01" ]
+        use optimizer = trainer.CreateOptimizer()
+        let ro = trainer.Collect 0
+        let m = trainer.Update(optimizer, 0, ro)
+        Expect.floatClose { absolute = 1e-4; relative = 1e-4 } m["actor/entropy_loss"] (-m["actor/entropy"]) "entropy term"
+        Expect.isTrue (m["actor/entropy"] > 0.0) "a random policy has entropy"
+        let config2 = ConfigBinder.Bind<RunConfig>(null, tinyOverrides @ [ "actor.mini_batches=1"; "actor.kl_loss_coef=0.1" ])
+        let model = PolicyFactory.Create(config2.Model, 23, config2.Seed)
+        let reference = PolicyFactory.Create(config2.Model, 23, 99L)
+        let rewards = RewardRegistry().Register(MathReward(config2.Reward), MathReward.DataSources)
+        let trainer2 = RlTrainer(model, reference, CharTokenizer.Arithmetic(), ArithmeticTrainingTask(0L, config2.Data), rewards, config2)
+        use optimizer2 = trainer2.CreateOptimizer()
+        let ro2 = trainer2.Collect 0
+        // k3 token-mean over the response tokens, from both models' log-probs before the update.
+        let expected =
+            use _scope = torch.NewDisposeScope()
+            use _noGrad = torch.no_grad ()
+            let batch = SequenceBatch.Create(ro2.Prompts, ro2.Responses, 0)
+            let lp, _ = (Klear.Host.Rollout.SequenceScorer.Score(model, batch.InputIds)).ToTuple()
+            let rlp, _ = (Klear.Host.Rollout.SequenceScorer.Score(reference, batch.InputIds)).ToTuple()
+            let mask = TestTensors.values batch.ResponseMask
+            let d = Array.map2 (fun a b -> b - a) (TestTensors.values lp) (TestTensors.values rlp)
+            let k3 = d |> Array.map (fun x -> exp x - x - 1.0)
+            (Array.map2 (*) k3 mask |> Array.sum) / Array.sum mask
+        let m2 = trainer2.Update(optimizer2, 0, ro2)
+        Expect.isTrue (expected > 1e-3) "two different random policies disagree"
+        Expect.floatClose { absolute = 1e-5; relative = 1e-4 } m2["actor/kl_loss"] expected "k3 against the reference"
+        ignore config
+    }
+
 let liveTensors =
     test "RL and SFT steps leave no live tensors behind (flat count over steps)" {
         let config, trainer, model = setup []
@@ -164,4 +196,4 @@ let filesTask =
     }
 
 [<Tests>]
-let tests = testSequenced (testList "trainer" [ handChecked; liveTensors; nonFinite; resume; filesTask ])
+let tests = testSequenced (testList "trainer" [ handChecked; entropyAndKl; liveTensors; nonFinite; resume; filesTask ])

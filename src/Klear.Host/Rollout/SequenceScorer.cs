@@ -13,12 +13,13 @@ public static class SequenceScorer
 {
     /// <summary>
     /// For <paramref name="inputIds"/> [B, T]: log p(token t | tokens &lt; t) for t = 1..T-1 as [B, T-1] (differentiable
-    /// when grad is enabled) and the entropy of each of those predictive distributions [B, T-1] (a diagnostic, detached).
+    /// when grad is enabled) and the entropy of each of those predictive distributions [B, T-1] (a detached diagnostic,
+    /// or differentiable with <paramref name="entropyGrad"/> for an entropy bonus).
     /// Logits are divided by <paramref name="temperature"/> to match the sampling policy. Positions whose target is
     /// padding get values too; the caller's response mask removes them.
     /// </summary>
     public static (Tensor LogProbs, Tensor Entropies) Score(Qwen3ForCausalLM model, Tensor inputIds, Tensor? attentionMask = null,
-        double temperature = 1.0, long chunkTokens = 2048)
+        double temperature = 1.0, long chunkTokens = 2048, bool entropyGrad = false)
     {
         if (inputIds.dim() != 2 || inputIds.shape[1] < 2)
             throw new ArgumentException($"SequenceScorer.Score: inputIds must be [B, T] with T >= 2, got [{string.Join(", ", inputIds.shape)}]", nameof(inputIds));
@@ -43,11 +44,13 @@ public static class SequenceScorer
             var lse = logits.logsumexp(-1);                                                     // [n]
             var lp = logits.gather(1, targets.narrow(0, start, len)).squeeze(1) - lse;
             Tensor entropy;
-            using (torch.no_grad())
-            {
-                var detached = logits.detach();
-                entropy = lse.detach() - (detached.softmax(-1) * detached).sum(-1);              // H = lse - E[logit]
-            }
+            if (entropyGrad) entropy = lse - (logits.softmax(-1) * logits).sum(-1);              // for an entropy bonus
+            else
+                using (torch.no_grad())
+                {
+                    var detached = logits.detach();
+                    entropy = lse.detach() - (detached.softmax(-1) * detached).sum(-1);          // H = lse - E[logit]
+                }
             logProbs.Add(lp.MoveToOuterDisposeScope());
             entropies.Add(entropy.MoveToOuterDisposeScope());
         }

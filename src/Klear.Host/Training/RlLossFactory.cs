@@ -18,8 +18,6 @@ public static class RlLossFactory
         if (objective.IsError) throw new ConfigException($"actor: {objective.ErrorValue}");
         var agg = AggregationModule.parse(a.LossAggMode, maxResponseTokens);
         if (agg.IsError) throw new ConfigException($"actor.loss_agg_mode: {agg.ErrorValue}");
-        if (a.EntropyCoeff != 0)
-            throw new ConfigException("actor.entropy_coeff: the entropy bonus needs a differentiable entropy, which the trainer does not compute yet; use 0");
 
         var loss = LossModule.aggregate(agg.ResultValue, objective.ResultValue);
         if (a.SftLossCoef != 0) loss = loss + a.SftLossCoef * LossModule.sftOnCorrect;
@@ -32,6 +30,7 @@ public static class RlLossFactory
             };
             loss = loss + a.KlLossCoef * LossModule.klPenalty(k);
         }
+        if (a.EntropyCoeff != 0) loss = loss + a.EntropyCoeff * LossModule.entropyBonus;
         return loss;
     }
 }

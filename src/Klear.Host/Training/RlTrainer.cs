@@ -168,19 +168,20 @@ public sealed class RlTrainer
         {
             using var miniScope = torch.NewDisposeScope();
             var micro = Split(mini, cfg.Actor.MicroBatches).Select(idx => torch.tensor(idx.Select(i => (long)i).ToArray())).ToList();
-            LossInputs Inputs(Tensor idx, Tensor logp) => new(
+            LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null) => new(
                 PolicyBatchModule.create(logp, oldLogp.index_select(0, idx), adv.index_select(0, idx), mask.index_select(0, idx)),
                 Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(correct.index_select(0, idx)),
                 Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(refLogp.index_select(0, idx)),
-                null);
+                entropyWithGrad is null ? null : Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(entropyWithGrad));
             // Normalisers read masks only, so the old log-probs stand in for the not yet computed ones.
             var norms = LossModule.normalisers(_loss, micro.Select(idx => Inputs(idx, oldLogp.index_select(0, idx))));
             optimizer.zero_grad();
             foreach (var idx in micro)
             {
                 using var microScope = torch.NewDisposeScope();
-                var (logp, _) = SequenceScorer.Score(_model, batch.InputIds.index_select(0, idx), temperature: temperature);
-                var output = LossModule.evaluateMicro(_loss, norms, Inputs(idx, logp));
+                var bonus = cfg.Actor.EntropyCoeff != 0;
+                var (logp, ent) = SequenceScorer.Score(_model, batch.InputIds.index_select(0, idx), temperature: temperature, entropyGrad: bonus);
+                var output = LossModule.evaluateMicro(_loss, norms, Inputs(idx, logp, bonus ? ent : null));
                 output.Total.backward();
                 metrics.Add(output.Metrics);
             }
