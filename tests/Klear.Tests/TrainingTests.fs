@@ -181,7 +181,7 @@ let scheduleTests =
 
 let passAtKTests =
     test "pass@k equals the brute-force probability that a k-subset holds a correct sample" {
-        let choose n k = if k < 0 || k > n then 0.0 else Seq.fold (fun acc i -> acc * float (n - k + i) / float i) 1.0 { 1..k }
+        let choose n k = if k < 0 || k > n then 0.0 else Seq.fold (fun acc i -> acc * float (n - k + i) / float i) 1.0 (seq { 1..k })
         for n in 1..8 do
             for c in 0..n do
                 for k in 1..n do
