@@ -195,5 +195,33 @@ let filesTask =
         Directory.Delete(root, true)
     }
 
+let codeTask =
+    test "the synthetic code task runs through SFT, sandboxed RL rewards and evaluation with the ASCII vocabulary" {
+        let root = Path.Combine(Path.GetTempPath(), "klear-code-" + Guid.NewGuid().ToString("N"))
+        Directory.CreateDirectory root |> ignore
+        for split, count in [ "train", 8; "val", 4; "sft", 8 ] do
+            let r = klear [ "data"; "synthetic-code"; "--out"; Path.Combine(root, $"{split}.jsonl"); "--count"; string count; "--split"; split ]
+            Expect.equal r.ExitCode 0 r.Stderr
+        let run mode =
+            klear [ "train"; "--output-dir"; Path.Combine(root, mode); "data.task=files"; "model.tokenizer=ascii"; $"reward.code_mode={mode}"
+                    $"data.train_files={root}/train.jsonl"; $"data.val_files={root}/val.jsonl"; $"data.sft_files={root}/sft.jsonl"
+                    "model.layers=1"; "model.hidden=32"; "model.heads=2"; "model.kv_heads=1"; "model.max_positions=1024"
+                    "sft.steps=2"; "sft.batch_size=4"; "trainer.steps=2"; "trainer.prompts_per_step=2"; "rollout.n=2"
+                    "rollout.max_new_tokens=16"; "eval.k=1"; "eval.max_new_tokens=16" ]
+        for mode, lowest in [ "ratio", 0.0; "hard", 0.0; "signed", -1.0 ] do
+            let r = run mode
+            Expect.equal r.ExitCode 0 r.Stderr
+            let runDir = Directory.GetDirectories(Path.Combine(root, mode)) |> Array.exactlyOne
+            let scores =
+                File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))
+                |> Array.map (fun l -> JsonNode.Parse(l).AsObject())
+                |> Array.filter (fun o -> o["phase"].GetValue<string>() = "rl")
+                |> Array.map (fun o -> o["critic/score/mean"].GetValue<double>())
+            Expect.equal scores.Length 2 "two RL steps"
+            // 16 random tokens never hold a closed python block: a format error scores the mode's minimum.
+            for s in scores do Expect.floatClose Accuracy.high s lowest $"{mode}: format errors score {lowest}"
+        Directory.Delete(root, true)
+    }
+
 [<Tests>]
-let tests = testSequenced (testList "trainer" [ handChecked; entropyAndKl; liveTensors; nonFinite; resume; filesTask ])
+let tests = testSequenced (testList "trainer" [ handChecked; entropyAndKl; liveTensors; nonFinite; resume; filesTask; codeTask ])

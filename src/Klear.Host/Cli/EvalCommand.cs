@@ -28,7 +28,7 @@ public sealed class EvalCommand : ICommand
         if (!Directory.Exists(modelDir)) throw new UsageException($"--model: {modelDir} is not a directory");
         torch.set_num_threads(config.Threads);
         var model = HfCheckpoint.Load(modelDir);
-        ITokenizer tokenizer = File.Exists(Path.Combine(modelDir, HfTokenizer.FileName)) ? HfTokenizer.Load(modelDir) : CharTokenizer.Arithmetic();
+        ITokenizer tokenizer = File.Exists(Path.Combine(modelDir, HfTokenizer.FileName)) ? HfTokenizer.Load(modelDir) : TrainingRun.BuiltInTokenizer(config.Model.Tokenizer);
         IReadOnlyList<VerlRow> problems;
         Func<VerlRow, string> render;
         if (dataFile is null)

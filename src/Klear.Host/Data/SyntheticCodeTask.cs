@@ -103,6 +103,8 @@ public static class SyntheticCodeTask
         ["extra_info"] = new JsonObject
         {
             ["split"] = split, ["index"] = p.Index, ["seed"] = p.Seed, ["family"] = p.Family, ["parameter"] = p.Parameter,
+            // The teacher's response, so an export doubles as SFT data (data.sft_files reads extra_info.response).
+            ["response"] = TeacherResponse(p),
         },
     };
 

@@ -9,7 +9,14 @@ public static class StandardRewards
 {
     public static RewardRegistry Create(RewardConfig config)
     {
-        var code = new DeferredReward("code", () => new CodeReward(new SandboxPool(new PythonSandbox())));
+        var mode = config.CodeMode switch
+        {
+            "ratio" => CodeRewardMode.PassRatio,
+            "signed" => CodeRewardMode.SignedPassRatio,
+            "hard" => CodeRewardMode.AllOrNothing,
+            var other => throw new Cli.ConfigException($"reward.code_mode: unknown '{other}'; valid: ratio, signed, hard"),
+        };
+        var code = new DeferredReward("code", () => new CodeReward(new SandboxPool(new PythonSandbox()), mode));
         return new RewardRegistry()
             .Register(new MathReward(config), MathReward.DataSources)
             .Register(code, RewardRegistry.CodeDataSources);

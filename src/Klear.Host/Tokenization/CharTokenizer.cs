@@ -34,6 +34,13 @@ public sealed class CharTokenizer : ITokenizer
     public static CharTokenizer Arithmetic() =>
         new([Pad, Bos, Eos, "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "-", "=", ";", "Q", ":", "<think>", "</think>", "\\boxed{", "}"]);
 
+    /// <summary>
+    /// Printable ASCII, newline and tab, one token each, plus BOS/EOS/PAD and single tokens for <c>&lt;think&gt;</c>,
+    /// <c>&lt;/think&gt;</c> and <c>```python</c>: enough for a tiny model to write the synthetic code task's programs.
+    /// </summary>
+    public static CharTokenizer Ascii() =>
+        new([Pad, Bos, Eos, "<think>", "</think>", "```python", "\n", "\t", .. Enumerable.Range(32, 95).Select(c => ((char)c).ToString())]);
+
     public int VocabSize => _tokens.Length;
 
     public IReadOnlyList<string> Tokens => _tokens;

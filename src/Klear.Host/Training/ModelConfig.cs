@@ -5,6 +5,9 @@ public sealed record ModelConfig
 {
     /// <summary>HF directory (config.json + safetensors); null builds the tiny model below.</summary>
     public string? Path { get; init; }
+    /// <summary>Built-in vocabulary when the model directory has no tokenizer.json: "arithmetic" (23 tokens) or
+    /// "ascii" (printable ASCII, for the synthetic code task).</summary>
+    public string Tokenizer { get; init; } = "arithmetic";
     public int Layers { get; init; } = 3;
     public int Hidden { get; init; } = 128;
     public int Heads { get; init; } = 4;

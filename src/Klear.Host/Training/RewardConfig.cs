@@ -9,4 +9,7 @@ public sealed record RewardConfig
     public double MissingThinkClose { get; init; } = -0.5;
     /// <summary>Reward when <c>&lt;think&gt;</c> is missing.</summary>
     public double MissingThinkOpen { get; init; } = -2.0;
+    /// <summary>Code reward: "ratio" (pass ratio, the paper's soft reward), "signed" (2·ratio − 1, the released code),
+    /// "hard" (all-or-nothing).</summary>
+    public string CodeMode { get; init; } = "ratio";
 }

@@ -37,7 +37,7 @@ public sealed class TrainingRun
         // A model directory brings its own tokenizer.json; otherwise the built-in task vocabulary.
         _tokenizer = config.Model.Path is { } modelDir && File.Exists(Path.Combine(modelDir, HfTokenizer.FileName))
             ? HfTokenizer.Load(Path.Combine(modelDir, HfTokenizer.FileName))
-            : CharTokenizer.Arithmetic();
+            : BuiltInTokenizer(config.Model.Tokenizer);
         _rewards = StandardRewards.Create(config.Reward);
     }
 
@@ -116,6 +116,13 @@ public sealed class TrainingRun
         RunChart.Save(Path.Combine(_dir.Path, "chart.html"), log.Rows, $"Klear {_task.Name}, seed {_config.Seed}");
         return report;
     }
+
+    public static ITokenizer BuiltInTokenizer(string name) => name switch
+    {
+        "arithmetic" => CharTokenizer.Arithmetic(),
+        "ascii" => CharTokenizer.Ascii(),
+        _ => throw new Cli.ConfigException($"model.tokenizer: unknown '{name}'; valid: arithmetic, ascii"),
+    };
 
     static Dictionary<string, double> With(Dictionary<string, double> results, Stopwatch clock, double priorSeconds) =>
         new(results) { ["seconds"] = Math.Round(priorSeconds + clock.Elapsed.TotalSeconds, 1) };
