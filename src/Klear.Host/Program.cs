@@ -3,21 +3,21 @@ using Klear.Host.Cli;
 // The `klear` command line: dispatch on the leading words, exit 2 on a usage error.
 ICommand[] commands =
 [
+    new QuickstartCommand(),
+    new TrainCommand(),
+    new EvalCommand(),
+    new ChartCommand(),
+    new DataExportCommand(),
+    new SyntheticCodeCommand(),
     new LossInspectCommand(),
     new LossTableCommand(),
     new LossBenchCommand(),
     new ModelLogitsCommand(),
+    new ModelBenchCommand(),
     new VerifyMathCommand(),
     new VerifyBenchCommand(),
     new SandboxRunCommand(),
     new SandboxBenchCommand(),
-    new ModelBenchCommand(),
-    new QuickstartCommand(),
-    new TrainCommand(),
-    new DataExportCommand(),
-    new EvalCommand(),
-    new ChartCommand(),
-    new SyntheticCodeCommand(),
 ];
 
 var match = commands
