@@ -222,8 +222,35 @@ let batchTests =
         Expect.sequenceEqual (b.ResponseMask.data<float32>().ToArray()) [| 0.0f; 1.0f; 1.0f; 0.0f; 0.0f; 1.0f |] "mask"
     }
 
+/// A minimal protobuf reader for the test: (field, wire type, value) triples of one message.
+let private protoFields (bytes: byte[]) =
+    let mutable at = 0
+    let varint () =
+        let mutable v = 0UL
+        let mutable shift = 0
+        let mutable go = true
+        while go do
+            let b = bytes[at]
+            at <- at + 1
+            v <- v ||| (uint64 (b &&& 0x7Fuy) <<< shift)
+            shift <- shift + 7
+            go <- b &&& 0x80uy <> 0uy
+        v
+    [ while at < bytes.Length do
+        let key = varint ()
+        let field, wire = int (key >>> 3), int (key &&& 7UL)
+        match wire with
+        | 0 -> yield field, box (varint ())
+        | 1 -> yield field, box (BitConverter.ToDouble(bytes, at)); at <- at + 8
+        | 5 -> yield field, box (BitConverter.ToSingle(bytes, at)); at <- at + 4
+        | 2 ->
+            let len = int (varint ())
+            yield field, box bytes[at .. at + len - 1]
+            at <- at + len
+        | w -> failwith $"unexpected wire type {w}" ]
+
 let tensorBoardTests =
-    test "TensorBoard events: CRC-32C check value; every record's framing and CRCs verify" {
+    test "TensorBoard events: CRC-32C check value; framing and CRCs verify; the Event decodes to step, tag and value" {
         Expect.equal (Crc32C.Compute("123456789"B)) 0xE3069283u "CRC-32C check value"
         let dir = tempDir ()
         let write () =
@@ -240,7 +267,15 @@ let tensorBoardTests =
             at <- at + 16 + len
             records <- records + 1
         Expect.equal records 2 "file-version event + one summary"
-        Expect.isTrue (Text.Encoding.UTF8.GetString(bytes).Contains "rl/reward") "tag written"
+        // Decode the second record as tensorflow.Event: step = 2, summary = 5 { value = 1 { tag = 1, simple_value = 2 } }.
+        let firstLen = int (BitConverter.ToUInt64(bytes, 0))
+        let second = 16 + firstLen
+        let event = protoFields bytes[second + 12 .. second + 12 + int (BitConverter.ToUInt64(bytes, second)) - 1]
+        Expect.equal (event |> List.find (fun (f, _) -> f = 2) |> snd) (box 3UL) "step"
+        let summary = event |> List.find (fun (f, _) -> f = 5) |> snd :?> byte[] |> protoFields
+        let value = summary |> List.find (fun (f, _) -> f = 1) |> snd :?> byte[] |> protoFields
+        Expect.equal (Text.Encoding.UTF8.GetString(value |> List.find (fun (f, _) -> f = 1) |> snd :?> byte[])) "rl/reward" "tag"
+        Expect.equal (value |> List.find (fun (f, _) -> f = 2) |> snd) (box 0.5f) "simple_value"
     }
 
 [<Tests>]
