@@ -34,17 +34,6 @@ let rewrite (dir: string) (m: Qwen3ForCausalLM) (edit: (string * torch.Tensor) l
     let tensors = [ for struct (n, p) in m.named_parameters() -> n, (p :> torch.Tensor) ] |> edit
     SafeTensorsFile.Write(Path.Combine(dir, HfCheckpoint.SingleFile), ResizeArray(tensors |> List.map (fun (n, t) -> struct (n, t))), SafeTensorsDtype.F32) |> ignore
 
-let runKlear (args: string) =
-    let dll = Path.Combine(AppContext.BaseDirectory, "klear.dll")
-    let psi = ProcessStartInfo("dotnet", "\"" + dll + "\" " + args)
-    psi.RedirectStandardOutput <- true
-    psi.RedirectStandardError <- true
-    use p = Process.Start psi
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEnd()
-    p.WaitForExit()
-    p.ExitCode, out.Result, err
-
 /// bench/model_bench.py, found upwards from the test binary (the repository's, not a copy).
 let peerScript () =
     let rec up (d: DirectoryInfo | null) =
@@ -53,17 +42,6 @@ let peerScript () =
         | d when File.Exists(Path.Combine(d.FullName, "bench", "model_bench.py")) -> Some(Path.Combine(d.FullName, "bench", "model_bench.py"))
         | d -> up d.Parent
     up (DirectoryInfo AppContext.BaseDirectory)
-
-let run (file: string) (args: string list) =
-    let psi = ProcessStartInfo(file)
-    for a in args do psi.ArgumentList.Add a
-    psi.RedirectStandardOutput <- true
-    psi.RedirectStandardError <- true
-    use p = Process.Start psi
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEnd()
-    p.WaitForExit()
-    p.ExitCode, out.Result, err
 
 let parseLogits (json: string) =
     (JsonNode.Parse json |> nonNull).["logits"] |> nonNull |> fun n -> n.AsArray() |> Seq.map (fun row -> (nonNull row).AsArray() |> Seq.map (fun v -> (nonNull v).GetValue<float32>()) |> Array.ofSeq) |> Array.ofSeq
@@ -192,14 +170,14 @@ let tests =
 
         test "saved checkpoints give the same logits in the PyTorch peer (skipped without python3-torch)" {
             let script = peerScript ()
-            let hasTorch = File.Exists "/usr/bin/python3" && (let code, _, _ = run "/usr/bin/python3" [ "-c"; "import torch" ] in code = 0)
+            let hasTorch = File.Exists "/usr/bin/python3" && ((Cli.runProcess "/usr/bin/python3" [ "-c"; "import torch" ]).ExitCode = 0)
             if script.IsNone || not hasTorch then skiptest "needs /usr/bin/python3 with torch (apt python3-torch) and bench/model_bench.py"
             for label, config, dtype in [ "gqa-f32", gqaConfig (), SafeTensorsDtype.F32; "tiny-bf16", Qwen3Config.Tiny(), SafeTensorsDtype.BF16 ] do
                 use m = seededModel config 30L
                 let dir = tempDir $"peer-{label}"
                 HfCheckpoint.Save(m, dir, dtype, 20000L)
                 use loaded = HfCheckpoint.Load dir
-                let code, out, err = run "/usr/bin/python3" [ script.Value; "--logits"; dir; "--input-ids"; "3,17,0,5,21,1" ]
+                let { Cli.ExitCode = code; Cli.Stdout = out; Cli.Stderr = err } = Cli.runProcess "/usr/bin/python3" [ script.Value; "--logits"; dir; "--input-ids"; "3,17,0,5,21,1" ]
                 Expect.equal code 0 $"{label}: peer exit code ({err})"
                 use l = loaded.forward(CausalLMInput(longTensor [| 3L; 17L; 0L; 5L; 21L; 1L |] [| 1L; 6L |]))
                 Expect.isLessThan (maxAbsDiff (Array.concat (parseLogits out)) (toArray l)) 1e-4 $"{label}: |Klear - PyTorch|"
@@ -209,7 +187,7 @@ let tests =
             use m = seededModel (gqaConfig ()) 27L
             let dir = tempDir "cli"
             HfCheckpoint.Save(m, dir)
-            let code, out, err = runKlear $"model logits --model {dir} --input-ids 3,17,0,36,5,21"
+            let { Cli.ExitCode = code; Cli.Stdout = out; Cli.Stderr = err } = Cli.run [ "model"; "logits"; "--model"; dir; "--input-ids"; "3,17,0,36,5,21" ]
             Expect.equal code 0 $"exit code (stderr: {err})"
             let rows = parseLogits out
             Expect.equal rows.Length 6 "one row per position"
@@ -223,19 +201,19 @@ let tests =
             use f = SafeTensorsFile.Open(Path.Combine(tiedDir, HfCheckpoint.SingleFile))
             Expect.isFalse (f.Entries.ContainsKey "lm_head.weight") "tied: no lm_head.weight"
             Expect.equal f.Entries.["model.norm.weight"].Dtype SafeTensorsDtype.BF16 "bf16 on disk"
-            let code, out, err = runKlear $"model logits --model {tiedDir} --input-ids 1,2,22"
+            let { Cli.ExitCode = code; Cli.Stdout = out; Cli.Stderr = err } = Cli.run [ "model"; "logits"; "--model"; tiedDir; "--input-ids"; "1,2,22" ]
             Expect.equal code 0 $"exit code (stderr: {err})"
             use loaded = HfCheckpoint.Load tiedDir
             use l = loaded.forward(CausalLMInput(longTensor [| 1L; 2L; 22L |] [| 1L; 3L |]))
             Expect.isLessThan (maxAbsDiff (Array.concat (parseLogits out)) (toArray l)) 1e-6 "tied bf16 logits"
 
-            let code, _, err = runKlear $"model logits --model {dir} --input-ids 3,99"
+            let { Cli.ExitCode = code; Cli.Stderr = err } = Cli.run [ "model"; "logits"; "--model"; dir; "--input-ids"; "3,99" ]
             Expect.equal code 2 "token outside the vocabulary"
             Expect.stringContains err "99" "names the token"
-            let code, _, _ = runKlear $"model logits --model {dir}/nope --input-ids 3"
+            let { Cli.ExitCode = code } = Cli.run [ "model"; "logits"; "--model"; $"{dir}/nope"; "--input-ids"; "3" ]
             Expect.equal code 2 "missing directory"
             File.Delete(Path.Combine(dir, "config.json"))
-            let code, _, err = runKlear $"model logits --model {dir} --input-ids 3"
+            let { Cli.ExitCode = code; Cli.Stderr = err } = Cli.run [ "model"; "logits"; "--model"; dir; "--input-ids"; "3" ]
             Expect.equal code 2 "missing config.json"
             Expect.stringContains err "config.json" "names the file"
         }

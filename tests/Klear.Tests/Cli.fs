@@ -12,14 +12,17 @@ type Run =
 
 let klearDll = Path.Combine(AppContext.BaseDirectory, "klear.dll")
 
-let run (args: string list) =
-    let psi = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-    psi.ArgumentList.Add klearDll
+/// Runs any program to completion (2 minutes at most) and captures its output.
+let runProcess (file: string) (args: string list) =
+    let psi = ProcessStartInfo(file, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
     for a in args do psi.ArgumentList.Add a
     use p = Process.Start psi
     let stdout = p.StandardOutput.ReadToEndAsync()
     let stderr = p.StandardError.ReadToEndAsync()
     if not (p.WaitForExit(TimeSpan.FromMinutes 2.0)) then
         p.Kill true
-        failwithf "klear %s did not finish in 2 minutes" (String.Join(" ", args))
+        failwithf "%s %s did not finish in 2 minutes" file (String.Join(" ", args))
     { ExitCode = p.ExitCode; Stdout = stdout.Result; Stderr = stderr.Result }
+
+/// Runs `klear` with these arguments.
+let run (args: string list) = runProcess "dotnet" (klearDll :: args)
