@@ -1,6 +1,5 @@
 using Klear.Algorithms;
 using Klear.Host.Cli;
-using Microsoft.FSharp.Core;
 
 namespace Klear.Host.Training;
 
@@ -10,16 +9,13 @@ public static class RlLossFactory
 {
     public static Loss Create(ActorConfig a, int maxResponseTokens)
     {
-        var name = Objective.parse(a.PolicyLoss);
-        if (name.IsError) throw new ConfigException($"actor.policy_loss: {name.ErrorValue}");
-        var settings = new ObjectiveSettings(a.ClipRatioLow, FSharpOption<double>.Some(a.ClipRatioHigh),
-            a.ClipRatioC is { } c ? FSharpOption<double>.Some(c) : null, a.Beta1, a.Beta2);
-        var objective = Objective.build(name.ResultValue, settings);
-        if (objective.IsError) throw new ConfigException($"actor: {objective.ErrorValue}");
+        PolicyObjective objective;
+        try { objective = ObjectiveOptions.Build(a.PolicyLoss, a.ClipRatioLow, a.ClipRatioHigh, a.ClipRatioC, a.Beta1, a.Beta2); }
+        catch (ConfigException e) { throw new ConfigException($"actor: {e.Message}"); }
         var agg = AggregationModule.parse(a.LossAggMode, maxResponseTokens);
         if (agg.IsError) throw new ConfigException($"actor.loss_agg_mode: {agg.ErrorValue}");
 
-        var loss = LossModule.aggregate(agg.ResultValue, objective.ResultValue);
+        var loss = LossModule.aggregate(agg.ResultValue, objective);
         if (a.SftLossCoef != 0) loss = loss + a.SftLossCoef * LossModule.sftOnCorrect;
         if (a.KlLossCoef != 0)
         {
