@@ -84,50 +84,98 @@ let dataTests =
         }
     ]
 
-/// A verl row as Python's verl writes it, with an extra_info struct the reader does not map.
-type ExtraInfo() =
+/// verl rows as Python's verl writes them, declared independently of the reader: a struct extra_info whose fields
+/// the reader has never heard of, and a nullable ground truth for the error case.
+type PqMessage() =
+    [<Text.Json.Serialization.JsonPropertyName("role")>]
+    member val Role: string = "user" with get, set
+    [<Text.Json.Serialization.JsonPropertyName("content")>]
+    member val Content: string = "2+2" with get, set
+
+type PqRewardModel() =
+    [<Text.Json.Serialization.JsonPropertyName("ground_truth")>]
+    member val GroundTruth: string | null = "4" with get, set
+    [<Text.Json.Serialization.JsonPropertyName("style")>]
+    member val Style: string = "rule" with get, set
+
+type PqExtraInfo() =
     [<Text.Json.Serialization.JsonPropertyName("split")>]
     member val Split: string = "train" with get, set
     [<Text.Json.Serialization.JsonPropertyName("index")>]
     member val Index = 0L with get, set
+    [<Text.Json.Serialization.JsonPropertyName("difficulty")>]
+    member val Difficulty = 0.5 with get, set
 
-type RowWithExtra() =
+type PqRow() =
     [<Text.Json.Serialization.JsonPropertyName("data_source")>]
     member val DataSource: string = "math" with get, set
     [<Text.Json.Serialization.JsonPropertyName("prompt")>]
-    member val Prompt = Collections.Generic.List [ VerlParquet.Message(Role = "user", Content = "2+2") ] with get, set
+    member val Prompt = Collections.Generic.List [ PqMessage() ] with get, set
     [<Text.Json.Serialization.JsonPropertyName("reward_model")>]
-    member val RewardModel = VerlParquet.RewardModel(GroundTruth = "4", Style = "rule") with get, set
+    member val RewardModel = PqRewardModel() with get, set
     [<Text.Json.Serialization.JsonPropertyName("extra_info")>]
-    member val ExtraInfo = ExtraInfo() with get, set
+    member val ExtraInfo = PqExtraInfo() with get, set
+
+let private writePq (path: string) (rows: PqRow list) =
+    use stream = File.Create path
+    Parquet.Serialization.ParquetSerializer.SerializeAsync(rows, stream).GetAwaiter().GetResult() |> ignore
 
 let parquetTests =
-    test "verl parquet: rows round-trip; a missing ground truth names file, row and field" {
-        let dir = tempDir ()
-        let path = Path.Combine(dir, "train.parquet")
-        let task = ArithmeticTrainingTask(0L, RunConfig().Data)
-        let rows = task.EvalSet |> Seq.take 7 |> List.ofSeq
-        VerlParquet.Save(path, rows)
-        let back = VerlDataset.Load path
-        Expect.equal (back |> Seq.map (fun r -> r.DataSource, r.Prompt[0].Role, r.Prompt[0].Content, r.GroundTruth) |> List.ofSeq)
-            (rows |> List.map (fun r -> r.DataSource, r.Prompt[0].Role, r.Prompt[0].Content, r.GroundTruth)) "same rows"
-        Expect.stringContains back[3].Origin "train.parquet:4" "origin names file and row"
-        let bad = Path.Combine(dir, "bad.parquet")
-        let row gt = VerlParquet.Row(DataSource = "math", Prompt = Collections.Generic.List [ VerlParquet.Message(Role = "user", Content = "1+1") ], RewardModel = VerlParquet.RewardModel(GroundTruth = gt))
-        let write () =
-            use stream = File.Create bad
-            Parquet.Serialization.ParquetSerializer.SerializeAsync([ row "2"; row null ], stream).GetAwaiter().GetResult() |> ignore
-        write ()
-        let ex = Expect.throwsC (fun () -> VerlDataset.Load bad |> ignore) id
-        Expect.stringContains ex.Message "bad.parquet: row 2: field 'reward_model.ground_truth': missing" "names it"
-        let extra = Path.Combine(dir, "extra.parquet")
-        let writeExtra () =
-            use stream = File.Create extra
-            Parquet.Serialization.ParquetSerializer.SerializeAsync([ RowWithExtra(); RowWithExtra() ], stream).GetAwaiter().GetResult() |> ignore
-        writeExtra ()
-        let rows = VerlDataset.Load extra
-        Expect.equal (rows |> Seq.map (fun r -> r.GroundTruth) |> List.ofSeq) [ "4"; "4" ] "extra_info and other columns are skipped"
-    }
+    testList "verl parquet" [
+        test "rows round-trip through Save and Load, extra_info included" {
+            let dir = tempDir ()
+            let path = Path.Combine(dir, "train.parquet")
+            let task = ArithmeticTrainingTask(0L, RunConfig().Data)
+            let rows =
+                task.EvalSet |> Seq.take 7 |> Seq.mapi (fun i r ->
+                    if i % 3 = 0 then r
+                    else
+                        let extra = JsonObject()
+                        extra["index"] <- JsonValue.Create(int64 i)
+                        extra["response"] <- JsonValue.Create($"<think>{i}</think>")
+                        extra["weight"] <- JsonValue.Create(float i / 4.0)
+                        VerlRow(r.DataSource, r.Prompt, r.GroundTruth, r.Ability, extra, r.Origin))
+                |> List.ofSeq
+            VerlParquet.Save(path, rows)
+            let back = VerlDataset.Load path
+            let key (r: VerlRow) = r.DataSource, r.Prompt[0].Role, r.Prompt[0].Content, r.GroundTruth
+            Expect.equal (back |> Seq.map key |> List.ofSeq) (rows |> List.map key) "same rows"
+            Expect.stringContains back[3].Origin "train.parquet:4" "origin names file and row"
+            // Every field a row had comes back with its value; fields only other rows had come back null.
+            let asText (n: JsonNode | null) = match n with null -> "null" | n -> n.ToJsonString()
+            for i in 0 .. 6 do
+                let before = rows[i].ExtraInfo
+                let after = back[i].ExtraInfo
+                let keys = rows |> Seq.collect (fun r -> match r.ExtraInfo with null -> Seq.empty | e -> e |> Seq.map (fun kv -> kv.Key)) |> Seq.distinct
+                for k in keys do
+                    let b = match before with null -> null | e -> e[k]
+                    let a = match after with null -> null | e -> e[k]
+                    Expect.equal (asText a) (asText b) $"row {i} extra_info.{k}"
+            Expect.equal (back[4].ExtraInfo |> nonNull |> fun e -> (nonNull e["response"]).GetValue<string>()) "<think>4</think>" "a response survives"
+        }
+        test "a file written by another writer: its extra_info struct is read, whatever its fields" {
+            let dir = tempDir ()
+            let path = Path.Combine(dir, "extra.parquet")
+            writePq path [ PqRow(); PqRow(ExtraInfo = PqExtraInfo(Split = "test", Index = 7L, Difficulty = 0.25)) ]
+            let rows = VerlDataset.Load path
+            Expect.equal (rows |> Seq.map (fun r -> r.GroundTruth) |> List.ofSeq) [ "4"; "4" ] "ground truth"
+            let e = nonNull rows[1].ExtraInfo
+            Expect.equal ((nonNull e["split"]).GetValue<string>()) "test" "split"
+            Expect.equal ((nonNull e["index"]).GetValue<int64>()) 7L "index"
+            Expect.equal ((nonNull e["difficulty"]).GetValue<float>()) 0.25 "difficulty"
+        }
+        test "a missing ground truth names file, row and field; a non-parquet file is named" {
+            let dir = tempDir ()
+            let bad = Path.Combine(dir, "bad.parquet")
+            writePq bad [ PqRow(); PqRow(RewardModel = PqRewardModel(GroundTruth = null)) ]
+            let ex = Expect.throwsC (fun () -> VerlDataset.Load bad |> ignore) id
+            Expect.stringContains ex.Message "bad.parquet: row 2: field 'reward_model.ground_truth': missing" "names it"
+            let junk = Path.Combine(dir, "junk.parquet")
+            File.WriteAllText(junk, "not parquet at all")
+            let ex = Expect.throwsC (fun () -> VerlDataset.Load junk |> ignore) id
+            Expect.stringContains ex.Message "junk.parquet: row 0" "names the file"
+        }
+    ]
 
 let configTests =
     testList "config" [

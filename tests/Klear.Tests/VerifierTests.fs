@@ -83,7 +83,8 @@ let private publicFile () =
         if obj.ReferenceEquals(dir, null) then failwith "Klear.sln not found above the test binary"
         elif File.Exists(Path.Combine(dir.FullName, "Klear.sln")) then dir.FullName
         else up (nonNull dir.Parent)
-    Path.Combine(up (DirectoryInfo AppContext.BaseDirectory), "..", "shared", "data", "math-equivalence-public.jsonl")
+    // The repository's copy (tests/data, see its README), so the check runs on any clone.
+    Path.Combine(up (DirectoryInfo AppContext.BaseDirectory), "tests", "data", "math-equivalence-public.jsonl")
 
 let private caseOptions (root: JsonElement) =
     let prop (name: string) = match root.TryGetProperty name with | true, v when v.ValueKind <> JsonValueKind.Null -> Some v | _ -> None

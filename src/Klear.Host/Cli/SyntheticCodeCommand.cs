@@ -2,11 +2,11 @@ using Klear.Host.Data;
 
 namespace Klear.Host.Cli;
 
-/// <summary><c>klear data synthetic-code --out FILE.jsonl</c>: writes the synthetic code task as verl-format rows.</summary>
+/// <summary><c>klear data synthetic-code --out FILE.jsonl</c>: writes the synthetic code task as verl-format rows (parquet when FILE ends in .parquet).</summary>
 public sealed class SyntheticCodeCommand : ICommand
 {
     public string Name => "data synthetic-code";
-    public string Summary => "write the synthetic stdin/stdout code task as verl JSONL (--out, --count, --seed, --split)";
+    public string Summary => "write the synthetic stdin/stdout code task as verl JSONL or .parquet (--out, --count, --seed, --split)";
 
     public int Run(CliArgs args)
     {
@@ -18,7 +18,10 @@ public sealed class SyntheticCodeCommand : ICommand
         if (count < 1) throw new UsageException("--count must be positive");
         var dir = Path.GetDirectoryName(Path.GetFullPath(output))!;
         if (!Directory.Exists(dir)) throw new UsageException($"--out: no such directory '{dir}'");
-        SyntheticCodeTask.WriteJsonl(output, SyntheticCodeTask.Generate(seed, count), split);
+        var problems = SyntheticCodeTask.Generate(seed, count);
+        if (output.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+            VerlParquet.Save(output, problems.Select((p, i) => VerlDataset.Parse(SyntheticCodeTask.ToVerlRow(p, split), output, i + 1)));
+        else SyntheticCodeTask.WriteJsonl(output, problems, split);
         Console.WriteLine($"wrote {count} {SyntheticCodeTask.DataSource} problems (seed {seed}, split {split}) to {output}");
         return 0;
     }

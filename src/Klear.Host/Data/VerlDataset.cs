@@ -4,8 +4,8 @@ using System.Text.Json.Nodes;
 
 namespace Klear.Host.Data;
 
-/// <summary>Reads verl-format datasets — JSON Lines (one row object per line; blank lines skipped) or parquet — and
-/// writes JSON Lines.</summary>
+/// <summary>Reads and writes verl-format datasets: JSON Lines (one row object per line; blank lines skipped) or parquet,
+/// chosen by the file extension.</summary>
 public static class VerlDataset
 {
     public static IReadOnlyList<VerlRow> Load(string path)
@@ -64,6 +64,13 @@ public static class VerlDataset
             var n => throw new DataFormatException(file, row, "extra_info", $"expected an object, got {n.GetValueKind()}"),
         };
         return new VerlRow(dataSource, prompt, groundTruth, ability, extra, $"{file}:{row}");
+    }
+
+    /// <summary>Writes rows as parquet when the path ends in .parquet, else as JSON Lines.</summary>
+    public static void Save(string path, IEnumerable<VerlRow> rows)
+    {
+        if (Path.GetExtension(path).Equals(".parquet", StringComparison.OrdinalIgnoreCase)) VerlParquet.Save(path, rows);
+        else SaveJsonl(path, rows);
     }
 
     public static void SaveJsonl(string path, IEnumerable<VerlRow> rows)

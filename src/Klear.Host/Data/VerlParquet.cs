@@ -1,6 +1,6 @@
+using System.Collections;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
-using Klear.Host.Tokenization;
+using Parquet.Schema;
 using Parquet.Serialization;
 
 namespace Klear.Host.Data;
@@ -8,71 +8,114 @@ namespace Klear.Host.Data;
 /// <summary>
 /// verl's parquet layout: <c>data_source</c> string, <c>prompt</c> list of {role, content}, <c>ability</c> string,
 /// <c>reward_model</c> {ground_truth, style}, <c>extra_info</c> struct. The struct's fields differ between datasets, so
-/// only <c>extra_info.response</c> (SFT targets) and <c>extra_info.index</c> are read from it when present.
+/// rows are read untyped, turned into the JSON object a JSON Lines file would hold, and validated by the same code
+/// (<see cref="VerlDataset.Parse"/>): both formats give the same rows and the same errors.
 /// </summary>
 public static class VerlParquet
 {
-    public sealed class Message
-    {
-        [JsonPropertyName("role")] public string? Role { get; set; }
-        [JsonPropertyName("content")] public string? Content { get; set; }
-    }
-
-    public sealed class RewardModel
-    {
-        [JsonPropertyName("ground_truth")] public string? GroundTruth { get; set; }
-        [JsonPropertyName("style")] public string? Style { get; set; }
-    }
-
-    public sealed class Row
-    {
-        [JsonPropertyName("data_source")] public string? DataSource { get; set; }
-        [JsonPropertyName("prompt")] public List<Message>? Prompt { get; set; }
-        [JsonPropertyName("ability")] public string? Ability { get; set; }
-        [JsonPropertyName("reward_model")] public RewardModel? RewardModel { get; set; }
-    }
-
     public static IReadOnlyList<VerlRow> Load(string path)
     {
-        IList<Row> rows;
+        IList<Dictionary<string, object>> rows;
         try
         {
             using var stream = File.OpenRead(path);
-            rows = ParquetSerializer.DeserializeAsync<Row>(stream).GetAwaiter().GetResult().Data;
+            rows = ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
         }
         catch (Exception e) when (e is not FileNotFoundException)
         {
-            throw new DataFormatException(path, 0, "(schema)", $"not a verl parquet file: {e.Message}");
+            throw new DataFormatException(path, 0, "(schema)", $"not a readable parquet file: {e.Message}");
         }
-        return rows.Select((r, i) => ToRow(r, path, i + 1)).ToList();
+        return rows.Select((r, i) => VerlDataset.Parse((JsonObject)ToJson(r)!, path, i + 1)).ToList();
     }
 
-    static VerlRow ToRow(Row r, string file, int row)
+    /// <summary>A value from the untyped reader as JSON: structs and maps become objects, lists arrays.</summary>
+    static JsonNode? ToJson(object? value) => value switch
     {
-        var prompt = r.Prompt ?? throw new DataFormatException(file, row, "prompt", "missing");
-        if (prompt.Count == 0) throw new DataFormatException(file, row, "prompt", "empty message list");
-        return new VerlRow(
-            r.DataSource ?? throw new DataFormatException(file, row, "data_source", "missing"),
-            prompt.Select((m, i) => new ChatMessage(
-                m.Role ?? throw new DataFormatException(file, row, $"prompt[{i}].role", "missing"),
-                m.Content ?? throw new DataFormatException(file, row, $"prompt[{i}].content", "missing"))).ToList(),
-            r.RewardModel?.GroundTruth ?? throw new DataFormatException(file, row, "reward_model.ground_truth", "missing"),
-            r.Ability,
-            null,
-            $"{file}:{row}");
-    }
+        null => null,
+        string s => JsonValue.Create(s),
+        ReadOnlyMemory<char> m => JsonValue.Create(m.ToString()),
+        bool b => JsonValue.Create(b),
+        byte[] bytes => JsonValue.Create(Convert.ToBase64String(bytes)),
+        DateTime t => JsonValue.Create(t),
+        DateTimeOffset t => JsonValue.Create(t),
+        IDictionary<string, object?> d => new JsonObject(d.Select(kv => KeyValuePair.Create(kv.Key, ToJson(kv.Value)))),
+        IDictionary d => new JsonObject(d.Keys.Cast<object>().Select(k => KeyValuePair.Create(k.ToString() ?? "", ToJson(d[k])))),
+        IEnumerable e => new JsonArray(e.Cast<object?>().Select(ToJson).ToArray()),
+        IConvertible c when c.GetTypeCode() is TypeCode.Single or TypeCode.Double or TypeCode.Decimal =>
+            JsonValue.Create(c.ToDouble(System.Globalization.CultureInfo.InvariantCulture)),
+        IConvertible c when c.GetTypeCode() is TypeCode.UInt64 => JsonValue.Create(c.ToUInt64(null)),
+        IConvertible c when c.GetTypeCode() >= TypeCode.SByte && c.GetTypeCode() <= TypeCode.Int64 => JsonValue.Create(c.ToInt64(null)),
+        _ => JsonValue.Create(value.ToString()),
+    };
 
-    /// <summary>Writes rows in verl's layout (without extra_info), e.g. to hand the built-in task to verl.</summary>
+    /// <summary>
+    /// Writes rows in verl's layout. <c>extra_info</c> becomes a struct of the scalar fields the rows carry (a field that
+    /// is a string in one row and a number in another, or a nested value, is written as JSON text).
+    /// </summary>
     public static void Save(string path, IEnumerable<VerlRow> rows)
     {
-        var data = rows.Select(r => new Row
+        var list = rows.ToList();
+        var extraFields = ExtraInfoFields(list);
+        var fields = new List<Field>
         {
-            DataSource = r.DataSource,
-            Prompt = r.Prompt.Select(m => new Message { Role = m.Role, Content = m.Content }).ToList(),
-            Ability = r.Ability,
-            RewardModel = new RewardModel { GroundTruth = r.GroundTruth, Style = "rule" },
+            new DataField<string>("data_source"),
+            new ListField("prompt", new StructField("element", new DataField<string>("role"), new DataField<string>("content"))),
+            new DataField<string>("ability"),
+            new StructField("reward_model", new DataField<string>("ground_truth"), new DataField<string>("style")),
+        };
+        if (extraFields.Count > 0)
+            fields.Add(new StructField("extra_info", extraFields.Select(f => (Field)new DataField(f.Key, f.Value, isNullable: true)).ToArray()));
+        var data = list.Select(r =>
+        {
+            var row = new Dictionary<string, object?>
+            {
+                ["data_source"] = r.DataSource,
+                ["prompt"] = r.Prompt.Select(m => (IDictionary<string, object?>)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
+                ["ability"] = r.Ability,
+                ["reward_model"] = new Dictionary<string, object?> { ["ground_truth"] = r.GroundTruth, ["style"] = "rule" },
+            };
+            if (extraFields.Count > 0)
+                row["extra_info"] = extraFields.ToDictionary(f => f.Key, f => ScalarAs(r.ExtraInfo?[f.Key], f.Value));
+            return (IDictionary<string, object?>)row;
         }).ToList();
         using var stream = File.Create(path);
-        ParquetSerializer.SerializeAsync(data, stream).GetAwaiter().GetResult();
+        ParquetSerializer.SerializeUntypedAsync(data!, new ParquetSchema(fields), stream).GetAwaiter().GetResult();
+    }
+
+    /// <summary>extra_info field name → column type (long, double, bool or string), in first-seen order.</summary>
+    static List<KeyValuePair<string, Type>> ExtraInfoFields(IEnumerable<VerlRow> rows)
+    {
+        var order = new List<string>();
+        var types = new Dictionary<string, Type>();
+        foreach (var r in rows)
+        {
+            if (r.ExtraInfo is null) continue;
+            foreach (var (key, node) in r.ExtraInfo)
+            {
+                if (node is null) continue;
+                var t = node.GetValueKind() switch
+                {
+                    System.Text.Json.JsonValueKind.Number when long.TryParse(node.ToJsonString(), out _) => typeof(long),
+                    System.Text.Json.JsonValueKind.Number => typeof(double),
+                    System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False => typeof(bool),
+                    _ => typeof(string),
+                };
+                if (!types.TryGetValue(key, out var seen)) { order.Add(key); types[key] = t; }
+                else if (seen != t) types[key] = (seen, t) is var (a, b) && IsNumber(a) && IsNumber(b) ? typeof(double) : typeof(string);
+            }
+        }
+        return order.Select(k => KeyValuePair.Create(k, types[k])).ToList();
+
+        static bool IsNumber(Type t) => t == typeof(long) || t == typeof(double);
+    }
+
+    static object? ScalarAs(JsonNode? node, Type type)
+    {
+        if (node is null) return null;
+        // Through JSON text: an in-memory JsonValue converts only to the CLR type it was created from.
+        if (type == typeof(long)) return System.Text.Json.JsonSerializer.Deserialize<long>(node);
+        if (type == typeof(double)) return System.Text.Json.JsonSerializer.Deserialize<double>(node);
+        if (type == typeof(bool)) return System.Text.Json.JsonSerializer.Deserialize<bool>(node);
+        return node is JsonValue v && v.TryGetValue<string>(out var s) ? s : node.ToJsonString();
     }
 }
