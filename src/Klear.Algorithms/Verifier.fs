@@ -34,6 +34,17 @@ module MathVerifier =
                     golds |> List.exists (fun g -> answers |> List.exists (comparePair opts g))
         with _ -> false
 
+    /// True when the final answers of two responses are equivalent (checked both ways round): the grouping majority
+    /// voting uses, so `\frac{10}{2}` and `5` vote together. Total, like `verify`.
+    let sameAnswer (opts: VerifyOptions) (a: string) (b: string) : bool =
+        try
+            if obj.ReferenceEquals(a, null) || obj.ReferenceEquals(b, null) then false
+            else
+                let xs = extract opts a
+                let ys = if xs.IsEmpty then [] else extract opts b
+                xs |> List.exists (fun x -> ys |> List.exists (fun y -> comparePair opts x y || comparePair opts y x))
+        with _ -> false
+
     let private describe (opts: VerifyOptions) (text: string) : string list =
         try
             extract opts text
@@ -43,8 +54,7 @@ module MathVerifier =
                 | Raw s -> "string: " + s)
         with ex -> [ "error: " + ex.Message ]
 
-    /// What an answer extracts to: "parsed: <canonical form>" then "string: <text>" (diagnostics, and the key
-    /// majority voting groups answers by).
+    /// What an answer extracts to: "parsed: <canonical form>" then "string: <text>" (diagnostics).
     let explain (opts: VerifyOptions) (answer: string) : string list = describe opts answer
 
     /// What a gold answer extracts to, after the bare-gold boxing `verify` applies.

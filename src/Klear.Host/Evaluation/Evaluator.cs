@@ -52,8 +52,9 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
             var scored = texts.Select(t => reward.ScoreAsync(t, row.GroundTruth).GetAwaiter().GetResult()).ToArray();
             string? greedyText = greedy is null ? null : Decode(greedy[i]);
             bool? greedyCorrect = greedyText is null ? null : reward.ScoreAsync(greedyText, row.GroundTruth).GetAwaiter().GetResult().Correct;
-            results[i] = new ProblemResult(row.Origin, render(row), row.GroundTruth, texts, scored.Select(s => s.Correct).ToArray(),
-                texts.Select(MathReward.CanonicalAnswer).ToArray(), greedyCorrect, greedyText);
+            var correct = scored.Select(s => s.Correct).ToArray();
+            var majority = MajorityVote.IsCorrect(scored.Select(s => s.Answer).ToArray(), correct, reward.SameAnswer);
+            results[i] = new ProblemResult(row.Origin, render(row), row.GroundTruth, texts, correct, majority, greedyCorrect, greedyText);
         });
         var meanTokens = responses.SelectMany(r => r).Average(r => (double)r.Length);
         return (EvalSummary.Of(results, meanTokens), results);

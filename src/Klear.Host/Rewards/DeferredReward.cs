@@ -13,6 +13,8 @@ public sealed class DeferredReward(string name, Func<IRewardFunction> create) : 
     public Task<RewardResult> ScoreAsync(string response, string groundTruth, CancellationToken ct = default) =>
         _reward.Value.ScoreAsync(response, groundTruth, ct);
 
+    public bool SameAnswer(string a, string b) => _reward.Value.SameAnswer(a, b);
+
     public async ValueTask DisposeAsync()
     {
         if (_reward.IsValueCreated && _reward.Value is IAsyncDisposable d) await d.DisposeAsync();

@@ -7,4 +7,7 @@ public interface IRewardFunction
     string Name { get; }
 
     Task<RewardResult> ScoreAsync(string response, string groundTruth, CancellationToken ct = default);
+
+    /// <summary>Whether two <see cref="RewardResult.Answer"/>s are the same vote in majority voting (maj@k).</summary>
+    bool SameAnswer(string a, string b) => string.Equals(a, b, StringComparison.Ordinal);
 }

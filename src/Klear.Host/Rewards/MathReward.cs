@@ -19,17 +19,19 @@ public sealed class MathReward(RewardConfig config) : IRewardFunction
 
     public RewardResult Score(string response, string groundTruth)
     {
+        // A gated response still votes with its answer: maj@k counts what the model answered, and the vote is
+        // correct only when the samples holding it were. The vote is the response itself, compared by SameAnswer.
+        var answer = MathVerifier.explain(Options, response).IsEmpty ? null : response;
         if (!response.Contains("<think>", StringComparison.Ordinal))
-            return new RewardResult(config.MissingThinkOpen, false, "missing <think>");
+            return new RewardResult(config.MissingThinkOpen, false, "missing <think>", Answer: answer);
         if (!response.Contains("</think>", StringComparison.Ordinal))
-            return new RewardResult(config.MissingThinkClose, false, "missing </think>");
+            return new RewardResult(config.MissingThinkClose, false, "missing </think>", Answer: answer);
         var correct = MathVerifier.verify(Options, groundTruth, response);
-        return new RewardResult(correct ? config.Correct : config.Wrong, correct);
+        return new RewardResult(correct ? config.Correct : config.Wrong, correct, Answer: answer);
     }
 
-    /// <summary>The canonical form of the response's final answer (for majority voting), or null.</summary>
-    public static string? CanonicalAnswer(string response) =>
-        MathVerifier.explain(Options, response) is { IsEmpty: false } e ? e.Head : null;
+    /// <summary>Votes are responses with an answer; two vote together when their answers are equivalent.</summary>
+    public bool SameAnswer(string a, string b) => MathVerifier.sameAnswer(Options, a, b);
 
     public Task<RewardResult> ScoreAsync(string response, string groundTruth, CancellationToken ct = default) =>
         Task.FromResult(Score(response, groundTruth));

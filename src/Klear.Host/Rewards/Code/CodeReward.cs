@@ -26,7 +26,8 @@ public sealed partial class CodeReward(SandboxPool pool, CodeRewardMode mode = C
                 ["pass_ratio"] = evaluation.PassRatio,
                 ["tests_passed"] = evaluation.Passed,
                 ["tests_total"] = evaluation.Total,
-            });
+            },
+            Behaviour(evaluation));
     }
 
     public static double Score(CodeRewardMode mode, double passRatio, bool allPassed) => mode switch
@@ -58,6 +59,17 @@ public sealed partial class CodeReward(SandboxPool pool, CodeRewardMode mode = C
         if (run.ExitCode != 0) return CodeTestStatus.Error;
         return Normalize(run.Stdout) == Normalize(test.ExpectedStdout!) ? CodeTestStatus.Passed : CodeTestStatus.Failed;
     }
+
+    /// <summary>
+    /// The program's observable behaviour, for majority voting: per test its stripped stdout (stdin/stdout tests) or
+    /// its verdict (assert-style tests, whose only output is pass or fail). Programs that behave the same vote together,
+    /// however differently they are written — the clustering AlphaCode used, here on the task's own test inputs.
+    /// </summary>
+    static string Behaviour(CodeEvaluation evaluation) =>
+        string.Join("\u001f", evaluation.Results.Select(r =>
+            r.Status is CodeTestStatus.Timeout or CodeTestStatus.Error ? r.Status.ToString()
+            : r.Test.IsFunctional ? r.Status.ToString()
+            : "out:" + Normalize(r.Run.Stdout)));
 
     static string Normalize(string s) => s.Replace("\r\n", "\n").Trim();
 
