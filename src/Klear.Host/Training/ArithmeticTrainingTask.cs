@@ -47,10 +47,18 @@ public sealed class ArithmeticTrainingTask : ITrainingTask
         }
     }
 
-    public SftExample SftExample(long index)
+    public SftExample SftExample(long index) => Example("sft", "teacher", index);
+
+    public long? SftCount => null;
+
+    /// <summary>Traces of the same teachers on their own stream: the training distribution, never trained on.</summary>
+    public IReadOnlyList<SftExample> SftValidationSet(int max) =>
+        Enumerable.Range(0, max).Select(i => Example("sft-val", "teacher-val", i)).ToList();
+
+    SftExample Example(string split, string teacherStream, long index)
     {
-        var p = Draw("sft", index, _config.SftOperands);
-        var rng = SeedSequence.Random(_seed, "teacher", index);
+        var p = Draw(split, index, _config.SftOperands);
+        var rng = SeedSequence.Random(_seed, teacherStream, index);
         var u = rng.NextDouble() * _teacherWeights.Sum();
         int t = 0;
         while (t < _teachers.Length - 1 && u >= _teacherWeights[t]) u -= _teacherWeights[t++];

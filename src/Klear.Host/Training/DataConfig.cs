@@ -11,6 +11,8 @@ public sealed record DataConfig
     public string? ValFiles { get; init; }
     /// <summary>verl-format JSONL whose extra_info.response holds SFT targets (task = files).</summary>
     public string? SftFiles { get; init; }
+    /// <summary>Held-out rows in the same layout, for the SFT validation loss (task = files; optional).</summary>
+    public string? SftValFiles { get; init; }
     /// <summary>How chat prompts become text: "raw" (the last message's content) or "qwen3-chat" (Qwen3's template).</summary>
     public string PromptFormat { get; init; } = "raw";
     /// <summary>Operand counts of SFT problems and their weights (arithmetic).</summary>

@@ -10,6 +10,10 @@ public interface ITrainingTask
 {
     string Name { get; }
     SftExample SftExample(long index);
+    /// <summary>How many distinct SFT examples there are (an epoch), or null when they are generated without end.</summary>
+    long? SftCount { get; }
+    /// <summary>Up to <paramref name="max"/> held-out SFT examples for the validation loss (none: no validation loss).</summary>
+    IReadOnlyList<SftExample> SftValidationSet(int max);
     VerlRow RlPrompt(long index);
     IReadOnlyList<VerlRow> EvalSet { get; }
     /// <summary>The text the policy sees for a row's chat prompt.</summary>

@@ -9,26 +9,48 @@ namespace Klear.Host.Training;
 
 /// <summary>
 /// Long-CoT SFT: response-only NLL (token-mean over the batch's response tokens), AdamW, warm-up then cosine decay
-/// from a peak to a floor learning rate, gradient clipping. Step k trains on examples k·B … k·B + B - 1 of the task.
+/// from a peak to a floor learning rate, gradient clipping. Which examples each step takes is the <see cref="SftPlan"/>
+/// (a fixed number of sequences, or a token budget; a number of steps, or epochs over a finite data set).
 /// </summary>
-public sealed class SftTrainer(Qwen3ForCausalLM model, ITokenizer tokenizer, ITrainingTask task, SftConfig config)
+public sealed class SftTrainer
 {
-    readonly SpecialTokens _special = SpecialTokens.From(tokenizer);
+    readonly Qwen3ForCausalLM model;
+    readonly ITokenizer tokenizer;
+    readonly ITrainingTask task;
+    readonly SftConfig config;
+    readonly SpecialTokens _special;
+
+    public SftTrainer(Qwen3ForCausalLM model, ITokenizer tokenizer, ITrainingTask task, SftConfig config)
+    {
+        (this.model, this.tokenizer, this.task, this.config) = (model, tokenizer, task, config);
+        _special = SpecialTokens.From(tokenizer);
+        Plan = SftPlan.Create(config, task.SftCount, i => Length(Encode(Example(i))));
+    }
+
+    public SftPlan Plan { get; }
 
     public TorchSharp.Modules.OptimizerHelper CreateOptimizer() =>
         optim.AdamW(model.parameters(), config.Lr, config.Beta1, config.Beta2, 1e-8, config.WeightDecay);
 
-    public LearningRateSchedule Schedule => LearningRateSchedule.WarmupCosine(config.Lr, config.MinLr, config.WarmupSteps, config.Steps);
+    public LearningRateSchedule Schedule => LearningRateSchedule.WarmupCosine(config.Lr, config.MinLr, config.WarmupSteps, Plan.Steps);
+
+    /// <summary>Example i of the stream; past the end of a finite data set the next epoch starts.</summary>
+    SftExample Example(long i) => task.SftExample(i);
+
+    (int[] Prompt, int[] Response) Encode(SftExample e) =>
+        (_special.EncodePrompt(tokenizer, e.Prompt), [.. tokenizer.Encode(e.Response), _special.Eos]);
+
+    static int Length((int[] Prompt, int[] Response) x) => x.Prompt.Length + x.Response.Length;
 
     /// <summary>One optimizer step; returns its metrics.</summary>
     public Dictionary<string, double> Step(optim.Optimizer optimizer, int step)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
-        var examples = Enumerable.Range(0, config.BatchSize).Select(i => task.SftExample((long)step * config.BatchSize + i)).ToList();
-        var prompts = examples.Select(e => _special.EncodePrompt(tokenizer, e.Prompt)).ToList();
-        var responses = examples.Select(e => (int[])[.. tokenizer.Encode(e.Response), _special.Eos]).ToList();
-        var batch = SequenceBatch.Create(prompts, responses, _special.Pad);
+        var (start, count) = Plan.Batches[step];
+        var encoded = Enumerable.Range(0, count).Select(i => Encode(Example(start + i))).ToList();
+        var prompts = encoded.Select(e => e.Prompt).ToList();
+        var batch = SequenceBatch.Create(prompts, encoded.Select(e => e.Response).ToList(), _special.Pad);
 
         var lr = Schedule.At(step);
         foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
@@ -46,7 +68,27 @@ public sealed class SftTrainer(Qwen3ForCausalLM model, ITokenizer tokenizer, ITr
             ["sft/loss"] = loss.item<float>(),
             ["sft/grad_norm"] = gradNorm,
             ["charts/lr"] = lr,
+            ["sft/batch_sequences"] = count,
             ["perf/tokens_per_s"] = (nTokens + prompts.Sum(p => p.Length)) / started.Elapsed.TotalSeconds,
         };
+    }
+
+    /// <summary>Response NLL (token-mean, as the training loss) on held-out examples, without gradients.</summary>
+    public double ValidationLoss(IReadOnlyList<SftExample> examples)
+    {
+        if (examples.Count == 0) throw new ArgumentException("no validation examples", nameof(examples));
+        model.eval();
+        double nll = 0, tokens = 0;
+        foreach (var chunk in examples.Chunk(config.BatchSize))
+        {
+            using var scope = torch.NewDisposeScope();
+            using var _ = torch.no_grad();
+            var encoded = chunk.Select(Encode).ToList();
+            var batch = SequenceBatch.Create(encoded.Select(e => e.Prompt).ToList(), encoded.Select(e => e.Response).ToList(), _special.Pad);
+            var (logProbs, _) = SequenceScorer.Score(model, batch.InputIds);
+            nll -= (logProbs * batch.ResponseMask).sum().item<float>();
+            tokens += batch.ResponseMask.sum().item<float>();
+        }
+        return nll / tokens;
     }
 }

@@ -39,6 +39,7 @@ public sealed class TrainingRun
             ? HfTokenizer.Load(Path.Combine(modelDir, HfTokenizer.FileName))
             : BuiltInTokenizer(config.Model.Tokenizer);
         _rewards = StandardRewards.Create(config.Reward);
+        SftPlan.Validate(config.Sft, _task.SftCount);
     }
 
     public JsonObject Run(RunDirectory dir)
@@ -60,17 +61,22 @@ public sealed class TrainingRun
             var sft = new SftTrainer(model, _tokenizer, _task, _config.Sft);
             using var optimizer = sft.CreateOptimizer();
             if (latest is not null) TrainingCheckpoint.Restore(latest, model, optimizer);
-            var bar = new ProgressBar("sft", _config.Sft.Steps, 50);
-            for (int step = state.NextStep; step < _config.Sft.Steps; step++)
+            var steps = sft.Plan.Steps;
+            var validation = _task.SftValidationSet(_config.Sft.ValExamples);
+            var bar = new ProgressBar("sft", steps, 50);
+            for (int step = state.NextStep; step < steps; step++)
             {
                 var m = sft.Step(optimizer, step);
+                var last = step + 1 == steps;
+                if (validation.Count > 0 && (last || _config.Sft.EvalEvery > 0 && (step + 1) % _config.Sft.EvalEvery == 0))
+                    m["sft/val_loss"] = sft.ValidationLoss(validation);
                 log.Write("sft", step, m);
                 bar.Update(step + 1, $"loss {m["sft/loss"]:0.000}  lr {m["charts/lr"]:0.0e0}");
-                if (_config.Sft.SaveEvery > 0 && (step + 1) % _config.Sft.SaveEvery == 0 && step + 1 < _config.Sft.Steps)
+                if (_config.Sft.SaveEvery > 0 && (step + 1) % _config.Sft.SaveEvery == 0 && !last)
                     Save(model, optimizer, state with { Phase = "sft", NextStep = step + 1, Results = With(results, clock, priorSeconds) });
             }
             bar.Finish();
-            var sftEval = Evaluate(model, "sft", _config.Sft.Steps, log);
+            var sftEval = Evaluate(model, "sft", steps, log);
             results["sft_accuracy"] = sftEval.AvgAtK;
             if (sftEval.Greedy is { } g) results["sft_greedy"] = g;
             state = state with { Phase = "rl", NextStep = 0 };

@@ -1,0 +1,129 @@
+/// SFT batching plans (fixed size, token budget, epochs) against hand-made packings, and the validation loss against
+/// a per-example computation on unpadded sequences.
+module Klear.Tests.SftTests
+
+open System
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open TorchSharp
+open Klear.Host.Cli
+open Klear.Host.Tokenization
+open Klear.Host.Training
+
+let private plan (overrides: string list) (count: int64 option) (lengths: int64 -> int) =
+    let config = ConfigBinder.Bind<RunConfig>(null, overrides)
+    SftPlan.Create(config.Sft, Option.toNullable count, Func<_, _>(lengths)).Batches |> Seq.map (fun struct (s, c) -> s, c) |> List.ofSeq
+
+/// The packing rule written out directly: fill a batch until one more row would make rows × longest exceed the budget.
+let private handPack (budget: int) (maxRows: int) (lengths: int list) =
+    let rec go start (acc: (int64 * int) list) (rest: int list) =
+        match rest with
+        | [] -> List.rev acc
+        | _ ->
+            let mutable n = 0
+            let mutable longest = 0
+            let mutable stop = false
+            for l in rest do
+                if not stop then
+                    let l' = max longest l
+                    if n < maxRows && (n = 0 || l' * (n + 1) <= budget) then n <- n + 1; longest <- l'
+                    else stop <- true
+            go (start + int64 n) ((start, n) :: acc) (List.skip n rest)
+    go 0L [] lengths
+
+let private planTests =
+    testList "plan" [
+        test "fixed batches: step k takes examples k·B … k·B + B − 1" {
+            Expect.equal (plan [ "sft.steps=3"; "sft.batch_size=4" ] None (fun _ -> failwith "lengths are not needed"))
+                [ 0L, 4; 4L, 4; 8L, 4 ] "three steps of four"
+        }
+        test "epochs over a finite data set: steps follow from the size, the last batch is short" {
+            Expect.equal (plan [ "sft.epochs=2"; "sft.batch_size=4" ] (Some 5L) (fun _ -> 1)) [ 0L, 4; 4L, 4; 8L, 2 ] "10 examples"
+            Expect.equal (plan [ "sft.epochs=0.5"; "sft.batch_size=4" ] (Some 5L) (fun _ -> 1)) [ 0L, 3 ] "ceil(2.5) = 3 examples"
+        }
+        test "a token budget packs rows until rows × longest would exceed it" {
+            let lengths = [ 5; 3; 9; 2; 2; 2; 2; 30; 4; 4; 4; 4; 4; 4 ]
+            let got = plan [ "sft.epochs=1"; "sft.batch_size=5"; "sft.max_tokens=16" ] (Some (int64 lengths.Length)) (fun i -> lengths[int i])
+            Expect.equal got (handPack 16 5 lengths) "same as the rule by hand"
+            // By hand: [5;3] (9 would make 3×9), [9], [2;2;2;2] (then 30), [30] alone over budget, [4;4;4;4], [4;4].
+            Expect.equal got [ 0L, 2; 2L, 1; 3L, 4; 7L, 1; 8L, 4; 12L, 2 ] "and as worked out"
+            for (s, c) in got do
+                let ls = lengths[int s .. int s + c - 1]
+                Expect.isTrue (c = 1 || List.max ls * c <= 16) $"batch at {s} within budget"
+        }
+        test "bad settings name their key" {
+            let fails overrides count (key: string) =
+                let ex = Expect.throwsC (fun () -> plan overrides count (fun _ -> 1) |> ignore) id
+                Expect.stringContains ex.Message key $"{overrides} names {key}"
+            fails [ "sft.epochs=1" ] None "sft.epochs"
+            fails [ "sft.epochs=-1" ] (Some 4L) "sft.epochs"
+            fails [ "sft.max_tokens=-5" ] None "sft.max_tokens"
+            fails [ "sft.batch_size=0" ] None "sft.batch_size"
+        }
+    ]
+
+let private validationLoss =
+    test "validation loss = response NLL token-mean, as computed one unpadded example at a time" {
+        let config = ConfigBinder.Bind<RunConfig>(null, [ "model.layers=1"; "model.hidden=32"; "model.heads=2"; "model.kv_heads=1"; "sft.batch_size=3" ])
+        let tokenizer = CharTokenizer.Arithmetic()
+        let task = ArithmeticTrainingTask(config.Seed, config.Data)
+        let model = PolicyFactory.Create(config.Model, tokenizer.VocabSize, config.Seed)
+        let trainer = SftTrainer(model, tokenizer, task, config.Sft)
+        let examples = task.SftValidationSet 7
+        Expect.equal examples.Count 7 "seven held-out examples"
+        let heldOut = set [ for e in examples -> e.Prompt ]
+        let trained = set [ for i in 0L .. 199L -> (task.SftExample i).Prompt ]
+        Expect.isLessThan (Set.intersect heldOut trained).Count 3 "held-out prompts come from their own stream"
+        let got = trainer.ValidationLoss examples
+        // Independent: each example alone (no padding, no batching), logits → log-softmax → next-token log-probs.
+        let special = SpecialTokens.From tokenizer
+        let mutable nll = 0.0
+        let mutable tokens = 0
+        use _ = torch.no_grad()
+        for e in examples do
+            let prompt = special.EncodePrompt(tokenizer, e.Prompt)
+            let response = Array.append (tokenizer.Encode e.Response) [| special.Eos |]
+            let ids = Array.append prompt response |> Array.map int64
+            use input = torch.tensor(ids).unsqueeze 0L
+            use logits = model.forward(Klear.Host.Model.CausalLMInput(input))
+            use logp = torch.nn.functional.log_softmax(logits.squeeze 0L, 1L)
+            for t in prompt.Length .. ids.Length - 1 do
+                nll <- nll - float (logp[int64 (t - 1), ids[t]].item<float32>())
+                tokens <- tokens + 1
+        Expect.floatClose Accuracy.medium got (nll / float tokens) "same NLL"
+    }
+
+let private fromFiles =
+    test "a run over files: one epoch under a token budget sees every SFT row once; validation loss when asked" {
+        let root = Path.Combine(Path.GetTempPath(), "klear-sft-" + Guid.NewGuid().ToString("N"))
+        let data, heldOut = Path.Combine(root, "data"), Path.Combine(root, "heldout")
+        for dir, seed in [ data, 0; heldOut, 1 ] do
+            let r = Cli.run [ "data"; "export"; "--out"; dir; "--train"; "8"; "--sft"; "40"; $"seed={seed}"; "data.eval_problems=4" ]
+            Expect.equal r.ExitCode 0 r.Stderr
+        let run =
+            Cli.run [ "train"; "--output-dir"; Path.Combine(root, "runs"); "data.task=files"; $"data.train_files={data}/train.jsonl"
+                      $"data.val_files={data}/val.jsonl"; $"data.sft_files={data}/sft.jsonl"; $"data.sft_val_files={heldOut}/sft.jsonl"
+                      "sft.epochs=1"; "sft.batch_size=16"; "sft.max_tokens=300"; "sft.eval_every=2"; "sft.val_examples=10"
+                      "trainer.steps=0"; "model.layers=1"; "model.hidden=32"; "model.heads=2"; "model.kv_heads=1"; "eval.k=1"; "eval.max_new_tokens=8" ]
+        Expect.equal run.ExitCode 0 run.Stderr
+        let runDir = Directory.GetDirectories(Path.Combine(root, "runs")) |> Array.exactlyOne
+        let rows =
+            File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl")) |> Array.map (fun l -> JsonNode.Parse(l).AsObject())
+            |> Array.filter (fun o -> o["phase"].GetValue<string>() = "sft")
+        let sequences = rows |> Array.sumBy (fun o -> o["sft/batch_sequences"].GetValue<float>())
+        Expect.equal sequences 40.0 "every SFT row once"
+        Expect.isGreaterThan rows.Length 3 "a 300-token budget makes batches smaller than 16 rows"
+        for i, o in Array.indexed rows do
+            let expectVal = (i + 1) % 2 = 0 || i = rows.Length - 1
+            Expect.equal (o.ContainsKey "sft/val_loss") expectVal $"step {i}: validation loss every 2 steps and at the end"
+        let bad = Cli.run [ "train"; "--output-dir"; Path.Combine(root, "bad-runs"); "sft.epochs=1" ]
+        Expect.equal bad.ExitCode 2 "epochs over a generated task is a config error"
+        Expect.stringContains bad.Stderr "sft.epochs" "naming the key"
+        Expect.isFalse (Directory.Exists(Path.Combine(root, "bad-runs")) && Directory.EnumerateFileSystemEntries(Path.Combine(root, "bad-runs")) |> Seq.isEmpty |> not)
+            "found before a run directory is written"
+        Directory.Delete(root, true)
+    }
+
+[<Tests>]
+let tests = testSequenced (testList "sft" [ planTests; validationLoss; fromFiles ])
