@@ -58,6 +58,9 @@ internal sealed class SandboxCgroup : IDisposable
     /// <summary>A fork or clone failed on pids.max during this run.</summary>
     public bool ProcessLimitHit => ForkFailures > _forkFailuresBefore;
 
+    /// <summary>Distinct processes in the two cgroups now.</summary>
+    public int ProcessCount() => ReadPids().Distinct().Count();
+
     /// <summary>No process is left in either cgroup (the slot can take the next run).</summary>
     public bool IsEmpty => ReadPids().Count == 0;
 
