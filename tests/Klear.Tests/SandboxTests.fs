@@ -339,17 +339,35 @@ let warmWorkers =
             let look =
                 "import os, ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n" +
                 "print(os.listdir('/tmp'), sorted(int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()))\n" +
-                "print(len(open('/proc/sysvipc/shm').read().splitlines()) - 1, libc.syscall(250, 10, -4, b'user', b'klear-leak', 0))\n"
+                "print(len(open('/proc/sysvipc/shm').read().splitlines()) - 1, libc.syscall(250, 10, -4, b'user', b'klear-leak', 0), ctypes.CDLL('librt.so.1').mq_open(b'/leak', 0))\n"
             match sequential sb [ leave; look ] with
             | [ first; second ] ->
-                Expect.equal (first.Stdout.Split('\n') |> Array.filter ((<>) "")) [| "shm True"; "key True"; "mq False" |]
-                    $"the first run made its shm segment and key; no message queue can be made (stderr {first.Stderr})"
+                Expect.equal (first.Stdout.Split('\n') |> Array.filter ((<>) "")) [| "shm True"; "key True"; "mq True" |]
+                    $"the first run made its shm segment, key and message queue (stderr {first.Stderr})"
                 Expect.isGreaterThanOrEqual first.Survivors 1 "the daemon was found and killed after the run"
-                Expect.equal (second.Stdout.Split('\n') |> Array.take 2) [| "[] [1]"; "0 -1" |]
-                    $"the second run sees an empty /tmp, no process but pid 1, no shm segment, no key (stderr {second.Stderr})"
+                Expect.equal (second.Stdout.Split('\n') |> Array.take 2) [| "[] [1]"; "0 -1 -1" |]
+                    $"the second run sees an empty /tmp, no process but its init, no shm segment, key or queue (stderr {second.Stderr})"
                 Expect.equal (sb.WorkersStarted, sb.ColdReruns) (1, 0) "both ran on the same worker"
                 expectNothingLeft first
             | _ -> failtest "two results"
+        }
+        test "one run's stdin and output are not in the next run's memory (forked from the worker)" {
+            use sb = new PythonSandbox(limits, mode)
+            let secret = "KLEARSECRET" + Guid.NewGuid().ToString("N")[..15]
+            let echo = run sb "import sys\ndata = sys.stdin.read()\nprint(data.upper(), data, file=sys.stderr)\nprint(data * 3)\n" (secret.ToLowerInvariant()) hostileTimeout
+            Expect.stringContains echo.Stdout (secret.ToLowerInvariant()) "the first run saw its input"
+            // Scans every readable mapping of its own address space for the prefix followed by 16 hex digits; the
+            // pattern is assembled at run time so the program text itself cannot match.
+            let scan =
+                "import re\npat = re.compile(('klear' + 'secret').encode() + b'[0-9a-f]{16}', re.I)\nfound = set()\n" +
+                "with open('/proc/self/maps') as maps, open('/proc/self/mem', 'rb', 0) as mem:\n" +
+                "    for line in maps:\n        parts = line.split()\n        if parts[1][0] != 'r' or (len(parts) > 5 and parts[5] in ('[vvar]', '[vsyscall]', '[vvar_vclock]')):\n            continue\n" +
+                "        lo, hi = (int(x, 16) for x in parts[0].split('-'))\n        try:\n            mem.seek(lo)\n            found.update(m.group().decode().upper() for m in pat.finditer(mem.read(hi - lo)))\n        except (OSError, ValueError, OverflowError):\n            pass\n" +
+                "print(sorted(found))\n"
+            let r = run sb scan "" hostileTimeout
+            Expect.equal r.Termination SandboxTermination.Exited $"the scan ran (stderr {r.Stderr})"
+            Expect.isFalse (r.Stdout.Contains(secret.ToUpperInvariant())) $"the secret is nowhere in the next run's memory: {r.Stdout}"
+            Expect.equal (sb.WorkersStarted, sb.ColdReruns) (1, 0) "same worker"
         }
         test "module state (sys, builtins, imported modules) and random seeds do not carry over" {
             use sb = new PythonSandbox(limits, mode)

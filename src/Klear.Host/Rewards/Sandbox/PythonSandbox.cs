@@ -19,6 +19,7 @@ public sealed class PythonSandbox : IDisposable
     readonly ConcurrentBag<SandboxCgroup> _freeCgroups = [];
     readonly ConcurrentBag<SandboxZygote> _idleZygotes = [];
     int _cgroupsCreated, _zygotesStarted, _coldReruns;
+    string? _lastWorkerFailure;
     volatile bool _disposed;
 
     public SandboxLimits Limits { get; }
@@ -30,6 +31,9 @@ public sealed class PythonSandbox : IDisposable
 
     /// <summary>Warm runs whose worker broke (or could not be trusted) and that were therefore run cold.</summary>
     public int ColdReruns => _coldReruns;
+
+    /// <summary>Why the last warm worker was reclaimed (null if none was), for diagnostics.</summary>
+    public string? LastWorkerFailure => _lastWorkerFailure;
 
     /// <summary>CPU seconds of the idle warm workers and all the runs they reaped (getrusage cannot see them).</summary>
     internal double IdleWorkersCpuSeconds() => _idleZygotes.Sum(z => z.CpuSeconds());
@@ -70,6 +74,8 @@ public sealed class PythonSandbox : IDisposable
         if (probe.ExitCode != 0 || probe.Stdout.Trim() != "ok" || mode == SandboxMode.Warm && _coldReruns > 0)
         {
             Dispose();
+            if (probe.ExitCode == 0 && probe.Stdout.Trim() == "ok")
+                throw new SandboxUnavailableException($"refusing to run untrusted code: the warm sandbox worker fails: {_lastWorkerFailure}");
             throw new SandboxUnavailableException(
                 $"refusing to run untrusted code: the sandbox does not start (exit {probe.ExitCode}): {probe.Stderr.Trim()}. " +
                 "bubblewrap needs unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1).");
@@ -99,7 +105,7 @@ public sealed class PythonSandbox : IDisposable
         try
         {
             zygote = _idleZygotes.TryTake(out var idle) ? idle : await StartZygoteAsync(ct);
-            var result = await zygote.RunAsync(request, runId, wall, ProcessRlimit(zygote.Cgroup), ct);
+            var result = await zygote.RunAsync(request, runId, wall, ProcessRlimit(zygote.Cgroup, SandboxMode.Warm), ct);
             if (result is not null)
             {
                 if (_disposed) Reclaim(zygote); else _idleZygotes.Add(zygote);
@@ -112,8 +118,15 @@ public sealed class PythonSandbox : IDisposable
             throw;
         }
         // The worker broke mid-run (or could not start): kill all of it, then answer this request faithfully.
-        catch (Exception e) when (e is SandboxUnavailableException or IOException or InvalidOperationException) { }
-        if (zygote is not null) Reclaim(zygote);
+        catch (Exception e) when (e is SandboxUnavailableException or IOException or InvalidOperationException)
+        {
+            _lastWorkerFailure = e.Message;
+        }
+        if (zygote is not null)
+        {
+            _lastWorkerFailure = zygote.Failure ?? _lastWorkerFailure;
+            Reclaim(zygote);
+        }
         Interlocked.Increment(ref _coldReruns);
         return await RunColdAsync(request, runId, wall, ct);
     }
@@ -121,8 +134,12 @@ public sealed class PythonSandbox : IDisposable
     async Task<SandboxZygote> StartZygoteAsync(CancellationToken ct)
     {
         var n = Interlocked.Increment(ref _zygotesStarted);
-        var cgroup = RentCgroup();
-        try { return await SandboxZygote.StartAsync(Limits, _dropPrivileges, cgroup, Path.Combine(_hostDir, $"w{n}"), ct); }
+        var cgroup = RentCgroup(Limits.MaxProcesses + WarmWorkerProcesses);
+        try
+        {
+            return await SandboxZygote.StartAsync(Limits, _dropPrivileges, cgroup, ProcessRlimit(cgroup, SandboxMode.Warm),
+                Path.Combine(_hostDir, $"w{n}"), ct);
+        }
         catch { ReturnCgroup(cgroup); throw; }
     }
 
@@ -132,7 +149,13 @@ public sealed class PythonSandbox : IDisposable
         ReturnCgroup(zygote.Cgroup);
     }
 
-    int ProcessRlimit(SandboxCgroup? cgroup) => cgroup is not null ? Limits.UidProcessBudget : Limits.MaxProcesses;
+    // A cold run is bwrap's monitor, a shell and python; a warm one adds the zygote's supervisor and the run's own
+    // init. Process limits count them all, so warm workers get them on top and programs keep the same budget.
+    const int WarmWorkerProcesses = 2;
+
+    /// <summary>RLIMIT_NPROC: the uid-wide backstop with cgroups, else the only process limit there is.</summary>
+    internal int ProcessRlimit(SandboxCgroup? cgroup, SandboxMode mode) =>
+        cgroup is not null ? Limits.UidProcessBudget : Limits.MaxProcesses + (mode == SandboxMode.Warm ? WarmWorkerProcesses : 0);
 
     async Task<SandboxResult> RunColdAsync(SandboxRequest request, string runId, TimeSpan wall, CancellationToken ct)
     {
@@ -141,7 +164,7 @@ public sealed class PythonSandbox : IDisposable
         // The sandbox uid must read it (always Linux here: the constructor refuses other systems).
         if (OperatingSystem.IsLinux())
             File.SetUnixFileMode(programFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        var cgroup = RentCgroup();
+        var cgroup = RentCgroup(Limits.MaxProcesses);
         try
         {
             cgroup?.BeginRun();
@@ -154,12 +177,16 @@ public sealed class PythonSandbox : IDisposable
         }
     }
 
-    SandboxCgroup? RentCgroup()
+    SandboxCgroup? RentCgroup(int processes)
     {
         if (!UsesCgroups) return null;
-        if (_freeCgroups.TryTake(out var free)) return free;
-        var n = Interlocked.Increment(ref _cgroupsCreated);
-        return SandboxCgroup.TryCreate($"klear-{Environment.ProcessId}-{_hostDir[^8..]}-{n}", Limits);
+        if (!_freeCgroups.TryTake(out var cgroup))
+        {
+            var n = Interlocked.Increment(ref _cgroupsCreated);
+            cgroup = SandboxCgroup.TryCreate($"klear-{Environment.ProcessId}-{_hostDir[^8..]}-{n}", Limits);
+        }
+        cgroup?.SetProcessLimit(processes);
+        return cgroup;
     }
 
     void ReturnCgroup(SandboxCgroup? cgroup)
@@ -178,7 +205,7 @@ public sealed class PythonSandbox : IDisposable
         // pid 1 is a shell rather than python because a namespace's pid 1 ignores SIGXCPU and friends, and the
         // shell's wait also reaps orphans reparented to it. "; exit $?" stops dash from exec'ing python in its place.
         var psi = SandboxLauncher.Create(Limits, _dropPrivileges, cgroup, cpu.ToString(), (cpu + 1).ToString(),
-            Limits.MaxOpenFiles, programFile, "/sandbox/main.py", ("KLEAR_SANDBOX_RUN", runId),
+            Limits.MaxOpenFiles, ProcessRlimit(cgroup, SandboxMode.Cold), programFile, "/sandbox/main.py", ("KLEAR_SANDBOX_RUN", runId), [],
             ["/bin/sh", "-c", "\"$@\"; exit $?", "sh", Limits.PythonPath, "-I", "-B", "/sandbox/main.py"]);
 
         var stopwatch = Stopwatch.StartNew();

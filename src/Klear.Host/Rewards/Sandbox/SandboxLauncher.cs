@@ -19,13 +19,15 @@ internal static class SandboxLauncher
         "for f in \"$@\"; do shift; [ \"$f\" = -- ] && break; echo $$ > \"$f\" || exit 125; done; exec \"$@\"";
 
     /// <param name="cpuSoft">RLIMIT_CPU soft limit in seconds, or "unlimited".</param>
+    /// <param name="processes">RLIMIT_NPROC (of the uid, host-wide).</param>
     /// <param name="bind">Host path bound read-only at <paramref name="bindTarget"/>.</param>
     /// <param name="env">Variables set besides PATH, HOME and LANG.</param>
+    /// <param name="capabilities">Capabilities (of the sandbox's own user namespace) kept for pid 1; none for a run.</param>
     /// <param name="command">What bwrap runs as the namespace's pid 1.</param>
     public static ProcessStartInfo Create(SandboxLimits l, bool dropPrivileges, SandboxCgroup? cgroup,
-                                          string cpuSoft, string cpuHard, int maxOpenFiles,
+                                          string cpuSoft, string cpuHard, int maxOpenFiles, int processes,
                                           string bind, string bindTarget, (string Name, string Value) env,
-                                          IEnumerable<string> command)
+                                          IEnumerable<string> capabilities, IEnumerable<string> command)
     {
         var psi = new ProcessStartInfo
         {
@@ -35,7 +37,7 @@ internal static class SandboxLauncher
         };
         foreach (var a in (string[])["-c", LauncherScript, "sh", cpuSoft, cpuHard, (l.AddressSpaceBytes / 1024).ToString(),
                      (l.MaxFileBytes / 512).ToString(), maxOpenFiles.ToString(),
-                     (cgroup is not null ? l.UidProcessBudget : l.MaxProcesses).ToString()])
+                     processes.ToString()])
             psi.ArgumentList.Add(a);
         foreach (var f in cgroup?.ProcsFiles ?? []) psi.ArgumentList.Add(f);
         psi.ArgumentList.Add("--");
@@ -56,7 +58,14 @@ internal static class SandboxLauncher
                      "--remount-ro", "/",
                      "--chdir", "/tmp",
                      "--clearenv", "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
-                     "--setenv", env.Name, env.Value,
+                     "--setenv", env.Name, env.Value])
+            psi.ArgumentList.Add(a);
+        foreach (var cap in capabilities)
+        {
+            psi.ArgumentList.Add("--cap-add");
+            psi.ArgumentList.Add(cap);
+        }
+        foreach (var a in (string[])[
                      // bwrap's own pid-1 outlives its monitor and is left a zombie for the host's init to reap (slowly;
                      // it holds a pids-cgroup slot meanwhile). With --as-pid-1 the monitor reaps its direct child itself.
                      "--as-pid-1",

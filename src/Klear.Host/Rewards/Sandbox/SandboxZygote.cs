@@ -43,13 +43,17 @@ internal sealed class SandboxZygote : IDisposable
         _ = DrainDiagnosticsAsync();
     }
 
+    /// <summary>Why the last run could not be trusted (null while all is well), for error messages.</summary>
+    public string? Failure { get; private set; }
+
     /// <summary>What the zygote wrote on its own stderr (the tail), for error messages.</summary>
     public string Diagnostics { get { lock (_diagnostics) return _diagnostics.ToString().Trim(); } }
 
     /// <param name="dir">A host directory for this worker alone; bound read-only at /sandbox.</param>
     /// <exception cref="SandboxUnavailableException">The zygote did not come up.</exception>
+    /// <param name="processes">RLIMIT_NPROC of the worker; each run sets the same for itself.</param>
     public static async Task<SandboxZygote> StartAsync(SandboxLimits l, bool dropPrivileges, SandboxCgroup? cgroup,
-                                                       string dir, CancellationToken ct)
+                                                       int processes, string dir, CancellationToken ct)
     {
         if (!OperatingSystem.IsLinux()) throw new SandboxUnavailableException("the Python sandbox needs Linux (bubblewrap)");
         Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
@@ -58,7 +62,11 @@ internal sealed class SandboxZygote : IDisposable
         // The zygote itself has no CPU limit (it lives for many runs; each child sets its own) and needs a few fds
         // beyond a run's; every child lowers both to the run's limits before the program starts.
         var psi = SandboxLauncher.Create(l, dropPrivileges, cgroup, "unlimited", "unlimited", Math.Max(l.MaxOpenFiles, 64),
-            dir, "/sandbox", ("KLEAR_SANDBOX_ZYG", new string('0', 16)), [l.PythonPath, "-I", "-B", "-c", Source.Value]);
+            processes, dir, "/sandbox", ("KLEAR_SANDBOX_ZYG", new string('0', 16)),
+            // Only for the zygote, which never runs untrusted code: each run gets fresh pid, IPC, mount and network
+            // namespaces, a fresh /proc and /tmp, and loses every capability before the program starts.
+            ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SETPCAP"],
+            [l.PythonPath, "-I", "-B", "-c", Source.Value, l.WorkDirBytes.ToString()]);
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the sandbox launcher");
         var zygote = new SandboxZygote(process, dir, l, cgroup);
         try
@@ -99,12 +107,15 @@ internal sealed class SandboxZygote : IDisposable
                 await stdin.WriteAsync(frame, ct);
                 await stdin.FlushAsync(ct);
             }
-            catch (IOException) { return null; }
+            catch (IOException e) { return Fail($"the request could not be sent ({e.Message})"); }
             var reply = await ReadFrameAsync(wall + Grace, sequence, ct);
             stopwatch.Stop();
-            if (reply is not { } r || r.Header.Outcome == ZygoteProtocol.Outcome.InternalError) return null;
-            // Whatever the zygote says, only the worker itself (bwrap's monitor and the zygote) may be left.
-            if (Cgroup is not null && Cgroup.ProcessCount() > 2) return null;
+            if (reply is not { } r) return Fail($"no valid answer within {wall + Grace}");
+            if (r.Header.Outcome == ZygoteProtocol.Outcome.InternalError)
+                return Fail("internal error: " + Encoding.UTF8.GetString(r.Stderr));
+            // Whatever the zygote says, only the idle worker itself (bwrap's monitor and the zygote) may be left.
+            if (Cgroup is not null && Cgroup.ProcessCount() is var left and > 2)
+                return Fail($"{left} processes in the worker's cgroup after the run, 2 expected");
             var h = r.Header;
             var termination = SandboxVerdict.Classify(h.Outcome == ZygoteProtocol.Outcome.OutputLimit,
                 Cgroup?.OomKilled == true, h.Outcome == ZygoteProtocol.Outcome.TimedOut, h.ExitCode);
@@ -115,6 +126,12 @@ internal sealed class SandboxZygote : IDisposable
         {
             File.Delete(program);
         }
+    }
+
+    SandboxResult? Fail(string why)
+    {
+        Failure = Diagnostics is { Length: > 0 } d ? $"{why}; worker stderr: {d}" : why;
+        return null;
     }
 
     /// <summary>The next frame if it answers <paramref name="sequence"/> within the timeout, else null (and the
@@ -153,6 +170,10 @@ internal sealed class SandboxZygote : IDisposable
         var stderr = new byte[h.StderrBytes];
         await stream.ReadExactlyAsync(stdout);
         await stream.ReadExactlyAsync(stderr);
+        // The zygote's word that the run's supervisor has exited: the worker is idle again.
+        var idle = new byte[ZygoteProtocol.IdleMarker.Length];
+        await stream.ReadExactlyAsync(idle);
+        if (!idle.AsSpan().SequenceEqual(ZygoteProtocol.IdleMarker)) throw new InvalidDataException("no idle marker after the response");
         return (h, stdout, stderr);
     }
 

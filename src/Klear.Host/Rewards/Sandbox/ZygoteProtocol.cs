@@ -8,12 +8,14 @@ namespace Klear.Host.Rewards.Sandbox;
 /// Request: "KZRQ", sequence, run id (16 ASCII bytes), timeout ms, CPU soft and hard seconds, address space bytes, file
 /// size bytes, open files, processes, output cap bytes, stdin length; then stdin. The program itself travels as the
 /// file the worker has bound at /sandbox/main.py, so tracebacks quote its lines as python3 main.py would.
-/// Response: "KZRS", the request's sequence, outcome, exit code, survivors, stdout length, stderr length; then both.
+/// Response: "KZRS", the request's sequence, outcome, exit code, survivors, stdout length, stderr length; then both;
+/// then "KZOK" once the run's supervisor process has exited. The ready frame at start-up has sequence 0.
 /// </summary>
 internal static class ZygoteProtocol
 {
     public const int RequestHeaderBytes = 72;
     public const int ResponseHeaderBytes = 29;
+    public static ReadOnlySpan<byte> IdleMarker => "KZOK"u8;
 
     public enum Outcome : byte { Exited = 0, TimedOut = 1, OutputLimit = 2, InternalError = 3 }
 

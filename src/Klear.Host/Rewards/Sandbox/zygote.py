@@ -1,9 +1,16 @@
-# Warm sandbox worker ("zygote"). Runs as pid 1 of a bwrap sandbox, started by the host with `python3 -I -B -c`.
-# Per request it forks a child that runs /sandbox/main.py as `python3 main.py` would, enforces the wall clock and the
-# output caps, then kills every other process of the namespace and wipes all run state before it replies.
-# Being pid 1 matters: signals from inside the namespace (kill(-1), kill(getppid())) never reach it, orphans are
-# reparented to it, and its kill(-1) reaches every other process of the namespace.
-# Protocol (little-endian) on fds 0/1 of the sandbox, see ZygoteProtocol.cs.
+# Warm sandbox worker. Runs as pid 1 of a long-lived bwrap sandbox (started by the host with
+# `python3 -I -B -c <this> <work dir bytes>`) and never touches a run's data itself, so nothing of one run can be found
+# in the memory the next run is forked from. Per request:
+#   zygote (pid 1, holds CAP_SYS_ADMIN/NET_ADMIN/SETPCAP of the sandbox's user namespace, never runs untrusted code)
+#   └─ supervisor: reads the request, unshares fresh pid, IPC, mount and network namespaces, enforces the wall clock
+#      │           and the output caps, replies, exits
+#      └─ run init (pid 1 of the run's namespaces, like the shell of a cold run): mounts a fresh /proc and /tmp,
+#         │         brings up loopback, drops every capability, waits for the program
+#         └─ program (pid 2): runs /sandbox/main.py as `python3 main.py` would
+# When the run init dies the kernel kills everything left in the run's pid namespace, and the run's /tmp, SysV IPC,
+# message queues and sockets go with its namespaces. Only the user keyrings outlive it; the supervisor clears them.
+# After the supervisor has exited the zygote writes "KZOK", so the host knows the worker is back to its idle state.
+# Protocol (little-endian) on fds 0/1 of the sandbox: see ZygoteProtocol.cs.
 import sys
 
 _BASE_MODULES = set(sys.modules)
@@ -11,6 +18,7 @@ _BASE_MODULES = set(sys.modules)
 import ctypes
 import gc
 import os
+import resource  # loaded once here rather than in every run (each run still drops it from sys.modules)
 import select
 import signal
 import struct
@@ -18,20 +26,26 @@ import time
 
 REQUEST = struct.Struct('<4sQ16sIIIQQIIII')
 RESPONSE = struct.Struct('<4sQBiIII')
+INIT_REPORT = struct.Struct('<iI')
 EXITED, TIMED_OUT, OUTPUT_LIMIT, INTERNAL_ERROR = 0, 1, 2, 3
+IDLE = b'KZOK'
 PROGRAM = '/sandbox/main.py'
 WORK_DIR = '/tmp'
+WORK_DIR_BYTES = int(sys.argv[1])
 PLACEHOLDER = b'KLEAR_SANDBOX_ZYG=' + b'0' * 16
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x08000000, 0x40000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 0x4000, 0x40000
 KEYCTL, KEYCTL_CLEAR, KEYCTL_JOIN_SESSION_KEYRING = 250, 7, 1
 KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
 
 libc = ctypes.CDLL(None, use_errno=True)
-# A run's process has our uid: without this it could ptrace us or open /proc/1/mem and /proc/1/fd/* (our control
-# pipes) and forge a later run's result. Non-dumpable makes /proc/1/* root-owned and ptrace need CAP_SYS_PTRACE.
+# Every process of a run has our uid: without this it could ptrace the run init or the supervisor, or open their
+# /proc/<pid>/mem and fd/*. Non-dumpable makes those root-owned and ptrace need CAP_SYS_PTRACE; forks inherit it, and
+# only the program turns it back off for itself.
 if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
     sys.stderr.write('zygote: prctl(PR_SET_DUMPABLE, 0) failed\n')
     sys.exit(2)
-# Python's SIGINT handler would let a child interrupt us (pid 1 only ignores signals it has no handler for).
+# Python's SIGINT handler would make pid 1 (of the sandbox, and of each run) interruptible from inside.
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 WORK_DIR_MODE = os.stat(WORK_DIR).st_mode & 0o7777
@@ -43,12 +57,17 @@ os.dup2(_null, 1)
 os.close(_null)
 
 
+def check(result, what):
+    if result != 0:
+        raise OSError(ctypes.get_errno(), what)
+
+
 def read_exact(n):
     buf = bytearray()
     while len(buf) < n:
         chunk = os.read(CTL_IN, n - len(buf))
         if not chunk:
-            os._exit(0)  # the host closed the pipe: shut down
+            os._exit(3)  # the host closed the pipe: the zygote shuts down
         buf += chunk
     return bytes(buf)
 
@@ -59,43 +78,13 @@ def write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
-def kill_all():
-    """SIGKILLs every process of the namespace but us and reaps them; returns how many there were."""
-    n = 0
-    while True:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(-1, 0)
-            n += 1
-        except ChildProcessError:
-            return n
-
-
-def wipe(path):
-    for entry in os.scandir(path):
-        p = entry.path
-        if entry.is_dir(follow_symlinks=False):
-            os.chmod(p, 0o700)  # a run may have made its dirs unreadable; it cannot make them not ours
-            wipe(p)
-            os.rmdir(p)
-        else:
-            os.unlink(p)
-
-
-def clear_ipc():
-    # The IPC namespace outlives runs: SysV objects would carry data from one run to the next.
-    for kind, rm in (('shm', lambda i: libc.shmctl(i, 0, None)), ('sem', lambda i: libc.semctl(i, 0, 0)),
-                     ('msg', lambda i: libc.msgctl(i, 0, None))):
-        with open('/proc/sysvipc/' + kind) as f:
-            lines = f.read().splitlines()[1:]
-        for line in lines:
-            rm(int(line.split()[1]))
-    # So would keys in the user keyrings (per user namespace, and ours lives as long as we do).
-    libc.syscall(KEYCTL, KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING)
-    libc.syscall(KEYCTL, KEYCTL_CLEAR, KEY_SPEC_USER_SESSION_KEYRING)
+def drop_capabilities():
+    for cap in range(64):
+        if libc.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # PR_CAPBSET_DROP; EINVAL past the last
+            break
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    check(libc.capset(header, (ctypes.c_uint32 * 6)()), 'capset')
+    libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
 
 
 def mark_run(run_id):
@@ -128,27 +117,19 @@ def exit_code(e):
     return 1
 
 
-def child(req, fds):
-    """Never returns: becomes the run's main process."""
-    run_id, cpu_soft, cpu_hard, as_bytes, fsize, nofile, nproc = req
-    stdin_r, out_w, err_w = fds
-    os.dup2(stdin_r, 0)
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
-    os.closerange(3, 1 << 20)  # fork copies every fd: the control pipes and the run's other pipe ends go here
-    os.setsid()
+def program(limits):
+    """Never returns: becomes the run's main process, as close to a fresh `python3 -I -B /sandbox/main.py` as a fork
+    can be."""
+    run_id, cpu_soft, cpu_hard, as_bytes, fsize, nofile, nproc = limits
     os.chdir(WORK_DIR)
-    # Dumpable again, as a fresh python3 is: the flag guards us, not the run.
-    libc.prctl(4, 1, 0, 0, 0)
+    libc.prctl(4, 1, 0, 0, 0)  # dumpable again, as a fresh python3 is: the flag guards the run init, not the run
     mark_run(run_id)
     # A fresh anonymous session keyring: the inherited one is shared with every earlier run.
     libc.syscall(KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
-    R = __import__('resource')
+    R = resource
     for lim, soft, hard in ((R.RLIMIT_CPU, cpu_soft, cpu_hard), (R.RLIMIT_AS, as_bytes, as_bytes),
                             (R.RLIMIT_FSIZE, fsize, fsize), (R.RLIMIT_NOFILE, nofile, nofile),
-                            (R.RLIMIT_NPROC, nproc, nproc), (R.RLIMIT_CORE, 0, 0),
-                            # POSIX message queues cannot be listed from inside to be wiped; none may be made.
-                            (R.RLIMIT_MSGQUEUE, 0, 0)):
+                            (R.RLIMIT_NPROC, nproc, nproc), (R.RLIMIT_CORE, 0, 0)):
         R.setrlimit(lim, (soft, hard))
     signal.signal(signal.SIGINT, signal.default_int_handler)
     # What a fresh interpreter would have loaded, and nothing of ours.
@@ -162,6 +143,9 @@ def child(req, fds):
     main.__cached__ = None
     sys.modules['__main__'] = main
     sys.argv[:] = [PROGRAM]
+    # Tells the supervisor the run's setup is done: from here on, any exit is the program's own.
+    os.write(3, b'R')
+    os.close(3)
     code = 0
     interrupted = False
     try:
@@ -176,7 +160,7 @@ def child(req, fds):
         interrupted = isinstance(e, KeyboardInterrupt)
         tb = e.__traceback__
         # Our own frame is not the program's: drop it so the traceback reads as python3 main.py prints it.
-        if tb is not None and tb.tb_frame.f_code is child.__code__:
+        if tb is not None and tb.tb_frame.f_code is program.__code__:
             tb = tb.tb_next
         sys.excepthook(type(e), e.with_traceback(tb), tb)
         code = 1
@@ -201,10 +185,57 @@ def child(req, fds):
     os._exit(code)
 
 
-def supervise(pid, stdin_w, stdin_data, out_r, err_r, timeout, cap):
-    """Returns (kind, wait status or None, stdout, stderr)."""
+def run_init(limits, fds):
+    """Never returns: pid 1 of the run's namespaces. Sets them up, starts the program, reaps, and reports the
+    program's wait status (and how many processes it left) on fd 3 before exiting, which ends every one of them."""
+    stdin_r, out_w, err_w, report_w = fds
+    try:
+        os.dup2(stdin_r, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.dup2(report_w, 3)
+        os.closerange(4, 1 << 20)  # fork copies every fd: the control pipes and the run's other pipe ends go here
+        os.setsid()
+        check(libc.mount(None, b'/', None, MS_REC | MS_PRIVATE, None), 'make / private')
+        check(libc.mount(b'proc', b'/proc', b'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, None), 'mount /proc')
+        check(libc.mount(b'tmpfs', WORK_DIR.encode(), b'tmpfs', MS_NOSUID | MS_NODEV,
+                         b'size=%d,mode=%o' % (WORK_DIR_BYTES, WORK_DIR_MODE)), 'mount /tmp')
+        # As bwrap does for the sandbox's own /proc: what a process could write to there, read-only.
+        for sub in (b'/proc/sys', b'/proc/sysrq-trigger', b'/proc/irq', b'/proc/bus'):
+            if os.path.exists(sub):
+                check(libc.mount(sub, sub, None, MS_BIND | MS_REC, None), 'bind ' + sub.decode())
+                check(libc.mount(sub, sub, None, MS_BIND | MS_REC | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
+                      'read-only ' + sub.decode())
+        sock = libc.socket(2, 2, 0)  # AF_INET, SOCK_DGRAM: only to bring the new namespace's loopback up
+        ifreq = ctypes.create_string_buffer(struct.pack('16sH22x', b'lo', 0x1 | 0x40), 40)  # IFF_UP | IFF_RUNNING
+        check(libc.ioctl(sock, 0x8914, ifreq), 'loopback up')  # SIOCSIFFLAGS
+        os.close(sock)
+        drop_capabilities()
+        pid = os.fork()
+    except BaseException as e:
+        os.write(2, ('sandbox worker: run setup failed: %s: %s\n' % (type(e).__name__, e)).encode())
+        os._exit(126)
+    if pid == 0:
+        try:
+            program(limits)
+        except BaseException as e:
+            os.write(2, ('sandbox worker: program setup failed: %s: %s\n' % (type(e).__name__, e)).encode())
+        finally:
+            os._exit(127)
+    status = None
+    while status is None:
+        reaped, st = os.waitpid(-1, 0)
+        if reaped == pid:
+            status = st
+    left = sum(1 for d in os.listdir('/proc') if d.isdigit() and d != '1')
+    os.write(3, INIT_REPORT.pack(status, left))
+    os._exit(0)
+
+
+def supervise(init, stdin_w, stdin_data, out_r, err_r, timeout, cap):
+    """Returns (outcome, init's exit status or None when killed here, stdout, stderr)."""
     deadline = time.monotonic() + timeout
-    pidfd = os.pidfd_open(pid)
+    pidfd = os.pidfd_open(init)
     poller = select.poll()
     captured = {out_r: bytearray(), err_r: bytearray()}
     for fd in captured:
@@ -232,7 +263,7 @@ def supervise(pid, stdin_w, stdin_data, out_r, err_r, timeout, cap):
                 return TIMED_OUT, None, captured[out_r], captured[err_r]
             for fd, events in poller.poll(max(1, int(remaining * 1000) + 1)):
                 if fd == pidfd:
-                    status = os.waitpid(pid, 0)[1]
+                    status = os.waitpid(init, 0)[1]
                 elif fd == stdin_w:
                     try:
                         pos += os.write(stdin_w, view[pos:pos + 65536])
@@ -250,14 +281,10 @@ def supervise(pid, stdin_w, stdin_data, out_r, err_r, timeout, cap):
                         poller.unregister(fd)
                     elif take(fd, data):
                         return OUTPUT_LIMIT, None, captured[out_r], captured[err_r]
-        # The main process is done: what it (or a leftover) already wrote is in the pipes.
+        # The run's namespace is gone: whatever its processes wrote is in the pipes, and nothing writes any more.
         for fd in captured:
-            os.set_blocking(fd, False)
             while True:
-                try:
-                    data = os.read(fd, 65536)
-                except BlockingIOError:
-                    break
+                data = os.read(fd, 65536)
                 if not data:
                     break
                 if take(fd, data):
@@ -269,55 +296,73 @@ def supervise(pid, stdin_w, stdin_data, out_r, err_r, timeout, cap):
             os.close(stdin_w)
 
 
-def serve(header):
-    _, seq, run_id, timeout_ms, cpu_soft, cpu_hard, as_bytes, fsize, nofile, nproc, cap, stdin_len = header
-    stdin_data = read_exact(stdin_len)
-    stdin_r, stdin_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+def supervisor():
+    """Never returns: serves one request. Its memory (the request and the output) dies with it."""
+    seq = 0
+    try:
+        header = REQUEST.unpack(read_exact(REQUEST.size))
+        magic, seq, run_id, timeout_ms, cpu_soft, cpu_hard, as_bytes, fsize, nofile, nproc, cap, stdin_len = header
+        if magic != b'KZRQ':
+            sys.stderr.write('zygote: bad request frame\n')
+            os._exit(4)
+        stdin_data = read_exact(stdin_len)
+        stdin_r, stdin_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        report_r, report_w = os.pipe()
+        check(libc.unshare(CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS | CLONE_NEWNET), 'unshare')
+        init = os.fork()
+        if init == 0:
+            run_init((run_id, cpu_soft, cpu_hard, as_bytes, fsize, nofile, nproc), (stdin_r, out_w, err_w, report_w))
+        for fd in (stdin_r, out_w, err_w, report_w):
+            os.close(fd)
+        drop_capabilities()
+        try:
+            outcome, status, out, err = supervise(init, stdin_w, stdin_data, out_r, err_r, timeout_ms / 1000, cap)
+        finally:
+            try:
+                os.kill(init, signal.SIGKILL)  # the run's pid 1: the kernel takes its whole namespace down with it
+                os.waitpid(init, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        report = os.read(report_r, 1 + INIT_REPORT.size)
+        if report[:1] != b'R':  # the run's setup failed: a fault of ours, not the program's
+            outcome = INTERNAL_ERROR
+        if len(report) == 1 + INIT_REPORT.size:
+            wait_status, survivors = INIT_REPORT.unpack(report[1:])
+            code = 128 + os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else os.WEXITSTATUS(wait_status)
+        else:  # killed here at the timeout or the output cap
+            survivors = 0
+            code = 128 + signal.SIGKILL
+        # Keys in the user keyrings belong to the sandbox's user namespace, which outlives the run.
+        libc.syscall(KEYCTL, KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING)
+        libc.syscall(KEYCTL, KEYCTL_CLEAR, KEY_SPEC_USER_SESSION_KEYRING)
+        if outcome == INTERNAL_ERROR:
+            out, err = b'', b'zygote: the run did not start: ' + bytes(err[-2000:])
+        reply = RESPONSE.pack(b'KZRS', seq, outcome, code, survivors, len(out), len(err)) + bytes(out) + bytes(err)
+    except Exception as e:
+        message = ('zygote: %s: %s' % (type(e).__name__, e)).encode()
+        reply = RESPONSE.pack(b'KZRS', seq, INTERNAL_ERROR, 0, 0, 0, len(message)) + message
+    write_all(CTL_OUT, reply)
+    os._exit(0)
+
+
+gc.freeze()  # the forks share our pages; collections in them should not touch (and copy) ours
+write_all(CTL_OUT, RESPONSE.pack(b'KZRS', 0, EXITED, 0, 0, 0, 0) + IDLE)  # ready
+poller = select.poll()
+poller.register(CTL_IN, select.POLLIN)
+while True:
+    poller.poll()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         try:
-            child((run_id, cpu_soft, cpu_hard, as_bytes, fsize, nofile, nproc), (stdin_r, out_w, err_w))
-        except BaseException as e:
-            # Before the program started: a setup failure of ours, reported on the run's stderr (fd 2 by now).
-            os.write(2, ('zygote child: %s: %s\n' % (type(e).__name__, e)).encode())
+            supervisor()
         finally:
-            os._exit(127)
-    os.close(stdin_r)
-    os.close(out_w)
-    os.close(err_w)
-    try:
-        kind, status, out, err = supervise(pid, stdin_w, stdin_data, out_r, err_r, timeout_ms / 1000, cap)
-    finally:
-        os.close(out_r)
-        os.close(err_r)
-        survivors = kill_all()
-    if status is None:  # we killed it (timeout or output cap), within kill_all
-        survivors -= 1
-        code = 128 + signal.SIGKILL
-    elif os.WIFSIGNALED(status):
-        code = 128 + os.WTERMSIG(status)
-    else:
-        code = os.WEXITSTATUS(status)
-    os.chmod(WORK_DIR, WORK_DIR_MODE)
-    wipe(WORK_DIR)
-    clear_ipc()
-    return RESPONSE.pack(b'KZRS', seq, kind, code, survivors, len(out), len(err)) + bytes(out) + bytes(err)
-
-
-gc.freeze()  # the children share our pages; collections in them should not touch (and copy) ours
-write_all(CTL_OUT, RESPONSE.pack(b'KZRS', 0, EXITED, 0, 0, 0, 0))  # ready
-while True:
-    header = REQUEST.unpack(read_exact(REQUEST.size))
-    if header[0] != b'KZRQ':
-        sys.stderr.write('zygote: bad request frame\n')
-        os._exit(3)
-    try:
-        reply = serve(header)
-    except Exception as e:
-        kill_all()
-        message = ('zygote: %s: %s' % (type(e).__name__, e)).encode()
-        reply = RESPONSE.pack(b'KZRS', header[1], INTERNAL_ERROR, 0, 0, 0, len(message)) + message
-    write_all(CTL_OUT, reply)
+            os._exit(5)
+    status = os.waitpid(pid, 0)[1]
+    if status != 0:
+        # 3: the host closed the pipe. Anything else: the supervisor broke (OOM, a bug) and may have left half a
+        # frame; only the host can sort that out, by ending this worker and re-running the request cold.
+        os._exit(0 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3 else 6)
+    write_all(CTL_OUT, IDLE)
