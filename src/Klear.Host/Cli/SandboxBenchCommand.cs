@@ -73,6 +73,7 @@ public sealed class SandboxBenchCommand : ICommand
                 var name = sb.Mode.ToString().ToLowerInvariant();
                 Console.WriteLine($"{name}: {runs / s:F1} exec/s, {sc / runs * 1000:F1} ms CPU per execution " +
                                   $"(cgroups {(sb.UsesCgroups ? "on" : "off")}{(sb.Mode == SandboxMode.Warm ? $", {sb.WorkersStarted} workers started, {sb.ColdReruns} cold re-runs" : "")})");
+                if (sb.LastWorkerFailure is { } failure) Console.WriteLine($"{name}: last worker failure: {failure}");
                 Console.WriteLine($"{name} overhead: {s / b:F2}x bare in wall time, {sc / bc:F2}x in CPU time (goal <= 1.5x: {(s / b <= 1.5 ? "met" : "missed")}); " +
                                   $"throughput goal >= 100 exec/s: {(runs / s >= 100 ? "met" : "missed")}");
             }

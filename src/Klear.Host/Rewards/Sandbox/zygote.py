@@ -143,6 +143,7 @@ def program(limits):
     main.__cached__ = None
     sys.modules['__main__'] = main
     sys.argv[:] = [PROGRAM]
+    sys.orig_argv[:] = [sys.executable, '-I', '-B', PROGRAM]
     # Tells the supervisor the run's setup is done: from here on, any exit is the program's own.
     os.write(3, b'R')
     os.close(3)
