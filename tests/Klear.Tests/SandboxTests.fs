@@ -17,12 +17,14 @@ open Klear.Host.Rewards.Sandbox
 
 /// Small limits so a hostile program that escaped one limit still hits another quickly. The address space is below
 /// the cgroup's memory so each limit can be seen firing on its own.
-let limitsWith useCgroups =
+let limitsOf useCgroups workDirBytes =
     SandboxLimits(
         UseCgroups = useCgroups,
         WallClock = TimeSpan.FromSeconds 3.0, CpuSeconds = 3, MemoryBytes = (512L <<< 20),
         AddressSpaceBytes = (384L <<< 20), MaxProcesses = 16, MaxOutputBytes = (64 <<< 10),
-        MaxFileBytes = (1L <<< 20), WorkDirBytes = (8L <<< 20))
+        MaxFileBytes = (1L <<< 20), WorkDirBytes = workDirBytes)
+
+let limitsWith useCgroups = limitsOf useCgroups (8L <<< 20)
 
 let limits = limitsWith true
 
@@ -403,14 +405,22 @@ let warmWorkers =
             Expect.equal (next.Stdout, sb.WorkersStarted, sb.ColdReruns) ("next\n", 1, 0) "the worker lived on, untouched"
         }
         test "a worker killed mid-run: that run's result comes from a cold re-run, the next run gets a new worker" {
-            use sb = new PythonSandbox(limits, mode)
+            // A work-dir size no other sandbox uses: it is the zygote's last argument, so this test finds its own
+            // worker among those of tests running alongside.
+            let tag = (8L <<< 20) + 4096L * 7919L
+            use sb = new PythonSandbox(limitsOf true tag, mode)
             let pending = sb.RunAsync(SandboxRequest("import sys, time\ntime.sleep(1)\nprint(sys.stdin.read() * 2)\n", "ab"))
             Thread.Sleep 400
             // bwrap's monitor is our child; the zygote is its child.
             let me = Environment.ProcessId
             let parent (d: string) = (tryRead (d + "/stat")).Split(')') |> Array.last |> fun s -> s.Split(' ', StringSplitOptions.RemoveEmptyEntries) |> Array.tryItem 1
             let monitors = procDirs () |> Array.filter (fun d -> parent d = Some (string me)) |> Array.map Path.GetFileName
-            let zygotes = procDirs () |> Array.filter (fun d -> parent d |> Option.exists (fun p -> Array.contains p monitors) && (tryRead (d + "/environ")).Contains "KLEAR_SANDBOX_ZYG=")
+            let zygotes =
+                procDirs ()
+                |> Array.filter (fun d ->
+                    parent d |> Option.exists (fun p -> Array.contains p monitors)
+                    && (tryRead (d + "/environ")).Contains "KLEAR_SANDBOX_ZYG="
+                    && (tryRead (d + "/cmdline")).TrimEnd('\000').EndsWith("\000" + string tag))
             Expect.equal zygotes.Length 1 "one worker"
             Process.GetProcessById(int (Path.GetFileName zygotes[0])).Kill()
             let r = pending.GetAwaiter().GetResult()
