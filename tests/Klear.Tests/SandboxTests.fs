@@ -371,6 +371,30 @@ let warmWorkers =
             Expect.isFalse (r.Stdout.Contains(secret.ToUpperInvariant())) $"the secret is nowhere in the next run's memory: {r.Stdout}"
             Expect.equal (sb.WorkersStarted, sb.ColdReruns) (1, 0) "same worker"
         }
+        test "a warm run looks to the program like a cold one: interpreter state, process tree, files, tracebacks" {
+            use warm = new PythonSandbox(limits, SandboxMode.Warm)
+            use cold = new PythonSandbox(limits, SandboxMode.Cold)
+            let program =
+                "import os, sys\nm = sys.modules['__main__']\n" +
+                "print(sys.argv, sys.orig_argv[1:], sys.flags.isolated, sys.flags.dont_write_bytecode, sorted(sys.modules))\n" +
+                "print(sorted(vars(m)), type(m.__loader__).__name__, m.__spec__, m.__file__)\n" +
+                "print(os.getpid(), os.getppid(), os.getpgrp() == os.getpid(), os.getsid(0) == os.getpid(), os.getuid(), os.getgid(), os.getcwd())\n" +
+                "print(sorted(os.environ.items(), key=lambda kv: kv[0]) == sorted(dict(os.environ, KLEAR_SANDBOX_RUN='x').items()), sorted(k for k in os.environ if k != 'KLEAR_SANDBOX_RUN'))\n" +
+                "print(sorted(os.listdir('/')), sorted(os.listdir('/tmp')), oct(os.stat('/tmp').st_mode), [p for p in os.listdir('/proc') if p.isdigit()])\n" +
+                "print(sys.stdin.encoding, sys.stdin.errors, sys.stdout.errors, sys.stdout.line_buffering, sys.stderr.line_buffering, sys.stdin.seekable())\n" +
+                "print([l for l in open('/proc/self/status') if l.startswith(('Cap', 'NoNewPrivs', 'Seccomp:'))])\n" +
+                "print(sorted(l[:26].strip() + ' ' + ' '.join(l[26:].split()[:2]) for l in open('/proc/self/limits') if not l.startswith('Limit')))\n" +
+                "print(input())\nimport signal\nprint(signal.getsignal(signal.SIGINT).__name__, signal.getsignal(signal.SIGPIPE), signal.getsignal(signal.SIGXFSZ))\n" +
+                "def f():\n    raise ValueError('boom')\nf()\n"
+            let w = run warm program "line" hostileTimeout
+            let c = run cold program "line" hostileTimeout
+            let lines (r: SandboxResult) = (r.Stdout + r.Stderr).Split('\n')
+            for i, (wl, cl) in Seq.indexed (Seq.zip (lines w) (lines c)) do
+                Expect.equal wl cl $"line {i + 1} of the output: warm, then cold"
+            Expect.equal (lines w).Length (lines c).Length "as many lines"
+            Expect.equal w.ExitCode c.ExitCode "same exit code"
+            Expect.equal c.ExitCode 1 "the uncaught exception exits 1"
+        }
         test "module state (sys, builtins, imported modules) and random seeds do not carry over" {
             use sb = new PythonSandbox(limits, mode)
             let set = "import sys, builtins, json\nsys.klear_leak = 1\nbuiltins.klear_leak = 2\njson.klear_leak = 3\nsys.path.append('/tmp')\nimport random\nprint(random.random())\n"

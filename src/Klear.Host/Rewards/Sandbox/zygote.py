@@ -138,9 +138,11 @@ def program(limits):
             del sys.modules[name]
     import builtins
     main = type(sys)('__main__')
+    main.__annotations__ = {}  # the interpreter's own __main__ starts with one
     main.__file__ = PROGRAM
     main.__builtins__ = builtins
     main.__cached__ = None
+    main.__loader__ = sys.modules['_frozen_importlib_external'].SourceFileLoader('__main__', PROGRAM)
     sys.modules['__main__'] = main
     sys.argv[:] = [PROGRAM]
     sys.orig_argv[:] = [sys.executable, '-I', '-B', PROGRAM]
