@@ -1,5 +1,6 @@
 /// The sandbox, run for real: scoring of ordinary programs, the hostile suite (each contained, nothing left behind),
-/// the pool, and the code reward through the registry. Sequenced: each test owns the two cores while it runs.
+/// the pool, and the code reward through the registry, each in cold and in warm mode; then the risks of warm workers
+/// alone (state left for the next run, a broken worker). Sequenced: each test owns the two cores while it runs.
 module Klear.Tests.SandboxTests
 
 open System
@@ -16,12 +17,14 @@ open Klear.Host.Rewards.Sandbox
 
 /// Small limits so a hostile program that escaped one limit still hits another quickly. The address space is below
 /// the cgroup's memory so each limit can be seen firing on its own.
-let limitsWith useCgroups =
+let limitsOf useCgroups workDirBytes =
     SandboxLimits(
         UseCgroups = useCgroups,
         WallClock = TimeSpan.FromSeconds 3.0, CpuSeconds = 3, MemoryBytes = (512L <<< 20),
         AddressSpaceBytes = (384L <<< 20), MaxProcesses = 16, MaxOutputBytes = (64 <<< 10),
-        MaxFileBytes = (1L <<< 20), WorkDirBytes = (8L <<< 20))
+        MaxFileBytes = (1L <<< 20), WorkDirBytes = workDirBytes)
+
+let limitsWith useCgroups = limitsOf useCgroups (8L <<< 20)
 
 let limits = limitsWith true
 
@@ -57,9 +60,9 @@ let expectHostFine () =
     Expect.isTrue (p.WaitForExit 5000) "the host can still start a process"
     Expect.equal p.ExitCode 0 "/bin/true exits 0"
 
-let hostile name (program: string) (check: SandboxResult -> unit) =
+let hostile (mode: SandboxMode) name (program: string) (check: SandboxResult -> unit) =
     test name {
-        use sb = new PythonSandbox(limits)
+        use sb = new PythonSandbox(limits, mode)
         let sw = Stopwatch.StartNew()
         let r = run sb program "" hostileTimeout
         Expect.isLessThan sw.Elapsed.TotalSeconds 8.0 "the run returns promptly"
@@ -75,10 +78,10 @@ let statuses (e: CodeEvaluation) = e.Results |> Seq.map (fun r -> r.Status) |> L
 
 let addTests = """{"inputs": ["1 2", "3 4", "10 20", "7 8"], "outputs": ["3", "7", "30", "15"], "timeout": 2}"""
 
-let scoring =
+let scoring (mode: SandboxMode) =
     testList "scoring" [
         test "correct, wrong, crashing, slow and partially correct programs score as expected" {
-            use sb = new PythonSandbox(limits)
+            use sb = new PythonSandbox(limits, mode)
             let pool = new SandboxPool(sb, 2)
             use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
             let correct = evaluate pool "a, b = map(int, input().split())\nprint(a + b)\n" addTests
@@ -99,7 +102,7 @@ let scoring =
             Expect.equal (CodeReward.Score(CodeRewardMode.AllOrNothing, correct.PassRatio, correct.AllPassed)) 1.0 "hard, all passed"
         }
         test "functional asserts: passing, failing and crashing snippets" {
-            use sb = new PythonSandbox(limits)
+            use sb = new PythonSandbox(limits, mode)
             let pool = new SandboxPool(sb, 2)
             use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
             let gt = """{"functional": ["assert add(1, 2) == 3", "assert add(2, 2) == 5", "assert add(None, 1) == 1"]}"""
@@ -117,14 +120,15 @@ let scoring =
         }
     ]
 
-let hostileSuite =
+let hostileSuite (mode: SandboxMode) =
+    let hostile = hostile mode
     testList "hostile" [
         test "connect to a host port on 127.0.0.1: refused, the listener sees nothing" {
             let listener = new TcpListener(IPAddress.Loopback, 0)
             listener.Start()
             try
                 let port = (listener.LocalEndpoint :?> IPEndPoint).Port
-                use sb = new PythonSandbox(limits)
+                use sb = new PythonSandbox(limits, mode)
                 let program =
                     $"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n    print('connected')\n" +
                     "except OSError as e:\n    print('blocked', e.errno)\n"
@@ -138,7 +142,7 @@ let hostileSuite =
         test "DNS lookup: no resolver config, and a query to a host resolver on 127.0.0.1 never arrives" {
             use resolver = new UdpClient(IPEndPoint(IPAddress.Loopback, 0))
             let port = match resolver.Client.LocalEndPoint with :? IPEndPoint as e -> e.Port | _ -> failtest "no port"
-            use sb = new PythonSandbox(limits)
+            use sb = new PythonSandbox(limits, mode)
             // A well-formed DNS query for example.com, sent to a fake resolver this test owns on the host's loopback.
             let program =
                 "import os, socket\nprint('resolv.conf' if os.path.exists('/etc/resolv.conf') else 'no-resolv')\n" +
@@ -171,7 +175,7 @@ let hostileSuite =
                 if r.ProcessLimitHit |> not then
                     Expect.isFalse (PythonSandbox.CgroupsAvailable) $"pids.max was hit (termination {r.Termination}, stderr {r.Stderr})")
         test "fork bomb without cgroups: the uid-wide RLIMIT_NPROC stops it (setpriv makes it apply)" {
-            use sb = new PythonSandbox(limitsWith false)
+            use sb = new PythonSandbox(limitsWith false, mode)
             Expect.isFalse sb.UsesCgroups "cgroups off"
             let program =
                 "import os, time\nn = 0\nfor _ in range(200):\n    try:\n        if os.fork() == 0:\n            time.sleep(3)\n            os._exit(0)\n        n += 1\n" +
@@ -250,10 +254,10 @@ let hostileSuite =
                 Expect.equal (r.Stdout.Split("denied").Length - 1) 7 "all seven attempts denied")
     ]
 
-let pool =
+let pool (mode: SandboxMode) =
     testList "pool" [
         test "40 concurrent requests: every result belongs to its own request" {
-            use sb = new PythonSandbox(limits)
+            use sb = new PythonSandbox(limits, mode)
             let pool = new SandboxPool(sb, 2)
             use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
             // Runs finish out of order (random sleeps), so a mix-up would show as a wrong echo.
@@ -265,7 +269,7 @@ let pool =
             Expect.equal (results |> Seq.map (fun r -> r.RunId) |> Seq.distinct |> Seq.length) 40 "distinct runs"
         }
         test "cancelling one queued request leaves the others' results intact" {
-            use sb = new PythonSandbox(limits)
+            use sb = new PythonSandbox(limits, mode)
             let pool = new SandboxPool(sb, 1)
             use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
             use cts = new CancellationTokenSource()
@@ -278,7 +282,7 @@ let pool =
             Expect.equal (third.Result.Stdout.Trim()) "third" "the next queued request runs"
         }
         test "cancellation kills running programs, cancels queued ones and leaves nothing" {
-            use sb = new PythonSandbox(limits)
+            use sb = new PythonSandbox(limits, mode)
             use cts = new CancellationTokenSource()
             let pool = new SandboxPool(sb, 2, cts.Token)
             let tasks = [ for _ in 1 .. 6 -> pool.RunAsync(SandboxRequest("import time\nprint('started', flush=True)\ntime.sleep(30)\n", "")) ]
@@ -295,10 +299,10 @@ let pool =
         }
     ]
 
-let rewards =
+let rewards (mode: SandboxMode) =
     testList "code reward" [
         test "registry: code data_sources score through the sandbox; teacher answers pass, buggy ones get partial credit" {
-            use sb = new PythonSandbox(limits)
+            use sb = new PythonSandbox(limits, mode)
             let pool = new SandboxPool(sb, 2)
             use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
             let soft = RewardRegistry.WithCode(CodeReward(pool, CodeRewardMode.PassRatio))
@@ -320,6 +324,178 @@ let rewards =
         }
     ]
 
+/// The same worker serves run after run: these find whatever one run could leave for the next.
+let warmWorkers =
+    let mode = SandboxMode.Warm
+    let sequential (sb: PythonSandbox) programs = [ for p in programs -> run sb p "" hostileTimeout ]
+    testList "warm workers" [
+        test "files, daemons, SysV IPC, keys and message queues of one run are gone for the next" {
+            use sb = new PythonSandbox(limits, mode)
+            let leave =
+                "import os, time, ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n" +
+                "open('/tmp/left', 'w').write('secret')\nos.makedirs('/tmp/d/e')\nos.chmod('/tmp/d', 0)\n" +
+                "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(30)\n        os._exit(0)\n    os._exit(0)\nos.wait()\n" +
+                "print('shm', libc.shmget(0x4b4c, 4096, 0o1666) >= 0)\n" +
+                "print('key', libc.syscall(248, b'user', b'klear-leak', b'secret', 6, -4) > 0)\n" +
+                "try:\n    q = ctypes.CDLL('librt.so.1', use_errno=True).mq_open(b'/leak', 0o102, 0o600, None)\nexcept OSError:\n    q = -1\nprint('mq', q >= 0)\n"
+            let look =
+                "import os, ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n" +
+                "print(os.listdir('/tmp'), sorted(int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()))\n" +
+                "print(len(open('/proc/sysvipc/shm').read().splitlines()) - 1, libc.syscall(250, 10, -4, b'user', b'klear-leak', 0), ctypes.CDLL('librt.so.1').mq_open(b'/leak', 0))\n"
+            match sequential sb [ leave; look ] with
+            | [ first; second ] ->
+                Expect.equal (first.Stdout.Split('\n') |> Array.filter ((<>) "")) [| "shm True"; "key True"; "mq True" |]
+                    $"the first run made its shm segment, key and message queue (stderr {first.Stderr})"
+                Expect.isGreaterThanOrEqual first.Survivors 1 "the daemon was found and killed after the run"
+                Expect.equal (second.Stdout.Split('\n') |> Array.take 2) [| "[] [1]"; "0 -1 -1" |]
+                    $"the second run sees an empty /tmp, no process but its init, no shm segment, key or queue (stderr {second.Stderr})"
+                Expect.equal (sb.WorkersStarted, sb.ColdReruns) (1, 0) "both ran on the same worker"
+                expectNothingLeft first
+            | _ -> failtest "two results"
+        }
+        test "one run's stdin and output are not in the next run's memory (forked from the worker)" {
+            use sb = new PythonSandbox(limits, mode)
+            let secret = "KLEARSECRET" + Guid.NewGuid().ToString("N")[..15]
+            let echo = run sb "import sys\ndata = sys.stdin.read()\nprint(data.upper(), data, file=sys.stderr)\nprint(data * 3)\n" (secret.ToLowerInvariant()) hostileTimeout
+            Expect.stringContains echo.Stdout (secret.ToLowerInvariant()) "the first run saw its input"
+            // Scans every readable mapping of its own address space for the prefix followed by 16 hex digits; the
+            // pattern is assembled at run time so the program text itself cannot match.
+            let scan =
+                "import re\npat = re.compile(('klear' + 'secret').encode() + b'[0-9a-f]{16}', re.I)\nfound = set()\n" +
+                "with open('/proc/self/maps') as maps, open('/proc/self/mem', 'rb', 0) as mem:\n" +
+                "    for line in maps:\n        parts = line.split()\n        if parts[1][0] != 'r' or (len(parts) > 5 and parts[5] in ('[vvar]', '[vsyscall]', '[vvar_vclock]')):\n            continue\n" +
+                "        lo, hi = (int(x, 16) for x in parts[0].split('-'))\n        try:\n            mem.seek(lo)\n            found.update(m.group().decode().upper() for m in pat.finditer(mem.read(hi - lo)))\n        except (OSError, ValueError, OverflowError):\n            pass\n" +
+                "print(sorted(found))\n"
+            let r = run sb scan "" hostileTimeout
+            Expect.equal r.Termination SandboxTermination.Exited $"the scan ran (stderr {r.Stderr})"
+            Expect.isFalse (r.Stdout.Contains(secret.ToUpperInvariant())) $"the secret is nowhere in the next run's memory: {r.Stdout}"
+            Expect.equal (sb.WorkersStarted, sb.ColdReruns) (1, 0) "same worker"
+        }
+        test "a warm run looks to the program like a cold one: interpreter state, process tree, files, tracebacks" {
+            use warm = new PythonSandbox(limits, SandboxMode.Warm)
+            use cold = new PythonSandbox(limits, SandboxMode.Cold)
+            let program =
+                "import os, sys\nm = sys.modules['__main__']\n" +
+                "print(sys.argv, sys.orig_argv[1:], sys.flags.isolated, sys.flags.dont_write_bytecode, sorted(sys.modules))\n" +
+                "print(sorted(vars(m)), type(m.__loader__).__name__, m.__spec__, m.__file__)\n" +
+                "print(os.getpid(), os.getppid(), os.getpgrp() == os.getpid(), os.getsid(0) == os.getpid(), os.getuid(), os.getgid(), os.getcwd())\n" +
+                "print(sorted(os.environ.items(), key=lambda kv: kv[0]) == sorted(dict(os.environ, KLEAR_SANDBOX_RUN='x').items()), sorted(k for k in os.environ if k != 'KLEAR_SANDBOX_RUN'))\n" +
+                "print(sorted(os.listdir('/')), sorted(os.listdir('/tmp')), oct(os.stat('/tmp').st_mode), [p for p in os.listdir('/proc') if p.isdigit()])\n" +
+                "print(sys.stdin.encoding, sys.stdin.errors, sys.stdout.errors, sys.stdout.line_buffering, sys.stderr.line_buffering, sys.stdin.seekable())\n" +
+                "print([l for l in open('/proc/self/status') if l.startswith(('Cap', 'NoNewPrivs', 'Seccomp:'))])\n" +
+                "print(sorted(l[:26].strip() + ' ' + ' '.join(l[26:].split()[:2]) for l in open('/proc/self/limits') if not l.startswith('Limit')))\n" +
+                "print(input())\nimport signal\nprint(signal.getsignal(signal.SIGINT).__name__, signal.getsignal(signal.SIGPIPE), signal.getsignal(signal.SIGXFSZ))\n" +
+                "def f():\n    raise ValueError('boom')\nf()\n"
+            let w = run warm program "line" hostileTimeout
+            let c = run cold program "line" hostileTimeout
+            let lines (r: SandboxResult) = (r.Stdout + r.Stderr).Split('\n')
+            for i, (wl, cl) in Seq.indexed (Seq.zip (lines w) (lines c)) do
+                Expect.equal wl cl $"line {i + 1} of the output: warm, then cold"
+            Expect.equal (lines w).Length (lines c).Length "as many lines"
+            Expect.equal w.ExitCode c.ExitCode "same exit code"
+            Expect.equal c.ExitCode 1 "the uncaught exception exits 1"
+        }
+        test "module state (sys, builtins, imported modules) and random seeds do not carry over" {
+            use sb = new PythonSandbox(limits, mode)
+            let set = "import sys, builtins, json\nsys.klear_leak = 1\nbuiltins.klear_leak = 2\njson.klear_leak = 3\nsys.path.append('/tmp')\nimport random\nprint(random.random())\n"
+            let look =
+                "import sys, builtins\nprint('json' in sys.modules, hasattr(sys, 'klear_leak'), hasattr(builtins, 'klear_leak'), '/tmp' in sys.path)\n" +
+                "import json, random\nprint(hasattr(json, 'klear_leak'), random.random())\n"
+            match sequential sb [ set; look; look ] with
+            | [ first; second; third ] ->
+                let lines (r: SandboxResult) = r.Stdout.Split('\n')
+                Expect.equal ((lines second)[0]) "False False False False" $"nothing of the first run's modules (stderr {second.Stderr})"
+                Expect.stringStarts ((lines second)[1]) "False " "json is a fresh import"
+                let drawn (r: SandboxResult) = ((lines r)[1]).Split(" ")[1]
+                let seeds = [ (lines first)[0]; drawn second; drawn third ]
+                Expect.equal (List.distinct seeds |> List.length) 3 $"every run draws different random numbers: {seeds}"
+                Expect.equal sb.WorkersStarted 1 "one worker"
+            | _ -> failtest "three results"
+        }
+        test "the worker (pid 1) cannot be ptraced, its memory and fds cannot be opened, signals do not reach it" {
+            use sb = new PythonSandbox(limits, mode)
+            let program =
+                "import os, ctypes, signal\nlibc = ctypes.CDLL(None, use_errno=True)\n" +
+                "for path in ['/proc/1/mem', '/proc/1/environ', '/proc/1/fd/1']:\n    try:\n        open(path, 'rb').read(1)\n        print('read', path)\n    except OSError as e:\n        print('denied', path, e.errno)\n" +
+                "try:\n    os.listdir('/proc/1/fd')\n    print('listed fds')\nexcept OSError:\n    print('denied fd list')\n" +
+                "for req in (16, 0x4206):\n    print('ptrace', req, libc.ptrace(req, 1, 0, 0), ctypes.get_errno())\n" +
+                "for sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM, signal.SIGINT):\n    os.kill(1, sig)\n" +
+                "try:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\nprint('alive')\n"
+            let r = run sb program "" hostileTimeout
+            Expect.isFalse (r.Stdout.Contains "read /" || r.Stdout.Contains "listed") $"no access to the worker: {r.Stdout} {r.Stderr}"
+            Expect.stringContains r.Stdout "ptrace 16 -1 1\nptrace 16902 -1 1" "PTRACE_ATTACH and PTRACE_SEIZE: EPERM"
+            Expect.stringContains r.Stdout "alive" "the program went on"
+            let next = run sb "print('next')" "" hostileTimeout
+            Expect.equal (next.Stdout, sb.WorkersStarted, sb.ColdReruns) ("next\n", 1, 0) "the worker lived on, untouched"
+        }
+        test "a worker killed mid-run: that run's result comes from a cold re-run, the next run gets a new worker" {
+            // A work-dir size no other sandbox uses: it is the zygote's last argument, so this test finds its own
+            // worker among those of tests running alongside.
+            let tag = (8L <<< 20) + 4096L * 7919L
+            use sb = new PythonSandbox(limitsOf true tag, mode)
+            let pending = sb.RunAsync(SandboxRequest("import sys, time\ntime.sleep(1)\nprint(sys.stdin.read() * 2)\n", "ab"))
+            Thread.Sleep 400
+            // bwrap's monitor is our child; the zygote is its child.
+            let me = Environment.ProcessId
+            let parent (d: string) = (tryRead (d + "/stat")).Split(')') |> Array.last |> fun s -> s.Split(' ', StringSplitOptions.RemoveEmptyEntries) |> Array.tryItem 1
+            let monitors = procDirs () |> Array.filter (fun d -> parent d = Some (string me)) |> Array.map Path.GetFileName
+            let zygotes =
+                procDirs ()
+                |> Array.filter (fun d ->
+                    parent d |> Option.exists (fun p -> Array.contains p monitors)
+                    && (tryRead (d + "/environ")).Contains "KLEAR_SANDBOX_ZYG="
+                    && (tryRead (d + "/cmdline")).TrimEnd('\000').EndsWith("\000" + string tag))
+            Expect.equal zygotes.Length 1 "one worker"
+            Process.GetProcessById(int (Path.GetFileName zygotes[0])).Kill()
+            let r = pending.GetAwaiter().GetResult()
+            Expect.equal (r.Stdout, r.Termination) ("abab\n", SandboxTermination.Exited) $"the request's own, faithful result (stderr {r.Stderr})"
+            Expect.equal sb.ColdReruns 1 "re-run cold"
+            expectNothingLeft r
+            let next = run sb "print('next')" "" hostileTimeout
+            Expect.equal (next.Stdout, sb.WorkersStarted) ("next\n", 2) "a fresh worker took the next run"
+        }
+        test "timeouts and output caps end the run, not the worker" {
+            use sb = new PythonSandbox(limits, mode)
+            let slow = run sb "import time\ntime.sleep(60)\n" "" (Some (TimeSpan.FromSeconds 1.0))
+            Expect.equal slow.Termination SandboxTermination.WallClockTimeout "timed out"
+            Expect.isLessThan slow.Elapsed.TotalSeconds 2.5 "near its 1 s timeout"
+            let flood = run sb "while True:\n    print('x' * 4096)\n" "" hostileTimeout
+            Expect.equal flood.Termination SandboxTermination.OutputLimit "output cap"
+            Expect.isLessThanOrEqual flood.Stdout.Length (64 <<< 10) "capture stays under the cap"
+            let spin = run sb "while True:\n    pass\n" "" (Some (TimeSpan.FromSeconds 1.0))
+            Expect.isTrue spin.TimedOut $"CPU spin timed out ({spin.Termination})"
+            let next = run sb "print(input())" "after" hostileTimeout
+            Expect.equal (next.Stdout, sb.WorkersStarted, sb.ColdReruns) ("after\n", 1, 0) "the same worker answers the next run"
+        }
+        test "concurrent hostile and ordinary requests on 2 workers: every result is its own request's" {
+            use sb = new PythonSandbox(limits, mode)
+            let pool = new SandboxPool(sb, 2)
+            use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
+            let echo = "import sys, time, random\ns = sys.stdin.read()\ntime.sleep(random.random() * 0.05)\nprint(s.strip() * 2)\n"
+            let requests =
+                [ for i in 0 .. 29 ->
+                    match i % 5 with
+                    | 1 -> SandboxRequest("import os, sys\nprint(sys.stdin.read())\ntry:\n    os.kill(-1, 9)\nexcept OSError:\n    pass\nos.kill(1, 9)\n", $"k{i}")
+                    | 2 -> SandboxRequest("import sys\nprint(sys.stdin.read(), flush=True)\nwhile True:\n    print('y' * 4096)\n", $"f{i}")
+                    | 3 -> SandboxRequest("import sys\nraise SystemExit(sys.stdin.read())\n", $"e{i}")
+                    | _ -> SandboxRequest(echo, $"r{i}-") ]
+            let results = pool.RunAllAsync(requests).GetAwaiter().GetResult()
+            for i in 0 .. 29 do
+                let r = results[i]
+                match i % 5 with
+                | 1 -> Expect.equal (r.Stdout, r.ExitCode) ($"k{i}\n", 0) $"result {i} is request {i}'s"
+                | 2 -> Expect.stringStarts r.Stdout $"f{i}\n" $"result {i} is request {i}'s"
+                       Expect.equal r.Termination SandboxTermination.OutputLimit "capped"
+                | 3 -> Expect.equal (r.Stderr, r.ExitCode) ($"e{i}\n", 1) $"result {i} is request {i}'s"
+                | _ -> Expect.equal r.Stdout $"r{i}-r{i}-\n" $"result {i} is request {i}'s"
+            Expect.equal (results |> Seq.map (fun r -> r.RunId) |> Seq.distinct |> Seq.length) 30 "distinct runs"
+            Expect.equal (sb.WorkersStarted, sb.ColdReruns) (2, 0) "two workers served them all"
+        }
+    ]
+
+let inMode (mode: SandboxMode) =
+    testList (mode.ToString().ToLowerInvariant()) [ scoring mode; hostileSuite mode; pool mode; rewards mode ]
+
 [<Tests>]
 let tests =
-    testSequenced <| testList "sandbox" [ scoring; hostileSuite; pool; rewards ]
+    testSequenced <| testList "sandbox" [ inMode SandboxMode.Cold; inMode SandboxMode.Warm; warmWorkers ]

@@ -10,7 +10,7 @@ namespace Klear.Host.Cli;
 public sealed class SandboxRunCommand : ICommand
 {
     public string Name => "sandbox run";
-    public string Summary => "run a Python program against ground-truth tests in the sandbox; prints JSON";
+    public string Summary => "run a Python program against ground-truth tests in the sandbox (--mode warm|cold); prints JSON";
 
     public int Run(CliArgs args)
     {
@@ -23,6 +23,9 @@ public sealed class SandboxRunCommand : ICommand
             "hard" => CodeRewardMode.AllOrNothing,
             var other => throw new UsageException($"--reward: expected ratio, signed or hard, got '{other}'"),
         };
+        var sandboxMode = args.String("mode") is { } m
+            ? SandboxModeNames.Parse(m) ?? throw new UsageException($"--mode: expected {SandboxModeNames.Valid}, got '{m}'")
+            : SandboxMode.Warm;
         var workers = args.Int("workers", Environment.ProcessorCount);
         var seed = args.Int("seed", 0);
         args.RejectUnknown();
@@ -37,7 +40,7 @@ public sealed class SandboxRunCommand : ICommand
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
         PythonSandbox sandbox;
-        try { sandbox = new PythonSandbox(); }
+        try { sandbox = new PythonSandbox(mode: sandboxMode); }
         catch (SandboxUnavailableException e) { Console.Error.WriteLine($"klear {Name}: {e.Message}"); return 1; }
         using (sandbox)
         {

@@ -16,7 +16,9 @@ public static class StandardRewards
             "hard" => CodeRewardMode.AllOrNothing,
             var other => throw new Cli.ConfigException($"reward.code_mode: unknown '{other}'; valid: ratio, signed, hard"),
         };
-        var code = new DeferredReward("code", () => new CodeReward(new SandboxPool(new PythonSandbox()), mode));
+        var sandboxMode = SandboxModeNames.Parse(config.SandboxMode)
+            ?? throw new Cli.ConfigException($"reward.sandbox_mode: unknown '{config.SandboxMode}'; valid: {SandboxModeNames.Valid}");
+        var code = new DeferredReward("code", () => new CodeReward(new SandboxPool(new PythonSandbox(mode: sandboxMode)), mode));
         return new RewardRegistry()
             .Register(new MathReward(config), MathReward.DataSources)
             .Register(code, RewardRegistry.CodeDataSources);

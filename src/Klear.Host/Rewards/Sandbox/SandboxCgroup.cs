@@ -16,6 +16,7 @@ internal sealed class SandboxCgroup : IDisposable
     readonly string _memory;
 
     long _oomKillsBefore, _forkFailuresBefore;
+    int _processLimit;
 
     SandboxCgroup(string pids, string memory) { _pids = pids; _memory = memory; }
 
@@ -35,7 +36,7 @@ internal sealed class SandboxCgroup : IDisposable
         var cg = new SandboxCgroup(pids, memory);
         try
         {
-            File.WriteAllText(Path.Combine(pids, "pids.max"), limits.MaxProcesses.ToString());
+            cg.SetProcessLimit(limits.MaxProcesses);
             File.WriteAllText(Path.Combine(memory, "memory.limit_in_bytes"), limits.MemoryBytes.ToString());
             // Without this a program could move its excess into swap (none here today, but a host may have some).
             var memsw = Path.Combine(memory, "memory.memsw.limit_in_bytes");
@@ -43,6 +44,14 @@ internal sealed class SandboxCgroup : IDisposable
         }
         catch { cg.Dispose(); throw; }
         return cg;
+    }
+
+    /// <summary>Sets pids.max (a warm worker's own processes need a little more than a cold run's).</summary>
+    public void SetProcessLimit(int processes)
+    {
+        if (processes == _processLimit) return;
+        File.WriteAllText(Path.Combine(_pids, "pids.max"), processes.ToString());
+        _processLimit = processes;
     }
 
     /// <summary>Marks the start of a run: the kernel's counters are cumulative, so verdicts compare with this.</summary>
@@ -57,6 +66,9 @@ internal sealed class SandboxCgroup : IDisposable
 
     /// <summary>A fork or clone failed on pids.max during this run.</summary>
     public bool ProcessLimitHit => ForkFailures > _forkFailuresBefore;
+
+    /// <summary>Distinct processes in the two cgroups now.</summary>
+    public int ProcessCount() => ReadPids().Distinct().Count();
 
     /// <summary>No process is left in either cgroup (the slot can take the next run).</summary>
     public bool IsEmpty => ReadPids().Count == 0;
