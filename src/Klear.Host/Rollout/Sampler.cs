@@ -82,7 +82,7 @@ public sealed class Sampler(Qwen3ForCausalLM model)
                 // request's history, cache and uniforms its own: what it draws next does not change.
                 using var keep = torch.tensor(live.ToArray());
                 ids = Replace(ids, ids.index_select(0, keep));
-                if (attentionMask is not null) attentionMask = mask = Replace(mask, mask.index_select(0, keep));
+                if (attentionMask is not null) attentionMask = Replace(attentionMask, attentionMask.index_select(0, keep));
                 positions = Replace(positions, positions.index_select(0, keep));
                 uniforms = Replace(uniforms, uniforms.index_select(0, keep));
                 cache?.KeepRows(keep);
