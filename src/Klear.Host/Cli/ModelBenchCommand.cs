@@ -23,7 +23,6 @@ public sealed class ModelBenchCommand : ICommand
     public string Name => "model bench";
     public string Summary => "benchmark training and generation throughput against a PyTorch peer";
 
-    /// <summary>Null when that part was not run (<c>--parts</c>); GenSimple is the PyTorch peer's lighter loop only.</summary>
     /// <summary>
     /// Null when that part was not run (<c>--parts</c>); GenSimple is the PyTorch peer's lighter loop only. GenPerCpuS
     /// divides by the process's CPU time instead of wall time: with one thread that is the work done, which a busy
@@ -32,7 +31,7 @@ public sealed class ModelBenchCommand : ICommand
     sealed record Figures(double MatmulGflops, double? TrainTokensPerS, double? GenTokensPerS, double? GenNoCacheTokensPerS,
         double? GenTokensPerCpuS, double? GenSimpleTokensPerS = null);
 
-    static readonly string[] AllParts = ["train", "gen", "nocache"];
+    static readonly string[] AllParts = ["train", "gen", "nocache", "stop"];
 
     public int Run(CliArgs args)
     {
@@ -134,8 +133,30 @@ public sealed class ModelBenchCommand : ICommand
             return (n / w.Elapsed.TotalSeconds, n / (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds);
         }
         Generate(4, true);
+        if (parts.Contains("stop")) MeasureDropFinished(sampler, prompts, newTokens);
         (double PerS, double PerCpuS)? gen = parts.Contains("gen") ? Generate(newTokens, true) : null;
         return new Figures(matmul, train, gen?.PerS, parts.Contains("nocache") ? Generate(noCacheTokens, false).PerS : null, gen?.PerCpuS);
+    }
+
+    /// <summary>
+    /// Klear only (the peer keeps every row): with stop tokens, rows finish at different steps; tokens/s with finished
+    /// rows dropped from the batch and kept in it, which must give identical responses. At temperature 1 the untrained
+    /// model is near uniform, so 4 stop ids of 512 end a row with probability 1/128 per step.
+    /// </summary>
+    static void MeasureDropFinished(Sampler sampler, List<int[]> prompts, int newTokens)
+    {
+        var options = new SamplingOptions { Temperature = 1.0, MaxNewTokens = newTokens, Seed = 3, StopTokenIds = [0, 1, 2, 3] };
+        (double PerS, GenerationResult Result) Run(bool drop)
+        {
+            var w = Stopwatch.StartNew();
+            var result = sampler.Generate(prompts, options, dropFinished: drop);
+            return (result.Tokens.Sum(t => t.Length) / w.Elapsed.TotalSeconds, result);
+        }
+        var kept = Run(false);
+        var dropped = Run(true);
+        bool same = kept.Result.Tokens.Zip(dropped.Result.Tokens).All(x => x.First.SequenceEqual(x.Second));
+        Console.WriteLine($"Klear generation with stop tokens ({dropped.Result.Finished.Count(f => f)} of {prompts.Count} rows finished, {dropped.Result.Tokens.Sum(t => t.Length)} tokens): " +
+                          $"finished rows dropped {dropped.PerS:F0} tokens/s, kept {kept.PerS:F0} tokens/s ({dropped.PerS / kept.PerS:F2}x); identical responses: {same}");
     }
 
     /// <summary>
