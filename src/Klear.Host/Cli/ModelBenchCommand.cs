@@ -132,9 +132,17 @@ public sealed class ModelBenchCommand : ICommand
             double n = result.Tokens.Sum(t => t.Length);
             return (n / w.Elapsed.TotalSeconds, n / (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds);
         }
-        Generate(4, true);
+        // Warm-up at full length: .NET's tiered JIT recompiles the hot paths after their first ~30 calls, which would
+        // otherwise land in (and on a 2-core machine compete with) the measured run; Python has no such phase.
+        Generate(newTokens, true);
         if (parts.Contains("stop")) MeasureDropFinished(sampler, prompts, newTokens);
-        (double PerS, double PerCpuS)? gen = parts.Contains("gen") ? Generate(newTokens, true) : null;
+        (double PerS, double PerCpuS)? gen = null;
+        if (parts.Contains("gen"))
+        {
+            // The median of three runs, wall and CPU separately, as the peer does.
+            var runs = Enumerable.Range(0, 3).Select(_ => Generate(newTokens, true)).ToList();
+            gen = (runs.Select(r => r.PerS).Order().ElementAt(1), runs.Select(r => r.PerCpuS).Order().ElementAt(1));
+        }
         return new Figures(matmul, train, gen?.PerS, parts.Contains("nocache") ? Generate(noCacheTokens, false).PerS : null, gen?.PerCpuS);
     }
 
