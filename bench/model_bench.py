@@ -27,11 +27,14 @@ p.add_argument("--prompt-tokens", type=int, default=16)
 p.add_argument("--new-tokens", type=int, default=256)
 p.add_argument("--no-cache-tokens", type=int, default=256, help="new tokens for the recomputation run")
 p.add_argument("--train-steps", type=int, default=5)
-p.add_argument("--threads", type=int, default=1, help="OpenBLAS already uses both cores")
+p.add_argument("--threads", type=int, default=1,
+               help="torch intra-op threads; set OPENBLAS_NUM_THREADS to the same in the environment (OpenBLAS reads it at load)")
+p.add_argument("--parts", default="train,gen,nocache", help="which measurements to run, comma-separated")
 p.add_argument("--logits", metavar="DIR")
 p.add_argument("--input-ids")
 args = p.parse_args()
 torch.set_num_threads(args.threads)
+parts = set(args.parts.split(","))
 
 
 class Cfg:
@@ -73,12 +76,25 @@ class Attention(nn.Module):
         v = self.v_proj(x).view(B, T, self.kvh, self.d).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        if cache is not None:
+        if cache is not None and "buf_k" in cache:
+            # Klear's KvCache: write the new keys/values into a preallocated buffer, attend over a view of it.
+            n = cache["n"]
+            cache["buf_k"][:, :, n:n + T] = k
+            cache["buf_v"][:, :, n:n + T] = v
+            cache["n"] = n + T
+            k, v = cache["buf_k"][:, :, :n + T], cache["buf_v"][:, :, :n + T]
+        elif cache is not None:
+            # Hugging Face's DynamicCache: concatenate, copying the history at every step.
             if "k" in cache:
                 k = torch.cat([cache["k"], k], 2)
                 v = torch.cat([cache["v"], v], 2)
             cache["k"], cache["v"] = k, v
         rep = self.h // self.kvh
+        if T == 1 and cache is not None and "buf_k" in cache:
+            # Klear's decode step: a group's query heads share keys, so they take the query-length slot.
+            qg = q.reshape(B, self.kvh, rep, self.d)
+            y = ((qg @ k.transpose(-2, -1)) / math.sqrt(self.d)).softmax(-1) @ v  # [B, Hkv, rep, D]
+            return self.o_proj(y.reshape(B, 1, self.h * self.d))
         k = k.repeat_interleave(rep, dim=1)
         v = v.repeat_interleave(rep, dim=1)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(self.d)
@@ -219,24 +235,41 @@ def train_step():
     opt.step()
 
 
-train_step()
-step_s = []
-for _ in range(args.train_steps):
-    t0 = time.perf_counter()
+train_tps = None
+if "train" in parts:
     train_step()
-    step_s.append(time.perf_counter() - t0)
-train_tps = args.batch * args.seq / sorted(step_s)[args.train_steps // 2]  # median step, as the Klear side
+    step_s = []
+    for _ in range(args.train_steps):
+        t0 = time.perf_counter()
+        train_step()
+        step_s.append(time.perf_counter() - t0)
+    train_tps = args.batch * args.seq / sorted(step_s)[args.train_steps // 2]  # median step, as the Klear side
 
 
 # ---- generation: sampling at temperature 1, with and without a KV cache ---------------------------------------------
 def generate(new_tokens, use_cache):
+    """The work of Klear's Sampler.Generate at temperature 1 (no top-k/top-p): per-request uniforms drawn up front
+    from per-request generators, inverse-CDF sampling with the drawn token's log-prob, tokens and log-probs copied to
+    the host at every step (for the stop-token check), the KV cache preallocated and written in place."""
     g = torch.Generator().manual_seed(0)
-    seq = torch.randint(0, c.vocab, (args.batch, args.prompt_tokens), generator=g)
-    caches = [dict() for _ in range(c.layers)] if use_cache else None
+    B, P = args.batch, args.prompt_tokens
+    seq = torch.randint(0, c.vocab, (B, P), generator=g)
+    uniforms = torch.stack([torch.rand(new_tokens, generator=torch.Generator().manual_seed(3 + i)) for i in range(B)])
+    caches = None
+    if use_cache:
+        shape = (B, c.kv_heads, P + new_tokens, c.head_dim)
+        caches = [{"buf_k": torch.zeros(shape), "buf_v": torch.zeros(shape), "n": 0} for _ in range(c.layers)]
+    tokens, logprobs = [[] for _ in range(B)], [[] for _ in range(B)]
     with torch.no_grad():
         logits = model(seq, caches)[:, -1]
         for step in range(new_tokens):
-            nxt = torch.multinomial(logits.softmax(-1), 1, generator=g)
+            logp = logits.log_softmax(-1)                                         # [B, V]
+            cdf = logp.exp().cumsum(-1)
+            nxt = (cdf < uniforms[:, step:step + 1] * cdf[:, -1:]).sum(-1, keepdim=True).clamp_max(c.vocab - 1)
+            lp = logp.gather(1, nxt)
+            for i, (t, l) in enumerate(zip(nxt.squeeze(1).tolist(), lp.squeeze(1).tolist())):
+                tokens[i].append(t)
+                logprobs[i].append(l)
             seq = torch.cat([seq, nxt], 1)
             if step == new_tokens - 1:
                 break
@@ -244,18 +277,46 @@ def generate(new_tokens, use_cache):
                 logits = model(nxt, caches, past=seq.shape[1] - 1)[:, -1]
             else:
                 logits = model(seq)[:, -1]
+    return tokens, logprobs
+
+
+def generate_simple(new_tokens):
+    """The lighter loop this peer used before: torch.multinomial, no log-probs, no host copy, HF-style concatenating
+    cache. Reported alongside, not compared."""
+    g = torch.Generator().manual_seed(0)
+    seq = torch.randint(0, c.vocab, (args.batch, args.prompt_tokens), generator=g)
+    caches = [dict() for _ in range(c.layers)]
+    with torch.no_grad():
+        logits = model(seq, caches)[:, -1]
+        for step in range(new_tokens):
+            nxt = torch.multinomial(logits.softmax(-1), 1, generator=g)
+            seq = torch.cat([seq, nxt], 1)
+            if step == new_tokens - 1:
+                break
+            logits = model(nxt, caches, past=seq.shape[1] - 1)[:, -1]
     return seq
 
 
-generate(4, True)
-t0 = time.perf_counter()
-generate(args.new_tokens, True)
-gen_tps = args.batch * args.new_tokens / (time.perf_counter() - t0)
-t0 = time.perf_counter()
-generate(args.no_cache_tokens, False)
-gen_nocache_tps = args.batch * args.no_cache_tokens / (time.perf_counter() - t0)
+def tokens_per_s(run, new_tokens):
+    """Per wall-clock second and per CPU-second of this process (the Klear side measures both the same way)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    run()
+    n = args.batch * new_tokens
+    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
+
+
+gen_tps = gen_cpu_tps = gen_simple_tps = gen_nocache_tps = None
+if "gen" in parts:
+    generate(args.new_tokens, True)  # full-length warm-up, as the Klear side (which needs it for its JIT)
+    runs = [tokens_per_s(lambda: generate(args.new_tokens, True), args.new_tokens) for _ in range(3)]
+    gen_tps, gen_cpu_tps = sorted(r[0] for r in runs)[1], sorted(r[1] for r in runs)[1]  # medians of three
+    gen_simple_tps, _ = tokens_per_s(lambda: generate_simple(args.new_tokens), args.new_tokens)
+if "nocache" in parts:
+    gen_nocache_tps, _ = tokens_per_s(lambda: generate(args.no_cache_tokens, False), args.no_cache_tokens)
 
 print(json.dumps({
     "torch_version": torch.__version__, "threads": torch.get_num_threads(), "matmul_gflops": matmul_gflops,
+    "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
     "train_tokens_per_s": train_tps, "gen_tokens_per_s": gen_tps, "gen_nocache_tokens_per_s": gen_nocache_tps,
+    "gen_tokens_per_cpu_s": gen_cpu_tps, "gen_simple_tokens_per_s": gen_simple_tps,
 }))

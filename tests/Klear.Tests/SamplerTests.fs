@@ -171,10 +171,64 @@ let tests =
             Expect.isLessThan (maxAbsDiff gChunked gFull / scale) 1e-5 "gradients, relative to the largest"
         }
 
+        test "dropping finished rows changes nothing: outputs equal the run without stops, cut at the first stop" {
+            use m = seededModel (gqaConfig ()) 38L
+            let batch = [| [| 5; 6; 7; 8; 9 |]; [| 1; 2 |]; [| 30; 31; 32 |]; [| 11 |]; [| 3; 4; 20; 21 |] |]
+            for temperature, topP in [ 0.0, 1.0; 1.0, 0.9 ] do
+                let withStops (stops: int[]) = SamplingOptions(Temperature = temperature, TopP = topP, MaxNewTokens = 14, Seed = 7L, StopTokenIds = stops)
+                let options = withStops [||]
+                let free = Sampler(m).Generate(batch, options)
+                // A stop token that ends the rows at three or more different steps (or never), so rows leave the
+                // batch one by one while others still decode.
+                let cut (stopAt: int) (row: int[]) =
+                    match Array.tryFindIndex ((=) stopAt) row with
+                    | Some i -> Array.truncate (i + 1) row, true
+                    | None -> row, false
+                let stopAt =
+                    free.Tokens |> Array.concat |> Array.distinct
+                    |> Array.tryFind (fun c -> free.Tokens |> Array.map (fun r -> (fst (cut c r)).Length) |> Array.distinct |> Array.length >= 3)
+                Expect.isSome stopAt $"T={options.Temperature}: some token ends the rows at mixed steps"
+                let stopAt = stopAt.Value
+                let stopped = withStops [| stopAt |]
+                for useCache in [ true; false ] do
+                    let dropped = Sampler(m).Generate(batch, stopped, useKvCache = useCache)
+                    let kept = Sampler(m).Generate(batch, stopped, useKvCache = useCache, dropFinished = false)
+                    Expect.equal dropped.Tokens kept.Tokens $"T={options.Temperature} cache={useCache}: same tokens with and without dropping"
+                    Expect.equal dropped.Finished kept.Finished "same finished flags"
+                    Expect.isLessThan (maxAbsDiff (Array.concat dropped.LogProbs) (Array.concat kept.LogProbs)) 1e-5 "same log-probs"
+                    for i in 0 .. batch.Length - 1 do
+                        let expected, finished = cut stopAt free.Tokens.[i]
+                        Expect.sequenceEqual dropped.Tokens.[i] expected $"row {i}: the free run cut at its first stop"
+                        Expect.equal dropped.Finished.[i] finished $"row {i}: finished iff the stop token came"
+                        Expect.isLessThan (maxAbsDiff dropped.LogProbs.[i] (Array.truncate expected.Length free.LogProbs.[i])) 1e-5 $"row {i}: log-probs"
+        }
+
+        test "KvCache.KeepRows keeps the stored keys and values of the chosen rows, in the given order" {
+            use _ = torch.no_grad()
+            use cache = new KvCache(2, 4L, 2, 3, 10)
+            use g = new torch.Generator(5UL)
+            let appended = [ for layer in 0 .. 1 -> torch.randn([| 4L; 2L; 6L; 3L |], generator = g), torch.randn([| 4L; 2L; 6L; 3L |], generator = g) ]
+            for layer, (k, v) in List.indexed appended do
+                cache.Append(layer, k.narrow(2L, 0L, 5L), v.narrow(2L, 0L, 5L)) |> ignore
+            use rows = torch.tensor([| 3L; 0L |])
+            cache.KeepRows rows
+            Expect.equal cache.Batch 2L "two rows left"
+            Expect.equal cache.Length 5 "length unchanged"
+            for layer, (k, v) in List.indexed appended do
+                // One more token after the compaction: the history must be rows 3 and 0 of what was appended.
+                let struct (keys, values) = cache.Append(layer, k.narrow(2L, 5L, 1L).index_select(0L, rows), v.narrow(2L, 5L, 1L).index_select(0L, rows))
+                for j, r in [ 0, 3L; 1, 0L ] do
+                    Expect.equal (toArray (keys.select(0L, int64 j))) (toArray (k.select(0L, r))) $"layer {layer}: keys of old row {r}"
+                    Expect.equal (toArray (values.select(0L, int64 j))) (toArray (v.select(0L, r))) $"layer {layer}: values of old row {r}"
+            Expect.throws (fun () -> cache.KeepRows(torch.tensor([| 2L |]))) "row 2 no longer exists"
+        }
+
         test "generation leaves no live tensors behind" {
             use m = seededModel (gqaConfig ()) 37L
             let sampler = Sampler(m)
-            let options = SamplingOptions(Temperature = 1.0, MaxNewTokens = 5)
+            // A stop token, so rows leave the batch (and their cache rows are reallocated) during the loop.
+            let free = sampler.Generate(prompts, SamplingOptions(Temperature = 1.0, MaxNewTokens = 5))
+            let options = SamplingOptions(Temperature = 1.0, MaxNewTokens = 5, StopTokenIds = [| free.Tokens.[0].[1] |])
             sampler.Generate(prompts, options) |> ignore
             let before = DisposeScopeManager.Statistics.ThreadTotalLiveCount
             for _ in 1 .. 3 do sampler.Generate(prompts, options) |> ignore

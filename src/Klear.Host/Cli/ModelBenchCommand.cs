@@ -12,6 +12,9 @@ namespace Klear.Host.Cli;
 /// <c>model bench</c>: training tokens/s (forward, backward, AdamW), generation tokens/s with and without the KV cache,
 /// each also as a share of the measured fp32 matmul peak; then the same figures from <c>bench/model_bench.py</c>
 /// (the identical architecture in PyTorch) when Debian's python3-torch is importable, and the Klear/PyTorch ratios.
+/// Both sides run with the same thread count (<c>--threads</c>, libtorch's pool here; torch and OpenBLAS there) and do
+/// the same generation work (log-probs, host copies, in-place cache). <c>--profile</c> splits a cached decode step
+/// into model forward, sampling and bookkeeping instead.
 /// </summary>
 public sealed class ModelBenchCommand : ICommand
 {
@@ -20,7 +23,15 @@ public sealed class ModelBenchCommand : ICommand
     public string Name => "model bench";
     public string Summary => "benchmark training and generation throughput against a PyTorch peer";
 
-    sealed record Figures(double MatmulGflops, double TrainTokensPerS, double GenTokensPerS, double GenNoCacheTokensPerS);
+    /// <summary>
+    /// Null when that part was not run (<c>--parts</c>); GenSimple is the PyTorch peer's lighter loop only. GenPerCpuS
+    /// divides by the process's CPU time instead of wall time: with one thread that is the work done, which a busy
+    /// neighbour stretches far less than the wall clock.
+    /// </summary>
+    sealed record Figures(double MatmulGflops, double? TrainTokensPerS, double? GenTokensPerS, double? GenNoCacheTokensPerS,
+        double? GenTokensPerCpuS, double? GenSimpleTokensPerS = null);
+
+    static readonly string[] AllParts = ["train", "gen", "nocache", "stop"];
 
     public int Run(CliArgs args)
     {
@@ -32,36 +43,51 @@ public sealed class ModelBenchCommand : ICommand
         };
         int batch = args.Int("batch", 16), seq = args.Int("seq", 256), prompt = args.Int("prompt-tokens", 16);
         int newTokens = args.Int("new-tokens", 256), noCacheTokens = args.Int("no-cache-tokens", 256), steps = args.Int("train-steps", 5);
-        int threads = args.Int("threads", 0);
+        // Explicit, because the two sides default differently (libtorch: one per core; the peer used to pin torch to 1).
+        int threads = args.Int("threads", Environment.ProcessorCount);
+        var parts = (args.String("parts") ?? string.Join(',', AllParts)).Split(',', StringSplitOptions.TrimEntries).ToHashSet();
+        bool profile = args.Flag("profile");
         bool skipPyTorch = args.Flag("no-pytorch");
         var script = args.String("pytorch-script") ?? FindScript();
         args.RejectUnknown();
         try { config.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
-        if (batch <= 0 || seq <= 0 || prompt <= 0 || newTokens <= 0 || noCacheTokens <= 0 || steps <= 0)
-            throw new UsageException("--batch, --seq, --prompt-tokens, --new-tokens, --no-cache-tokens and --train-steps must be positive");
+        if (batch <= 0 || seq <= 0 || prompt <= 0 || newTokens <= 0 || noCacheTokens <= 0 || steps <= 0 || threads <= 0)
+            throw new UsageException("--batch, --seq, --prompt-tokens, --new-tokens, --no-cache-tokens, --train-steps and --threads must be positive");
+        if (parts.Except(AllParts).FirstOrDefault() is { } unknown)
+            throw new UsageException($"--parts: unknown part '{unknown}' (valid: {string.Join(", ", AllParts)})");
         // Spinning OpenMP threads (the default) are fastest on an idle machine and collapse on a busy one; PASSIVE is the
         // reverse. Measured here: 4.7k vs 2.4k tokens/s idle-ish, 0.46k vs 2.5k under a load of 6-8 on 2 cores.
         var waitPolicy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is { Length: > 0 } policy ? policy : "default";
-        if (threads > 0) torch.set_num_threads(threads);
+        torch.set_num_threads(threads);
 
         Console.WriteLine($"load average before: {LoadAverage()} on {Environment.ProcessorCount} cores (figures from a busy machine are not comparable)");
         Console.WriteLine($"model: {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads / {config.NumKeyValueHeads} KV heads × {config.HeadDim}, " +
                           $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; libtorch threads {torch.get_num_threads()}, OMP_WAIT_POLICY {waitPolicy}");
-        var klear = Measure(config, batch, seq, prompt, newTokens, noCacheTokens, steps);
+        if (profile)
+        {
+            ProfileDecode(config, batch, prompt, newTokens);
+            return 0;
+        }
+        var klear = Measure(config, batch, seq, prompt, newTokens, noCacheTokens, steps, parts);
         Print("Klear (TorchSharp)", klear, config, batch, seq, prompt, newTokens, noCacheTokens);
-        Console.WriteLine($"  KV cache speed-up over recomputation: {klear.GenTokensPerS / klear.GenNoCacheTokensPerS:F1}x");
+        if (klear.GenTokensPerS is { } cached && klear.GenNoCacheTokensPerS is { } recomputed)
+            Console.WriteLine($"  KV cache speed-up over recomputation: {cached / recomputed:F1}x");
 
         if (skipPyTorch) return 0;
-        var peer = RunPyTorch(script, config, batch, seq, prompt, newTokens, noCacheTokens, steps);
+        var peer = RunPyTorch(script, config, batch, seq, prompt, newTokens, noCacheTokens, steps, threads, parts);
         if (peer is null) return 0;
         Print("PyTorch", peer, config, batch, seq, prompt, newTokens, noCacheTokens);
-        Console.WriteLine($"ratios Klear/PyTorch: training {klear.TrainTokensPerS / peer.TrainTokensPerS:F2}, generation {klear.GenTokensPerS / peer.GenTokensPerS:F2}, " +
-                          $"generation without cache {klear.GenNoCacheTokensPerS / peer.GenNoCacheTokensPerS:F2}, matmul peak {klear.MatmulGflops / peer.MatmulGflops:F2}");
+        static string Ratio(double? a, double? b) => a is { } x && b is { } y ? $"{x / y:F2}" : "-";
+        Console.WriteLine($"ratios Klear/PyTorch: training {Ratio(klear.TrainTokensPerS, peer.TrainTokensPerS)}, generation {Ratio(klear.GenTokensPerS, peer.GenTokensPerS)}, " +
+                          $"per CPU-second {Ratio(klear.GenTokensPerCpuS, peer.GenTokensPerCpuS)}, " +
+                          $"generation without cache {Ratio(klear.GenNoCacheTokensPerS, peer.GenNoCacheTokensPerS)}, matmul peak {Ratio(klear.MatmulGflops, peer.MatmulGflops)}; " +
+                          $"generation vs the peer's lighter loop {Ratio(klear.GenTokensPerS, peer.GenSimpleTokensPerS)}");
+        Console.WriteLine($"load average after: {LoadAverage()}");
         return 0;
     }
 
-    static Figures Measure(Qwen3Config config, int batch, int seq, int prompt, int newTokens, int noCacheTokens, int steps)
+    static Figures Measure(Qwen3Config config, int batch, int seq, int prompt, int newTokens, int noCacheTokens, int steps, ISet<string> parts)
     {
         double matmul = MatmulGflops();
         using var model = new Qwen3ForCausalLM(config).InitializeWeights(0);
@@ -78,30 +104,115 @@ public sealed class ModelBenchCommand : ICommand
             optimizer.step();
         }
         model.train();
-        TrainStep();
-        // The median step, because the machine is shared: one step slowed by a neighbour should not set the figure.
-        var stepSeconds = new List<double>();
-        for (int i = 0; i < steps; i++)
+        double? train = null;
+        if (parts.Contains("train"))
         {
-            var watch = Stopwatch.StartNew();
             TrainStep();
-            stepSeconds.Add(watch.Elapsed.TotalSeconds);
+            // The median step, because the machine is shared: one step slowed by a neighbour should not set the figure.
+            var stepSeconds = new List<double>();
+            for (int i = 0; i < steps; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                TrainStep();
+                stepSeconds.Add(watch.Elapsed.TotalSeconds);
+            }
+            train = (double)batch * seq / stepSeconds.Order().ElementAt(steps / 2);
         }
-        double train = (double)batch * seq / stepSeconds.Order().ElementAt(steps / 2);
 
         model.eval();
         var random = new Random(2);
         var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, prompt).Select(_ => random.Next(config.VocabSize)).ToArray()).ToList();
         var sampler = new Sampler(model);
-        double Generate(int tokens, bool cache)
+        (double PerS, double PerCpuS) Generate(int tokens, bool cache)
         {
             var options = new SamplingOptions { Temperature = 1.0, MaxNewTokens = tokens, Seed = 3 };
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var w = Stopwatch.StartNew();
             var result = sampler.Generate(prompts, options, useKvCache: cache);
-            return result.Tokens.Sum(t => t.Length) / w.Elapsed.TotalSeconds;
+            double n = result.Tokens.Sum(t => t.Length);
+            return (n / w.Elapsed.TotalSeconds, n / (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds);
         }
-        Generate(4, true);
-        return new Figures(matmul, train, Generate(newTokens, true), Generate(noCacheTokens, false));
+        // Warm-up at full length: .NET's tiered JIT recompiles the hot paths after their first ~30 calls, which would
+        // otherwise land in (and on a 2-core machine compete with) the measured run; Python has no such phase.
+        Generate(newTokens, true);
+        if (parts.Contains("stop")) MeasureDropFinished(sampler, prompts, newTokens);
+        (double PerS, double PerCpuS)? gen = null;
+        if (parts.Contains("gen"))
+        {
+            // The median of three runs, wall and CPU separately, as the peer does.
+            var runs = Enumerable.Range(0, 3).Select(_ => Generate(newTokens, true)).ToList();
+            gen = (runs.Select(r => r.PerS).Order().ElementAt(1), runs.Select(r => r.PerCpuS).Order().ElementAt(1));
+        }
+        return new Figures(matmul, train, gen?.PerS, parts.Contains("nocache") ? Generate(noCacheTokens, false).PerS : null, gen?.PerCpuS);
+    }
+
+    /// <summary>
+    /// Klear only (the peer keeps every row): with stop tokens, rows finish at different steps; tokens/s with finished
+    /// rows dropped from the batch and kept in it, which must give identical responses. At temperature 1 the untrained
+    /// model is near uniform, so 4 stop ids of 512 end a row with probability 1/128 per step.
+    /// </summary>
+    static void MeasureDropFinished(Sampler sampler, List<int[]> prompts, int newTokens)
+    {
+        var options = new SamplingOptions { Temperature = 1.0, MaxNewTokens = newTokens, Seed = 3, StopTokenIds = [0, 1, 2, 3] };
+        (double PerS, GenerationResult Result) Run(bool drop)
+        {
+            var w = Stopwatch.StartNew();
+            var result = sampler.Generate(prompts, options, dropFinished: drop);
+            return (result.Tokens.Sum(t => t.Length) / w.Elapsed.TotalSeconds, result);
+        }
+        var kept = Run(false);
+        var dropped = Run(true);
+        bool same = kept.Result.Tokens.Zip(dropped.Result.Tokens).All(x => x.First.SequenceEqual(x.Second));
+        Console.WriteLine($"Klear generation with stop tokens ({dropped.Result.Finished.Count(f => f)} of {prompts.Count} rows finished, {dropped.Result.Tokens.Sum(t => t.Length)} tokens): " +
+                          $"finished rows dropped {dropped.PerS:F0} tokens/s, kept {kept.PerS:F0} tokens/s ({dropped.PerS / kept.PerS:F2}x); identical responses: {same}");
+    }
+
+    /// <summary>
+    /// Where a cached decode step's time goes: the loop of <see cref="Sampler.Generate"/> (equal-length prompts, so no
+    /// mask) with a stopwatch around the model forward, the sampling, and the host copies; tensors created per step
+    /// from TorchSharp's scope statistics. Three repeats, because the first pays for warm-up and neighbours vary.
+    /// </summary>
+    static void ProfileDecode(Qwen3Config config, int batch, int prompt, int newTokens)
+    {
+        using var model = new Qwen3ForCausalLM(config).InitializeWeights(0);
+        model.eval();
+        var options = new SamplingOptions { Temperature = 1.0, MaxNewTokens = newTokens };
+        int total = prompt + newTokens, decodeSteps = newTokens - 1;
+        if (decodeSteps <= 0) throw new UsageException("--profile needs --new-tokens of at least 2");
+        for (int repeat = 0; repeat < 3; repeat++)
+        {
+            using var noGrad = torch.no_grad();
+            using var scope = torch.NewDisposeScope();
+            var ids = torch.randint(0, config.VocabSize, [batch, total], generator: new torch.Generator(1)); // [B, P + N]
+            var uniforms = torch.rand([batch, newTokens], generator: new torch.Generator(2));               // [B, N]
+            using var cache = new KvCache(config.NumHiddenLayers, batch, config.NumKeyValueHeads, config.HeadDim, total);
+            double forward = 0, sampling = 0, host = 0;
+            long created = DisposeScopeManager.Statistics.CreatedInScopeCount;
+            var all = Stopwatch.StartNew();
+            for (int step = 0; step < newTokens; step++)
+            {
+                using var stepScope = torch.NewDisposeScope();
+                int length = prompt + step;
+                var watch = Stopwatch.StartNew();
+                var input = step == 0 ? ids.narrow(1, 0, length) : ids.narrow(1, length - 1, 1);
+                var logits = model.Logits(model.Hidden(new CausalLMInput(input, Cache: cache)).select(1, -1)); // [B, V]
+                double t1 = watch.Elapsed.TotalMilliseconds;
+                var (next, logProbs) = Sampler.SampleNext(logits, options, uniforms.select(1, step));
+                double t2 = watch.Elapsed.TotalMilliseconds;
+                ids.select(1, length).copy_(next);
+                _ = next.data<long>().ToArray();
+                _ = logProbs.data<float>().ToArray();
+                double t3 = watch.Elapsed.TotalMilliseconds;
+                if (step == 0) continue;                                                 // the prefill is not a decode step
+                forward += t1;
+                sampling += t2 - t1;
+                host += t3 - t2;
+            }
+            double ms = all.Elapsed.TotalMilliseconds;
+            double perStep = (DisposeScopeManager.Statistics.CreatedInScopeCount - created) / (double)newTokens;
+            Console.WriteLine($"profile {repeat + 1}: {batch * newTokens / ms * 1000:F0} tokens/s; per decode step: forward {forward / decodeSteps:F3} ms, " +
+                              $"sampling {sampling / decodeSteps:F3} ms, token copy to host {host / decodeSteps:F3} ms; {perStep:F0} tensors created per step; load {LoadAverage()}");
+        }
     }
 
     static string LoadAverage() =>
@@ -144,12 +255,19 @@ public sealed class ModelBenchCommand : ICommand
         var (_, noCacheFlops) = FlopsPerToken(c, seq, prompt, noCacheTokens);
         string Share(double tokensPerS, double flops) => $"{tokensPerS * flops / 1e9:F1} GFLOP/s = {100 * tokensPerS * flops / 1e9 / f.MatmulGflops:F0}% of peak";
         Console.WriteLine($"{who}: fp32 1024² matmul peak (best of 20) {f.MatmulGflops:F1} GFLOP/s");
-        Console.WriteLine($"  training (batch {batch} × {seq}, fwd+bwd+AdamW, median step): {f.TrainTokensPerS:F0} tokens/s, {Share(f.TrainTokensPerS, trainFlops)}");
-        Console.WriteLine($"  generation with KV cache (batch {batch}, prompt {prompt}, {newTokens} new): {f.GenTokensPerS:F0} tokens/s, {Share(f.GenTokensPerS, genFlops)}");
-        Console.WriteLine($"  generation without cache ({noCacheTokens} new): {f.GenNoCacheTokensPerS:F0} tokens/s, useful work {Share(f.GenNoCacheTokensPerS, noCacheFlops)}");
+        if (f.TrainTokensPerS is { } train)
+            Console.WriteLine($"  training (batch {batch} × {seq}, fwd+bwd+AdamW, median step): {train:F0} tokens/s, {Share(train, trainFlops)}");
+        if (f.GenTokensPerS is { } gen)
+            Console.WriteLine($"  generation with KV cache (batch {batch}, prompt {prompt}, {newTokens} new): {gen:F0} tokens/s, {Share(gen, genFlops)}; " +
+                              $"{f.GenTokensPerCpuS:F0} tokens per CPU-second");
+        if (f.GenSimpleTokensPerS is { } simple)
+            Console.WriteLine($"  generation with the lighter loop (multinomial, no log-probs, concatenating cache): {simple:F0} tokens/s");
+        if (f.GenNoCacheTokensPerS is { } noCache)
+            Console.WriteLine($"  generation without cache ({noCacheTokens} new): {noCache:F0} tokens/s, useful work {Share(noCache, noCacheFlops)}");
     }
 
-    static Figures? RunPyTorch(string? script, Qwen3Config c, int batch, int seq, int prompt, int newTokens, int noCacheTokens, int steps)
+    static Figures? RunPyTorch(string? script, Qwen3Config c, int batch, int seq, int prompt, int newTokens, int noCacheTokens, int steps,
+        int threads, ISet<string> parts)
     {
         if (script is null || !File.Exists(script))
         {
@@ -168,8 +286,10 @@ public sealed class ModelBenchCommand : ICommand
             "--kv-heads", $"{c.NumKeyValueHeads}", "--head-dim", $"{c.HeadDim}", "--intermediate", $"{c.IntermediateSize}",
             "--vocab", $"{c.VocabSize}", "--batch", $"{batch}", "--seq", $"{seq}", "--prompt-tokens", $"{prompt}",
             "--new-tokens", $"{newTokens}", "--no-cache-tokens", $"{noCacheTokens}", "--train-steps", $"{steps}",
+            "--threads", $"{threads}", "--parts", string.Join(',', parts),
         ];
-        var (code, output, error) = RunProcess(Python, arguments);
+        // OpenBLAS sizes its pool when it loads, so the peer's matmul thread count can only come from the environment.
+        var (code, output, error) = RunProcess(Python, arguments, new() { ["OPENBLAS_NUM_THREADS"] = $"{threads}" });
         if (code != 0)
         {
             Console.WriteLine($"PyTorch: {script} failed (exit {code}): {error.Trim()}");
@@ -177,14 +297,17 @@ public sealed class ModelBenchCommand : ICommand
         }
         using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
         var r = json.RootElement;
-        Console.WriteLine($"PyTorch {r.GetProperty("torch_version").GetString()} ({r.GetProperty("threads").GetInt32()} torch thread(s), OpenBLAS):");
-        return new Figures(r.GetProperty("matmul_gflops").GetDouble(), r.GetProperty("train_tokens_per_s").GetDouble(),
-            r.GetProperty("gen_tokens_per_s").GetDouble(), r.GetProperty("gen_nocache_tokens_per_s").GetDouble());
+        Console.WriteLine($"PyTorch {r.GetProperty("torch_version").GetString()} ({r.GetProperty("threads").GetInt32()} torch thread(s), " +
+                          $"OpenBLAS threads {r.GetProperty("blas_threads").GetString()}):");
+        double? Get(string name) => r.GetProperty(name).ValueKind == JsonValueKind.Null ? null : r.GetProperty(name).GetDouble();
+        return new Figures(r.GetProperty("matmul_gflops").GetDouble(), Get("train_tokens_per_s"), Get("gen_tokens_per_s"),
+            Get("gen_nocache_tokens_per_s"), Get("gen_tokens_per_cpu_s"), Get("gen_simple_tokens_per_s"));
     }
 
-    static (int Code, string Output, string Error) RunProcess(string file, IEnumerable<string> arguments)
+    static (int Code, string Output, string Error) RunProcess(string file, IEnumerable<string> arguments, Dictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment ?? []) psi.Environment[name] = value;
         foreach (var a in arguments) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEndAsync();

@@ -19,7 +19,7 @@ public sealed class KvCache : IDisposable
     readonly int[] _lengths;
     bool _disposed;
 
-    public long Batch { get; }
+    public long Batch { get; private set; }
     public int Capacity { get; }
 
     public KvCache(int layers, long batch, int kvHeads, int headDim, int capacity, ScalarType dtype = ScalarType.Float32, Device? device = null)
@@ -64,6 +64,38 @@ public sealed class KvCache : IDisposable
         }
         _lengths[layer] = start + t;
         return (_keys[layer].narrow(2, 0, start + t), _values[layer].narrow(2, 0, start + t));
+    }
+
+    /// <summary>
+    /// Keeps only the batch rows <paramref name="rows"/> (int64 indices, in their new order), e.g. to drop finished
+    /// sequences from a generation batch. The stored tokens move to new, smaller buffers of the same capacity.
+    /// </summary>
+    public void KeepRows(Tensor rows)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (rows.dim() != 1 || rows.dtype != ScalarType.Int64 || rows.shape[0] == 0)
+            throw new ArgumentException($"KvCache.KeepRows: rows must be a non-empty int64 vector, got {rows.dtype} [{string.Join(", ", rows.shape)}]", nameof(rows));
+        using var scope = torch.NewDisposeScope();
+        long kept = rows.shape[0];
+        if (rows.min().item<long>() < 0 || rows.max().item<long>() >= Batch)
+            throw new ArgumentException($"KvCache.KeepRows: row indices must lie in [0, {Batch})", nameof(rows));
+        for (int i = 0; i < _keys.Length; i++)
+        {
+            _keys[i] = Select(_keys[i], _lengths[i], rows);
+            _values[i] = Select(_values[i], _lengths[i], rows);
+        }
+        Batch = kept;
+    }
+
+    /// <summary>The stored part of <paramref name="buffer"/> at <paramref name="rows"/>, in a new full-capacity buffer.</summary>
+    static Tensor Select(Tensor buffer, int length, Tensor rows)
+    {
+        var shape = buffer.shape;
+        // Only [0, length) is ever read (Append returns views up to the stored length), so the tail can stay uninitialised.
+        var selected = torch.empty([rows.shape[0], shape[1], shape[2], shape[3]], buffer.dtype, buffer.device); // [B', Hkv, Tmax, D]
+        if (length > 0) selected.narrow(2, 0, length).copy_(buffer.narrow(2, 0, length).index_select(0, rows));
+        buffer.Dispose();
+        return selected.DetachFromDisposeScope();
     }
 
     public void Dispose()

@@ -7,11 +7,16 @@ namespace Klear.Host.Rollout;
 /// <summary>
 /// Batched generation from the policy: prompts of different lengths are left-padded so every row's next token sits in
 /// the last column, then one token per row per step, with a <see cref="KvCache"/> (or full recomputation, which the
-/// tests and the benchmark compare against).
+/// tests and the benchmark compare against). Rows that hit a stop token leave the batch, so the remaining steps compute
+/// only the live rows.
 /// </summary>
 public sealed class Sampler(Qwen3ForCausalLM model)
 {
-    public GenerationResult Generate(IReadOnlyList<int[]> prompts, SamplingOptions options, IReadOnlyList<long>? seeds = null, bool useKvCache = true)
+    /// <param name="dropFinished">
+    /// Remove finished rows from the batch (the default). Off only to check that dropping them changes nothing.
+    /// </param>
+    public GenerationResult Generate(IReadOnlyList<int[]> prompts, SamplingOptions options, IReadOnlyList<long>? seeds = null,
+        bool useKvCache = true, bool dropFinished = true)
     {
         options.Validate();
         if (prompts.Count == 0) throw new ArgumentException("Sampler.Generate: no prompts", nameof(prompts));
@@ -29,10 +34,17 @@ public sealed class Sampler(Qwen3ForCausalLM model)
         var tokens = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
         var logProbs = Enumerable.Range(0, b).Select(_ => new List<float>()).ToArray();
         var finished = new bool[b];
+        var rows = Enumerable.Range(0, b).ToArray();                    // batch row -> request, shrinks as rows finish
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var (ids, mask) = LeftPad(prompts, options.PadTokenId, total);                           // [B, P + N] each
+        // Generated tokens are never padding, so without padded prompts the mask is all ones: passing none lets the
+        // model skip building an additive mask and counting positions over the whole history at every step.
+        Tensor? attentionMask = prompts.Any(x => x.Length != p) ? mask : null;
+        // Position of the token fed at step s >= 1 (generated at step s - 1): its prompt's length + s - 1. Kept here
+        // so decoding with padding does not recount the mask (a cumsum over the history) at every step.
+        var positions = torch.tensor(prompts.Select(x => (long)x.Length - 1).ToArray()).unsqueeze(1); // [B, 1]
         var uniforms = Uniforms(b, maxNew, seeds ?? Enumerable.Range(0, b).Select(i => options.Seed + i).ToList());
         using var cache = useKvCache
             ? new KvCache(model.Config.NumHiddenLayers, b, model.Config.NumKeyValueHeads, model.Config.HeadDim, total)
@@ -42,25 +54,52 @@ public sealed class Sampler(Qwen3ForCausalLM model)
         {
             using var stepScope = torch.NewDisposeScope();
             int length = p + step;
-            var input = cache is null || step == 0 ? ids.narrow(1, 0, length) : ids.narrow(1, length - 1, 1);
-            var hidden = model.Hidden(new CausalLMInput(input, mask.narrow(1, 0, length), Cache: cache)); // [B, T, C]
+            bool decoding = cache is not null && step > 0;
+            if (decoding) positions.add_(1);
+            var input = decoding ? ids.narrow(1, length - 1, 1) : ids.narrow(1, 0, length);
+            var hidden = model.Hidden(new CausalLMInput(input, attentionMask?.narrow(1, 0, length),
+                PositionIds: decoding && attentionMask is not null ? positions : null, Cache: cache)); // [B, T, C]
             var logits = model.Logits(hidden.select(1, -1));                                           // [B, V]
             var (next, nextLogProbs) = SampleNext(logits, options, uniforms.select(1, step));
             ids.select(1, length).copy_(next);
-            mask.select(1, length).fill_(1);
 
             var nextIds = next.data<long>().ToArray();
             var nextLp = nextLogProbs.data<float>().ToArray();
-            for (int i = 0; i < b; i++)
+            var live = new List<long>(rows.Length);
+            for (int i = 0; i < rows.Length; i++)
             {
-                if (finished[i]) continue;
-                tokens[i].Add((int)nextIds[i]);
-                logProbs[i].Add(nextLp[i]);
-                finished[i] = stop.Contains((int)nextIds[i]);
+                int r = rows[i];
+                if (finished[r]) continue;
+                tokens[r].Add((int)nextIds[i]);
+                logProbs[r].Add(nextLp[i]);
+                finished[r] = stop.Contains((int)nextIds[i]);
+                if (!finished[r]) live.Add(i);
             }
-            if (finished.All(f => f)) break;
+            if (live.Count == 0) break;
+            if (dropFinished && live.Count < rows.Length && step + 1 < maxNew)
+            {
+                // Every per-row state is indexed by batch row, so selecting the live rows everywhere keeps each
+                // request's history, cache and uniforms its own: what it draws next does not change.
+                using var keep = torch.tensor(live.ToArray());
+                ids = Replace(ids, ids.index_select(0, keep));
+                if (attentionMask is not null) attentionMask = Replace(attentionMask, attentionMask.index_select(0, keep));
+                positions = Replace(positions, positions.index_select(0, keep));
+                uniforms = Replace(uniforms, uniforms.index_select(0, keep));
+                cache?.KeepRows(keep);
+                rows = live.Select(i => rows[(int)i]).ToArray();
+            }
         }
         return new GenerationResult(tokens.Select(t => t.ToArray()).ToArray(), finished, logProbs.Select(l => l.ToArray()).ToArray());
+    }
+
+    /// <summary>
+    /// Frees <paramref name="old"/> now and moves its replacement out of the step scope into the enclosing one,
+    /// so a long generation keeps one copy of each per-row tensor.
+    /// </summary>
+    static Tensor Replace(Tensor old, Tensor replacement)
+    {
+        old.Dispose();
+        return replacement.MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -83,16 +122,17 @@ public sealed class Sampler(Qwen3ForCausalLM model)
         }
 
         long v = x.shape[1];
+        var scaled = options.Temperature == 1 ? x : x / options.Temperature;                        // x / 1 is x: skip the op
         if (options.TopK == 0 && options.TopP >= 1)
         {
             // Nothing to truncate: invert the CDF in vocabulary order and skip the sort.
-            var lps = (x / options.Temperature).log_softmax(-1);                                     // [B, V]
+            var lps = scaled.log_softmax(-1);                                                        // [B, V]
             var c = lps.exp().cumsum(-1);
             var u = uniforms.to_type(ScalarType.Float32).unsqueeze(1) * c.narrow(1, v - 1, 1);
             var drawn = c.lt(u).sum(-1, keepdim: true, type: ScalarType.Int64).clamp_max(v - 1);
             return (drawn.squeeze(1).MoveToOuterDisposeScope(), lps.gather(1, drawn).squeeze(1).MoveToOuterDisposeScope());
         }
-        var (sorted, order) = (x / options.Temperature).sort(-1, descending: true);                  // [B, V] each
+        var (sorted, order) = scaled.sort(-1, descending: true);                  // [B, V] each
         var rank = torch.arange(v, dtype: ScalarType.Int64).unsqueeze(0);                          // [1, V]
         if (options.TopK > 0 && options.TopK < v)
             sorted = sorted.masked_fill(rank.ge(options.TopK), float.NegativeInfinity);
@@ -122,11 +162,9 @@ public sealed class Sampler(Qwen3ForCausalLM model)
         {
             int offset = p - prompts[i].Length;
             for (int j = 0; j < total; j++) ids[i * total + j] = pad;
-            for (int j = 0; j < prompts[i].Length; j++)
-            {
-                ids[i * total + offset + j] = prompts[i][j];
-                mask[i * total + offset + j] = 1;
-            }
+            for (int j = 0; j < prompts[i].Length; j++) ids[i * total + offset + j] = prompts[i][j];
+            // Real from the prompt's first token on: the columns after P will hold generated tokens.
+            for (int j = offset; j < total; j++) mask[i * total + j] = 1;
         }
         return (torch.tensor(ids, [b, total]), torch.tensor(mask, [b, total]));
     }
