@@ -28,10 +28,11 @@ var match = commands
 
 if (match.c is null)
 {
-    var shown = args.Length == 0 ? "" : $"unknown command '{string.Join(' ', args.TakeWhile(a => !a.StartsWith("--")))}'\n\n";
+    var asked = args.Length == 0 || args[0] is "help" or "--help" or "-h";
+    var shown = asked ? "" : $"unknown command '{string.Join(' ', args.TakeWhile(a => !a.StartsWith("--")))}'\n\n";
     Console.Error.WriteLine($"{shown}usage: klear <command> [--option value ...]\n\ncommands:");
     foreach (var c in commands) Console.Error.WriteLine($"  {c.Name,-20} {c.Summary}");
-    return args.Length == 0 || args[0] is "help" or "--help" ? 0 : 2;
+    return asked ? 0 : 2;
 }
 
 try
