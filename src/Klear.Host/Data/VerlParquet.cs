@@ -100,13 +100,15 @@ public static class VerlParquet
                     System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False => typeof(bool),
                     _ => typeof(string),
                 };
-                if (!types.TryGetValue(key, out var seen)) { order.Add(key); types[key] = t; }
-                else if (seen != t) types[key] = (seen, t) is var (a, b) && IsNumber(a) && IsNumber(b) ? typeof(double) : typeof(string);
+                if (!types.TryGetValue(key, out var seen)) order.Add(key);
+                types[key] = seen is null || seen == t ? t : Widen(seen, t);
             }
         }
         return order.Select(k => KeyValuePair.Create(k, types[k])).ToList();
 
-        static bool IsNumber(Type t) => t == typeof(long) || t == typeof(double);
+        // long and double meet in double; any other mix is kept as text.
+        static Type Widen(Type a, Type b) => a != typeof(string) && b != typeof(string) && a != typeof(bool) && b != typeof(bool)
+            ? typeof(double) : typeof(string);
     }
 
     static object? ScalarAs(JsonNode? node, Type type)

@@ -24,7 +24,7 @@ public sealed class SftTrainer
     {
         (this.model, this.tokenizer, this.task, this.config) = (model, tokenizer, task, config);
         _special = SpecialTokens.From(tokenizer);
-        Plan = SftPlan.Create(config, task.SftCount, i => Length(Encode(Example(i))));
+        Plan = SftPlan.Create(config, task.SftCount, i => Length(Encode(task.SftExample(i))));
     }
 
     public SftPlan Plan { get; }
@@ -33,9 +33,6 @@ public sealed class SftTrainer
         optim.AdamW(model.parameters(), config.Lr, config.Beta1, config.Beta2, 1e-8, config.WeightDecay);
 
     public LearningRateSchedule Schedule => LearningRateSchedule.WarmupCosine(config.Lr, config.MinLr, config.WarmupSteps, Plan.Steps);
-
-    /// <summary>Example i of the stream; past the end of a finite data set the next epoch starts.</summary>
-    SftExample Example(long i) => task.SftExample(i);
 
     (int[] Prompt, int[] Response) Encode(SftExample e) =>
         (_special.EncodePrompt(tokenizer, e.Prompt), [.. tokenizer.Encode(e.Response), _special.Eos]);
@@ -48,7 +45,7 @@ public sealed class SftTrainer
         var started = System.Diagnostics.Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
         var (start, count) = Plan.Batches[step];
-        var encoded = Enumerable.Range(0, count).Select(i => Encode(Example(start + i))).ToList();
+        var encoded = Enumerable.Range(0, count).Select(i => Encode(task.SftExample(start + i))).ToList();
         var prompts = encoded.Select(e => e.Prompt).ToList();
         var batch = SequenceBatch.Create(prompts, encoded.Select(e => e.Response).ToList(), _special.Pad);
 
