@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using Klear.Host.Cli;
 
 // The `klear` command line: dispatch on the leading words, exit 2 on a usage error.

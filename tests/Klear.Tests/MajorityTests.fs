@@ -3,6 +3,7 @@ module Klear.Tests.MajorityTests
 
 open System
 open Expecto
+open Klear.Host.Configuration
 open Klear.Host.Evaluation
 open Klear.Host.Rewards
 open Klear.Host.Rewards.Code

@@ -7,6 +7,7 @@ open System.IO
 open System.Text.Json.Nodes
 open Expecto
 open TorchSharp
+open Klear.Host.Configuration
 open Klear.Host.Cli
 open Klear.Host.Rewards
 open Klear.Host.Tokenization

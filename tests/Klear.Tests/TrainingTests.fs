@@ -5,6 +5,7 @@ open System
 open System.IO
 open System.Text.Json.Nodes
 open Expecto
+open Klear.Host.Configuration
 open Klear.Host.Cli
 open Klear.Host.Data
 open Klear.Host.Evaluation

@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using Klear.Host.Training;
 
 namespace Klear.Host.Cli;

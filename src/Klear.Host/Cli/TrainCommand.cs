@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using System.Text.Json;
 using Klear.Host.Training;
 

@@ -1,10 +1,10 @@
+using Klear.Host.Configuration;
 using System.Text.Json.Nodes;
 using Klear.Host.Data;
 using Klear.Host.Model;
 using Klear.Host.Rewards;
 using Klear.Host.Rollout;
 using Klear.Host.Tokenization;
-using Klear.Host.Training;
 
 namespace Klear.Host.Evaluation;
 

@@ -1,4 +1,3 @@
-using Klear.Host.Rollout;
 using static TorchSharp.torch;
 
 namespace Klear.Host.Model;

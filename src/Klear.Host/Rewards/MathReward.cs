@@ -1,5 +1,5 @@
+using Klear.Host.Configuration;
 using Klear.Algorithms.Verifier;
-using Klear.Host.Training;
 
 namespace Klear.Host.Rewards;
 

@@ -1,6 +1,6 @@
+using Klear.Host.Configuration;
 using Klear.Host.Rewards.Code;
 using Klear.Host.Rewards.Sandbox;
-using Klear.Host.Training;
 
 namespace Klear.Host.Rewards;
 
@@ -14,10 +14,10 @@ public static class StandardRewards
             "ratio" => CodeRewardMode.PassRatio,
             "signed" => CodeRewardMode.SignedPassRatio,
             "hard" => CodeRewardMode.AllOrNothing,
-            var other => throw new Cli.ConfigException($"reward.code_mode: unknown '{other}'; valid: ratio, signed, hard"),
+            var other => throw new ConfigException($"reward.code_mode: unknown '{other}'; valid: ratio, signed, hard"),
         };
         var sandboxMode = SandboxModeNames.Parse(config.SandboxMode)
-            ?? throw new Cli.ConfigException($"reward.sandbox_mode: unknown '{config.SandboxMode}'; valid: {SandboxModeNames.Valid}");
+            ?? throw new ConfigException($"reward.sandbox_mode: unknown '{config.SandboxMode}'; valid: {SandboxModeNames.Valid}");
         var code = new DeferredReward("code", () => new CodeReward(new SandboxPool(new PythonSandbox(mode: sandboxMode)), mode));
         return new RewardRegistry()
             .Register(new MathReward(config), MathReward.DataSources)

@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using Klear.Host.Tokenization;
 using System.Text.Json.Nodes;
 using Klear.Host.Data;
@@ -19,7 +20,7 @@ public sealed class ArithmeticTrainingTask : ITrainingTask
         _seed = seed;
         _config = config;
         if (config.Teachers.Count == 0 || config.Teachers.Any(t => !(t.Weight > 0) || t.WrongShare is < 0 or > 1))
-            throw new Cli.ConfigException("data.teachers: give at least one teacher, each with weight > 0 and wrong_share in [0, 1]");
+            throw new ConfigException("data.teachers: give at least one teacher, each with weight > 0 and wrong_share in [0, 1]");
         _teachers = config.Teachers.Select(t => new TeacherSource(t.Name, t.WrongShare)).ToArray();
         _teacherWeights = config.Teachers.Select(t => t.Weight).ToArray();
         var eval = new List<VerlRow>();

@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using System.Text.Json.Nodes;
 using Klear.Host.Data;
 using Klear.Host.Tokenization;
@@ -22,7 +23,7 @@ public sealed class FileTrainingTask : ITrainingTask
     {
         _seed = seed;
         _format = config.PromptFormat is "raw" or "qwen3-chat" ? config.PromptFormat
-            : throw new Cli.ConfigException($"data.prompt_format: unknown '{config.PromptFormat}'; valid: raw, qwen3-chat");
+            : throw new ConfigException($"data.prompt_format: unknown '{config.PromptFormat}'; valid: raw, qwen3-chat");
         _train = config.TrainFiles is { } t ? VerlDataset.Load(t) : [];
         EvalSet = config.ValFiles is { } v ? VerlDataset.Load(v) : [];
         _sft = config.SftFiles is { } s ? LoadSft(s) : [];
@@ -45,7 +46,7 @@ public sealed class FileTrainingTask : ITrainingTask
 
     public SftExample SftExample(long index)
     {
-        if (_sft.Count == 0) throw new Cli.ConfigException("sft.steps > 0 needs data.sft_files");
+        if (_sft.Count == 0) throw new ConfigException("sft.steps > 0 needs data.sft_files");
         var (row, response) = _sft[Pick(index, _sft.Count, "sft")];
         return new SftExample(RenderPrompt(row), response);
     }
@@ -57,7 +58,7 @@ public sealed class FileTrainingTask : ITrainingTask
 
     public VerlRow RlPrompt(long index)
     {
-        if (_train.Count == 0) throw new Cli.ConfigException("trainer.steps > 0 needs data.train_files");
+        if (_train.Count == 0) throw new ConfigException("trainer.steps > 0 needs data.train_files");
         return _train[Pick(index, _train.Count, "rl")];
     }
 

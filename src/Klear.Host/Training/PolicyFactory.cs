@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using Klear.Host.Checkpoints;
 using Klear.Host.Model;
 

@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using Klear.Algorithms;
 using Klear.Host.Cli;
 

@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using Klear.Algorithms;
 using Klear.Host.Data;
 using Klear.Host.Model;
@@ -37,13 +38,13 @@ public sealed class RlTrainer
         _special = SpecialTokens.From(tokenizer);
         _loss = RlLossFactory.Create(config.Actor, config.Rollout.MaxNewTokens);
         var est = Advantages.parse(config.Algorithm.AdvEstimator);
-        if (est.IsError) throw new Cli.ConfigException($"algorithm.adv_estimator: {est.ErrorValue}");
+        if (est.IsError) throw new ConfigException($"algorithm.adv_estimator: {est.ErrorValue}");
         _estimator = est.ResultValue;
         if (config.Actor.KlLossCoef != 0 && reference is null)
-            throw new Cli.ConfigException("actor.kl_loss_coef is set but no reference policy was given");
-        if (config.Rollout.N < 2) throw new Cli.ConfigException($"rollout.n must be >= 2 for group advantages, got {config.Rollout.N}");
+            throw new ConfigException("actor.kl_loss_coef is set but no reference policy was given");
+        if (config.Rollout.N < 2) throw new ConfigException($"rollout.n must be >= 2 for group advantages, got {config.Rollout.N}");
         if (config.Actor.MiniBatches < 1 || config.Actor.MicroBatches < 1)
-            throw new Cli.ConfigException("actor.mini_batches and actor.micro_batches must be >= 1");
+            throw new ConfigException("actor.mini_batches and actor.micro_batches must be >= 1");
     }
 
     public TorchSharp.Modules.OptimizerHelper CreateOptimizer() =>

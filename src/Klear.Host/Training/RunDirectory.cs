@@ -1,4 +1,4 @@
-using Klear.Host.Cli;
+using Klear.Host.Configuration;
 
 namespace Klear.Host.Training;
 

@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 namespace Klear.Host.Training;
 
 /// <summary>
@@ -43,19 +44,19 @@ public sealed class SftPlan
     /// run trains on, or null when sft.steps decides.</summary>
     public static long? Validate(SftConfig config, long? examplesPerEpoch)
     {
-        if (config.BatchSize < 1) throw new Cli.ConfigException($"sft.batch_size must be at least 1, got {config.BatchSize}");
-        if (config.MaxTokens < 0) throw new Cli.ConfigException($"sft.max_tokens must be 0 (off) or positive, got {config.MaxTokens}");
+        if (config.BatchSize < 1) throw new ConfigException($"sft.batch_size must be at least 1, got {config.BatchSize}");
+        if (config.MaxTokens < 0) throw new ConfigException($"sft.max_tokens must be 0 (off) or positive, got {config.MaxTokens}");
         long? total = null;
         if (config.Epochs is { } epochs)
         {
-            if (!(epochs > 0)) throw new Cli.ConfigException($"sft.epochs must be positive, got {epochs}");
+            if (!(epochs > 0)) throw new ConfigException($"sft.epochs must be positive, got {epochs}");
             if (examplesPerEpoch is not { } n)
-                throw new Cli.ConfigException("sft.epochs needs a finite SFT data set (data.task=files with data.sft_files); " +
+                throw new ConfigException("sft.epochs needs a finite SFT data set (data.task=files with data.sft_files); " +
                                               "the arithmetic task generates examples without end, so set sft.steps instead");
-            if (n == 0) throw new Cli.ConfigException("sft.epochs: the SFT data set is empty");
+            if (n == 0) throw new ConfigException("sft.epochs: the SFT data set is empty");
             total = (long)Math.Ceiling(epochs * n);
         }
-        else if (config.Steps < 0) throw new Cli.ConfigException($"sft.steps must be 0 or positive, got {config.Steps}");
+        else if (config.Steps < 0) throw new ConfigException($"sft.steps must be 0 or positive, got {config.Steps}");
         return total;
     }
 }

@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using Klear.Host.Metrics;
 using Klear.Host.Model;
 using Klear.Host.Rollout;

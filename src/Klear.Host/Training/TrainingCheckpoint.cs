@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using System.Text.Json;
 using Klear.Host.Checkpoints;
 using Klear.Host.Model;
@@ -25,7 +26,7 @@ public static class TrainingCheckpoint
         Directory.CreateDirectory(temp);
         HfCheckpoint.Save(model, Path.Combine(temp, "model"));
         optimizer.save_state_dict(Path.Combine(temp, "optimizer.bin"));
-        File.WriteAllText(Path.Combine(temp, "config.yaml"), Cli.ConfigBinder.ToYaml(config));
+        File.WriteAllText(Path.Combine(temp, "config.yaml"), ConfigBinder.ToYaml(config));
         File.WriteAllText(Path.Combine(temp, "state.json"), JsonSerializer.Serialize(state, Json));
         if (Directory.Exists(final)) Directory.Delete(final, true);
         Directory.Move(temp, final);

@@ -1,3 +1,4 @@
+using Klear.Host.Configuration;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -32,7 +33,7 @@ public sealed class TrainingRun
         {
             "arithmetic" => new ArithmeticTrainingTask(config.Seed, config.Data),
             "files" => new FileTrainingTask(config.Seed, config.Data),
-            var other => throw new Cli.ConfigException($"data.task: unknown '{other}'; valid: arithmetic, files"),
+            var other => throw new ConfigException($"data.task: unknown '{other}'; valid: arithmetic, files"),
         };
         // A model directory brings its own tokenizer.json; otherwise the built-in task vocabulary.
         _tokenizer = config.Model.Path is { } modelDir && File.Exists(Path.Combine(modelDir, HfTokenizer.FileName))
@@ -127,7 +128,7 @@ public sealed class TrainingRun
     {
         "arithmetic" => CharTokenizer.Arithmetic(),
         "ascii" => CharTokenizer.Ascii(),
-        _ => throw new Cli.ConfigException($"model.tokenizer: unknown '{name}'; valid: arithmetic, ascii"),
+        _ => throw new ConfigException($"model.tokenizer: unknown '{name}'; valid: arithmetic, ascii"),
     };
 
     static Dictionary<string, double> With(Dictionary<string, double> results, Stopwatch clock, double priorSeconds) =>

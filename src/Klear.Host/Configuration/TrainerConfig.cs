@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>The RL loop's schedule.</summary>
 public sealed record TrainerConfig

@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>Long-CoT SFT: response-only NLL, AdamW, warm-up then cosine decay from a peak to a floor LR.</summary>
 public sealed record SftConfig

@@ -1,6 +1,4 @@
-using Klear.Host.Tokenization;
-
-namespace Klear.Host.Training;
+namespace Klear.Host.Tokenization;
 
 /// <summary>The ids a trainer needs: an optional BOS before prompts, the EOS that ends a response, the pad id.
 /// Found by spelling: the built-in vocabulary's <c>&lt;bos&gt;/&lt;eos&gt;/&lt;pad&gt;</c>, or Qwen's

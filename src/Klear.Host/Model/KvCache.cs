@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Klear.Host.Rollout;
+namespace Klear.Host.Model;
 
 /// <summary>
 /// Keys and values of every layer for one batch of sequences, preallocated to a fixed capacity so a decoding step

@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>Advantages and the zero-advantage filter.</summary>
 public sealed record AlgorithmConfig

@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>Rule rewards of the released recipe: ±1 for the answer, penalties for a broken think block.</summary>
 public sealed record RewardConfig

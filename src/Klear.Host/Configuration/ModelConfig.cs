@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>The policy: a Hugging Face model directory, or a tiny Qwen3 built from these sizes.</summary>
 public sealed record ModelConfig

@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>One source of SFT traces for the arithmetic task.</summary>
 public sealed record TeacherConfig

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using YamlDotNet.RepresentationModel;
 
-namespace Klear.Host.Cli;
+namespace Klear.Host.Configuration;
 
 /// <summary>
 /// Binds a YAML file plus verl-style dotted overrides (<c>actor.clip_ratio_high=0.28</c>) onto a tree of config

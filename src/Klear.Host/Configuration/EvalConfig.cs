@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>Evaluation: k samples per problem at the paper's T 0.6 / top-p 0.95, plus one greedy pass.</summary>
 public sealed record EvalConfig

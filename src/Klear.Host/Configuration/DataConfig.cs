@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>Where problems come from: the built-in arithmetic task, or verl-format files.</summary>
 public sealed record DataConfig

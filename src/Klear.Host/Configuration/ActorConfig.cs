@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>The RL update (verl's <c>actor</c> keys): objective, clip ranges, extra terms, optimizer.</summary>
 public sealed record ActorConfig

@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>
 /// Everything a run reads, one section per component (verl's key names where verl has them). Bound from YAML plus

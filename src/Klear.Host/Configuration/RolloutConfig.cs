@@ -1,4 +1,4 @@
-namespace Klear.Host.Training;
+namespace Klear.Host.Configuration;
 
 /// <summary>Sampling of RL rollouts.</summary>
 public sealed record RolloutConfig
