@@ -53,7 +53,7 @@ let private mathVotes =
     ]
 
 let private codeVotes =
-    test "code: programs that behave alike on the tests vote together, however they are written" {
+    Requirements.sandboxTest "code: programs that behave alike on the tests vote together, however they are written" {
         use sb = new PythonSandbox(SandboxLimits())
         let pool = new SandboxPool(sb, 2)
         use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }

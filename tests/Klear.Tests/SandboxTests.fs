@@ -498,4 +498,4 @@ let inMode (mode: SandboxMode) =
 
 [<Tests>]
 let tests =
-    testSequenced <| testList "sandbox" [ inMode SandboxMode.Cold; inMode SandboxMode.Warm; warmWorkers ]
+    testSequenced <| Requirements.sandboxList "sandbox" [ inMode SandboxMode.Cold; inMode SandboxMode.Warm; warmWorkers ]

@@ -209,7 +209,7 @@ let filesTask =
     }
 
 let codeTask =
-    test "the synthetic code task runs through SFT, sandboxed RL rewards and evaluation with the ASCII vocabulary" {
+    Requirements.sandboxTest "the synthetic code task runs through SFT, sandboxed RL rewards and evaluation with the ASCII vocabulary" {
         let root = Path.Combine(Path.GetTempPath(), "klear-code-" + Guid.NewGuid().ToString("N"))
         Directory.CreateDirectory root |> ignore
         for split, count in [ "train", 8; "val", 4; "sft", 8 ] do

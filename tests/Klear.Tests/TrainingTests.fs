@@ -249,7 +249,7 @@ let rewardTests =
     }
 
 let registryTests =
-    test "the run's registry: math rows go to the verifier, code rows to the sandbox (soft reward), unknown sources fail" {
+    Requirements.sandboxTest "the run's registry: math rows go to the verifier, code rows to the sandbox (soft reward), unknown sources fail" {
         let registry = StandardRewards.Create(RewardConfig())
         let math = registry.ScoreAsync("klear/arithmetic", @"<think>1+1=2</think>\boxed{2}", "2").Result
         Expect.equal (math.Score, math.Correct) (1.0, true) "math"
