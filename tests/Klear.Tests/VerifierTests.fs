@@ -7,7 +7,7 @@ open System.IO
 open System.Text.Json
 open Expecto
 open FsCheck
-open Klear.Algorithms.Verifier
+open Klear.Verifier
 
 let private opts = VerifyOptions.defaults
 let private verify gold answer = MathVerifier.verify opts gold answer
