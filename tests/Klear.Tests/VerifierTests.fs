@@ -1,4 +1,4 @@
-/// The math answer verifier (issue 4): extraction, normalisation, parsing and equivalence against hand-written
+/// The math answer verifier (docs/verifier.md): extraction, normalisation, parsing and equivalence against hand-written
 /// expectations, the Math-Verify public cases, and FsCheck properties for forms of one value and hostile inputs.
 module Klear.Tests.VerifierTests
 
