@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# ---- arguments (defaults = issue 3's benchmark model) -------------------------------------------------------------
+# ---- arguments (defaults = the benchmark model, Qwen3Config.Bench) ------------------------------------------------
 p = argparse.ArgumentParser()
 p.add_argument("--layers", type=int, default=4)
 p.add_argument("--hidden", type=int, default=256)

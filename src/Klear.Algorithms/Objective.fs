@@ -10,7 +10,7 @@ type ObjectiveName =
     | CispoName
     | GspoName
 
-/// The knobs a named objective may read; defaults are the paper's (objectives.md).
+/// The knobs a named objective may read; defaults are the paper's (docs/objectives.md).
 type ObjectiveSettings =
     { EpsLow: float
       /// None: eps_low for `ppo`, 0.28 otherwise.
@@ -37,7 +37,7 @@ module Objective =
     let parse (text: string) = Names.parse "objective" name all text
 
     /// Dual clip (Ye et al. 2020, active in the released recipes with c = 10): for A<0 the loss is capped at -A·c.
-    /// CISPO is unchanged by it: its weight is already bounded by the clamp (objectives.md, A<0 and r>c: 1+εh).
+    /// CISPO is unchanged by it: its weight is already bounded by the clamp (docs/objectives.md, A<0 and r>c: 1+εh).
     let dualClip (c: float) (objective: PolicyObjective) =
         if not (c > 1.0) then invalidArg "c" $"dual clip c must be > 1, got {c}"
         match objective with

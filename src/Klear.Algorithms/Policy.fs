@@ -52,7 +52,7 @@ module Metric =
     let value (m: Metric) =
         torch.where (m.Count.gt (Tensors.scalar 0.0), m.Sum / m.Count.clamp_min (Tensors.scalar 1e-30), torch.zeros_like m.Sum)
 
-/// The per-token output of a term, before aggregation: loss [B, T] and named metrics (peer names, objectives.md).
+/// The per-token output of a term, before aggregation: loss [B, T] and named metrics (peer names, docs/objectives.md).
 type TokenLoss =
     { Loss: Tensor
       Metrics: (string * Metric) list }

@@ -6,8 +6,9 @@ open TorchSharp
 /// TorchSharp's tensor, under the name the rest of the core uses.
 type Tensor = torch.Tensor
 
-/// Small tensor helpers shared by the objectives. TorchSharp's `torch.matmul` on mismatched shapes kills the process,
-/// and broadcasting silently hides a [B,T] vs [B] mix-up, so every public entry checks shapes first.
+/// Small tensor helpers shared by the objectives. TorchSharp's `torch.matmul` on mismatched shapes kills the process
+/// (docs/platform.md), and broadcasting silently hides a [B,T] vs [B] mix-up, so every public entry checks shapes
+/// first.
 [<RequireQualifiedAccess>]
 module Tensors =
 

@@ -1,4 +1,4 @@
-/// Each objective against the spec (objectives.md): worked values, the per-region closed form, finite differences.
+/// Each objective against the spec (docs/objectives.md): worked values, the per-region closed form, finite differences.
 module Klear.Tests.ObjectiveTests
 
 open System
@@ -17,7 +17,7 @@ let private run objective pairs =
     use _scope = torch.NewDisposeScope()
     Inspect.tokens objective pairs
 
-/// Worked values of objectives.md (eps 0.2 / 0.28, c = 10): (A, r) -> (loss, dl/dlogp) per objective.
+/// Worked values of docs/objectives.md (eps 0.2 / 0.28, c = 10): (A, r) -> (loss, dl/dlogp) per objective.
 let private worked =
     [ // A, r, clip-higher, GPPO, general β1=0.25 β2=1, CISPO grad
       1.0, 1.5, (-1.28, 0.0), (-1.28, -1.28), (-1.28, -1.28), -1.28
@@ -27,7 +27,7 @@ let private worked =
       -1.0, 12.0, (10.0, 0.0), (10.0, 0.0), (10.0, 0.0), 1.28 ]
 
 let workedValues =
-    testList "worked values of objectives.md (eps 0.2/0.28, c 10), to 1e-6" [
+    testList "worked values of docs/objectives.md (eps 0.2/0.28, c 10), to 1e-6" [
         for (a, r, ch, g, gen, cispoGrad) in worked do
             let case (label: string) objective (expectedLoss: float option, expectedGrad: float) =
                 test $"{label}: A={a} r={r}" {

@@ -1,4 +1,4 @@
-/// Independent scalar references for the objectives, written from ../shared/reference/objectives.md in plain doubles
+/// Independent scalar references for the objectives, written from docs/objectives.md in plain doubles
 /// (no TorchSharp, no Klear code): the paper's max/min forms for values and the spec's table for gradients.
 module Klear.Tests.Reference
 

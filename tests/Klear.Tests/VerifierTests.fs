@@ -1,4 +1,4 @@
-/// The math answer verifier (issue 4): extraction, normalisation, parsing and equivalence against hand-written
+/// The math answer verifier (docs/verifier.md): extraction, normalisation, parsing and equivalence against hand-written
 /// expectations, the Math-Verify public cases, and FsCheck properties for forms of one value and hostile inputs.
 module Klear.Tests.VerifierTests
 
@@ -7,7 +7,7 @@ open System.IO
 open System.Text.Json
 open Expecto
 open FsCheck
-open Klear.Algorithms.Verifier
+open Klear.Verifier
 
 let private opts = VerifyOptions.defaults
 let private verify gold answer = MathVerifier.verify opts gold answer

@@ -4,7 +4,7 @@ using Microsoft.FSharp.Collections;
 namespace Klear.Host.Cli;
 
 /// <summary><c>loss table</c>: the gradient weight F (d(loss)/d(logp) = -A·F) of every objective in every clip region,
-/// measured by autograd on real tensors; the spec's table (objectives.md) side by side with what the code does.</summary>
+/// measured by autograd on real tensors; the spec's table (docs/objectives.md) beside what the code does.</summary>
 public sealed class LossTableCommand : ICommand
 {
     public string Name => "loss table";

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Klear.Algorithms.Verifier;
+using Klear.Verifier;
 
 namespace Klear.Host.Cli;
 

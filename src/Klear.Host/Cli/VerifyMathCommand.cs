@@ -1,6 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Klear.Algorithms.Verifier;
+using Klear.Verifier;
 using Microsoft.FSharp.Collections;
 
 namespace Klear.Host.Cli;

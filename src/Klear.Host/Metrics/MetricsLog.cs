@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace Klear.Host.Metrics;
 
 /// <summary>
-/// One row of metrics per step to <c>metrics.jsonl</c> (names as in objectives.md, namespaced like verl:
+/// One row of metrics per step to <c>metrics.jsonl</c> (names as in docs/objectives.md, namespaced like verl:
 /// <c>actor/pg_clipfrac</c>, <c>critic/score/mean</c>, <c>charts/lr</c>) and the same scalars to TensorBoard.
 /// </summary>
 public sealed class MetricsLog : IDisposable

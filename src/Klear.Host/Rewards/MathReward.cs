@@ -1,5 +1,5 @@
 using Klear.Host.Configuration;
-using Klear.Algorithms.Verifier;
+using Klear.Verifier;
 
 namespace Klear.Host.Rewards;
 

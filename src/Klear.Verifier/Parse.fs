@@ -1,11 +1,11 @@
 /// LaTeX of competition answers -> `Expr`. A hand-written recursive-descent parser: LaTeX's implicit multiplication
 /// and one-character arguments (`\frac94`, `x^23`) are easier to get right here than in a combinator grammar, and
 /// depth and token limits keep every input bounded.
-module Klear.Algorithms.Verifier.Parse
+module Klear.Verifier.Parse
 
 open System
-open Klear.Algorithms.Verifier.Rational
-open Klear.Algorithms.Verifier.Tokens
+open Klear.Verifier.Rational
+open Klear.Verifier.Tokens
 
 let private half = Num { Num = Numerics.BigInteger.One; Den = Numerics.BigInteger 2 }
 

@@ -1,7 +1,7 @@
 /// The math answer verifier: does a model's answer match the gold answer, as Hugging Face's Math-Verify would judge?
-namespace Klear.Algorithms.Verifier
+namespace Klear.Verifier
 
-open Klear.Algorithms.Verifier.Extract
+open Klear.Verifier.Extract
 
 module MathVerifier =
     let private comparePair (opts: VerifyOptions) (g: Extracted) (a: Extracted) =

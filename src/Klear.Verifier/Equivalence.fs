@@ -1,10 +1,10 @@
 /// Math-Verify's `sympy_expr_eq` without sympy: relations, sets, intervals, tuples, matrices and scalars, with exact
 /// rationals where both sides are rational, rounding when a decimal is involved, and sample points otherwise.
-module Klear.Algorithms.Verifier.Equivalence
+module Klear.Verifier.Equivalence
 
 open System
 open System.Numerics
-open Klear.Algorithms.Verifier.Rational
+open Klear.Verifier.Rational
 
 /// A canonical text for structural equality: commutative operands and set elements sorted, so a+b = b+a.
 let rec canon (e: Expr) : string =

@@ -1,6 +1,6 @@
 /// Sums and products of explicit matrices (`A + B`, `I I`, `2A`) worked out entry by entry, so an answer written as
 /// a matrix expression compares with the matrix it equals.
-module Klear.Algorithms.Verifier.Matrices
+module Klear.Verifier.Matrices
 
 let private shape (m: Expr list list) = m.Length, (List.head m).Length
 

@@ -1,9 +1,9 @@
 /// Math-Verify's `parse`: candidates are tried by priority group, rightmost first within a group; the first that
 /// parses wins, and the text of the first candidate tried is kept as a string fallback.
-module Klear.Algorithms.Verifier.Extract
+module Klear.Verifier.Extract
 
 open System
-open Klear.Algorithms.Verifier.Scan
+open Klear.Verifier.Scan
 
 /// What one side of a comparison yields: parsed answers, then at most one string fallback.
 type Extracted =

@@ -1,10 +1,10 @@
 /// Evaluation of scalar expressions: exactly over the rationals when possible, otherwise in complex doubles with
 /// free symbols bound to sample points.
-module Klear.Algorithms.Verifier.Eval
+module Klear.Verifier.Eval
 
 open System
 open System.Numerics
-open Klear.Algorithms.Verifier.Rational
+open Klear.Verifier.Rational
 
 /// The exact value when the expression is rational (integer powers only); None otherwise or when too large.
 let rec exact (e: Expr) : Q option =

@@ -1,7 +1,7 @@
 /// Finds answer candidates in a model response the way Math-Verify's extraction regexes do (math environments,
 /// `\boxed{}`, "final answer is ...", bare numbers and expressions), with linear hand-written scanners instead of
 /// backtracking regexes. Each candidate carries Math-Verify's priority; lower is tried first.
-module Klear.Algorithms.Verifier.Scan
+module Klear.Verifier.Scan
 
 open System
 

@@ -1,7 +1,7 @@
 /// The answer expression tree and the per-check options, with Math-Verify's names and meanings.
-namespace Klear.Algorithms.Verifier
+namespace Klear.Verifier
 
-open Klear.Algorithms.Verifier.Rational
+open Klear.Verifier.Rational
 
 /// Which extractors run over a text (Math-Verify's `extraction`: "latex" and/or "expr").
 type Extraction =

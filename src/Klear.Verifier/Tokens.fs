@@ -1,6 +1,6 @@
 /// Tokens of normalised LaTeX. Digit runs stay whole here; the parser splits them where LaTeX takes one character
 /// (`\frac94`, `x^23`).
-module Klear.Algorithms.Verifier.Tokens
+module Klear.Verifier.Tokens
 
 open System
 

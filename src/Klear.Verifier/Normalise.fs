@@ -1,6 +1,6 @@
 /// Minerva-style clean-up of an extracted LaTeX answer (as in the DAPO/verl rule rewards and Math-Verify's
 /// `normalize_latex`), done with linear scans: answers come from models and must not be able to stall a regex.
-module Klear.Algorithms.Verifier.Normalise
+module Klear.Verifier.Normalise
 
 open System
 open System.Text

@@ -1,6 +1,6 @@
 /// Exact rational arithmetic for answer checking. Every operation is bounded: a result whose numerator or denominator
 /// would exceed `maxBits` is refused (None), so `10^{10^{10}}` costs nothing instead of gigabytes.
-module Klear.Algorithms.Verifier.Rational
+module Klear.Verifier.Rational
 
 open System
 open System.Numerics
