@@ -1,0 +1,236 @@
+/// Runs cells as `klear train` child processes: SFT runs first (once per recipe and seed, shared across
+/// experiments), then every cell, up to `Jobs` at once, each in its own folder under the work directory. A finished
+/// cell is copied to the results as small files and never run again unless forced; an interrupted one is resumed
+/// from its latest checkpoint (`klear train --resume`) or, without one, started afresh.
+module PaperRepro.Runner
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Security.Cryptography
+open System.Text
+
+type Settings =
+    { Results: string
+      Work: string
+      Jobs: int
+      Force: bool
+      Quick: bool
+      /// The klear.dll to run with `dotnet`.
+      Klear: string
+      GitCommit: string
+      Log: TextWriter }
+
+/// What happened to a cell (or an SFT run) in this invocation.
+type Action =
+    /// Already in the results; nothing ran.
+    | Cached
+    /// Its run had finished but was not yet copied (the program stopped in between).
+    | Collected
+    | Resumed
+    | Started
+
+type Outcome =
+    { Name: string
+      Action: Action
+      Error: string option }
+
+/// klear.dll beside this program (the project reference to Klear.Host puts it there).
+let defaultKlear () = Path.Combine(AppContext.BaseDirectory, "klear.dll")
+
+/// The HEAD commit of the checkout at `dir`, with "+dirty" when tracked files differ; "unknown" outside git.
+let gitCommit (dir: string) =
+    let git args =
+        try
+            let psi = ProcessStartInfo("git", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = dir)
+            for a in args do psi.ArgumentList.Add a
+            use p = Process.Start psi
+            let out = p.StandardOutput.ReadToEnd()
+            p.WaitForExit()
+            if p.ExitCode = 0 then Some(out.Trim()) else None
+        with _ -> None
+    match git [ "rev-parse"; "HEAD" ] with
+    | Some head ->
+        match git [ "status"; "--porcelain"; "--untracked-files=no" ] with
+        | Some "" -> head
+        | _ -> head + "+dirty"
+    | None -> "unknown"
+
+let private hash (parts: string list) =
+    let bytes = SHA256.HashData(Encoding.UTF8.GetBytes(String.concat "\n" parts))
+    Convert.ToHexString(bytes).Substring(0, 8).ToLowerInvariant()
+
+/// The one klear run directory inside `outputDir` (klear names it by task, objective, seed and time).
+let private runDirIn (outputDir: string) =
+    if not (Directory.Exists outputDir) then None
+    else
+        Directory.GetDirectories outputDir
+        |> Array.filter (fun d -> File.Exists(Path.Combine(d, "config.yaml")))
+        |> Array.sortDescending
+        |> Array.tryHead
+
+let private finished runDir = File.Exists(Path.Combine(runDir, "report.json"))
+
+let private latestCheckpoint runDir =
+    let latest = Path.Combine(runDir, "checkpoints", "latest")
+    if File.Exists latest then Some(Path.Combine(runDir, "checkpoints", File.ReadAllText(latest).Trim())) else None
+
+/// Runs `dotnet klear.dll ARGS`, appending its output to `logPath`; the exit code, or the log's tail on failure.
+let private klear (s: Settings) (logPath: string) (args: string list) =
+    Directory.CreateDirectory(Path.GetDirectoryName logPath) |> ignore
+    use log = new StreamWriter(logPath, true)
+    log.WriteLine("$ dotnet " + String.Join(" ", s.Klear :: args))
+    log.Flush()
+    let psi = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    psi.ArgumentList.Add s.Klear
+    for a in args do psi.ArgumentList.Add a
+    use p = new Process(StartInfo = psi)
+    let gate = obj ()
+    let write (e: DataReceivedEventArgs) = if not (isNull e.Data) then lock gate (fun () -> log.WriteLine e.Data)
+    p.OutputDataReceived.Add write
+    p.ErrorDataReceived.Add write
+    p.Start() |> ignore
+    p.BeginOutputReadLine()
+    p.BeginErrorReadLine()
+    p.WaitForExit()
+    lock gate (fun () -> log.Flush())
+    if p.ExitCode = 0 then Ok()
+    else
+        log.Close()
+        let tail = File.ReadAllLines logPath |> Array.rev |> Array.truncate 15 |> Array.rev
+        Error(sprintf "klear exited with %d; %s ends:\n%s" p.ExitCode logPath (String.Join("\n", tail)))
+
+/// Brings the klear run in `outputDir` to its end: resumes it, restarts it, or starts it. Returns its run dir.
+let private complete (s: Settings) (outputDir: string) (args: string list) =
+    let log = Path.Combine(outputDir, "klear.log")
+    let start () =
+        klear s log ([ "train" ] @ args @ [ "output_dir=" + outputDir ])
+        |> Result.bind (fun () ->
+            match runDirIn outputDir with
+            | Some d when finished d -> Ok(d, Started)
+            | _ -> Error(sprintf "klear finished but left no report.json under %s" outputDir))
+    match runDirIn outputDir with
+    | Some d when finished d -> Ok(d, Collected)
+    | Some d when (latestCheckpoint d).IsSome ->
+        klear s log [ "train"; "--resume"; d ]
+        |> Result.bind (fun () -> if finished d then Ok(d, Resumed) else Error(sprintf "resumed run %s left no report.json" d))
+    | Some d ->
+        Directory.Delete(d, true)
+        start ()
+    | None -> start ()
+
+// ---- SFT runs ------------------------------------------------------------------------------------------------------
+
+/// The folder of one SFT run: recipe name, a hash of its overrides (an edited recipe is a new run), seed.
+let sftDir (s: Settings) (r: SftRecipe) (seed: int64) =
+    Path.Combine(s.Work, "sft", sprintf "%s-%s__s%d" r.Name (hash r.Overrides) seed)
+
+let sftArgs (r: SftRecipe) (seed: int64) =
+    r.Overrides @ [ "trainer.steps=0"; sprintf "seed=%d" seed; "threads=1" ]
+
+/// The model directory of a finished SFT run (its last checkpoint, written after SFT's evaluation).
+let sftModel (s: Settings) r seed =
+    runDirIn (sftDir s r seed)
+    |> Option.filter finished
+    |> Option.bind latestCheckpoint
+    |> Option.map (fun c -> Path.Combine(c, "model"))
+
+let private runSft (s: Settings) (r: SftRecipe, seed: int64) =
+    let name = sprintf "sft %s seed %d" r.Name seed
+    match sftModel s r seed with
+    | Some _ -> { Name = name; Action = Cached; Error = None }
+    | None ->
+        match complete s (sftDir s r seed) (sftArgs r seed) with
+        | Ok(_, action) -> { Name = name; Action = action; Error = None }
+        | Error e -> { Name = name; Action = Started; Error = Some e }
+
+// ---- cells ---------------------------------------------------------------------------------------------------------
+
+/// The cell's `klear train` overrides, without the paths that depend on where the program runs.
+let cellArgs (e: Experiment) (c: Cell) =
+    let arm = Experiment.arm e c.Arm
+    let forced =
+        match e.Kind with
+        | SftOnly -> [ "trainer.steps=0" ]
+        | RlFrom _ -> [ "sft.steps=0" ]
+    e.Base @ arm.Overrides @ forced @ [ sprintf "seed=%d" c.Seed; "threads=1" ]
+
+let private workDir (s: Settings) (c: Cell) = Path.Combine(s.Work, "cells", c.Experiment, Cell.id c)
+
+/// Copies the run's small files into results/NAME/cells/ARM__sSEED/ (via a temporary folder renamed into place).
+let private store (s: Settings) (e: Experiment) (c: Cell) (runDir: string) =
+    let final = Results.cellDir s.Results c
+    let temp = Path.Combine(Path.GetDirectoryName final, ".tmp-" + Cell.id c)
+    if Directory.Exists temp then Directory.Delete(temp, true)
+    Directory.CreateDirectory temp |> ignore
+    for f in [ "metrics.jsonl"; "report.json"; "config.yaml" ] do
+        File.Copy(Path.Combine(runDir, f), Path.Combine(temp, f))
+    let seconds = Results.readFinal(Path.Combine(runDir, "report.json")).TryFind "seconds" |> Option.defaultValue 0.0
+    Results.writeInfo
+        temp
+        { Cell = c
+          GitCommit = s.GitCommit
+          WallSeconds = seconds
+          StartedFrom =
+            match e.Kind with
+            | RlFrom r -> Some(sprintf "%s-%s__s%d" r.Name (hash r.Overrides) c.Seed)
+            | SftOnly -> None
+          Arguments = cellArgs e c
+          Quick = s.Quick }
+    if Directory.Exists final then Directory.Delete(final, true)
+    Directory.Move(temp, final)
+
+/// A stored cell is current when it ran with the arguments the experiment gives it now.
+let private current (s: Settings) (e: Experiment) (c: Cell) =
+    let dir = Results.cellDir s.Results c
+    File.Exists(Path.Combine(dir, Results.CellFile)) && Results.readArguments dir = cellArgs e c
+
+let private runCell (s: Settings) (e: Experiment, c: Cell) =
+    let name = sprintf "%s/%s" e.Name (Cell.id c)
+    let fail action msg = { Name = name; Action = action; Error = Some msg }
+    if current s e c then { Name = name; Action = Cached; Error = None }
+    else
+        let extra =
+            match e.Kind with
+            | SftOnly -> Ok []
+            | RlFrom r ->
+                match sftModel s r c.Seed with
+                | Some m -> Ok [ "model.path=" + m ]
+                | None -> Error(sprintf "its SFT run (%s, seed %d) did not finish" r.Name c.Seed)
+        match extra with
+        | Error msg -> fail Started msg
+        | Ok extra ->
+            match complete s (workDir s c) (cellArgs e c @ extra) with
+            | Ok(runDir, action) ->
+                store s e c runDir
+                { Name = name; Action = action; Error = None }
+            | Error msg -> fail Started msg
+
+let private inParallel jobs (work: (unit -> 'T) list) =
+    work |> List.map (fun f -> async { return f () }) |> fun xs -> Async.Parallel(xs, maxDegreeOfParallelism = max 1 jobs)
+    |> Async.RunSynchronously
+    |> List.ofArray
+
+/// Runs the experiments' cells: the SFT runs they need, then the cells; returns every outcome, in order.
+let run (s: Settings) (experiments: Experiment list) =
+    Directory.CreateDirectory s.Results |> ignore
+    Directory.CreateDirectory s.Work |> ignore
+    let cells = [ for e in experiments do for c in Experiment.cells e -> e, c ]
+    if s.Force then
+        for e, c in cells do
+            let dirs = [ Results.cellDir s.Results c; workDir s c ]
+            for d in dirs do if Directory.Exists d then Directory.Delete(d, true)
+    let todo = cells |> List.filter (fun (e, c) -> not (current s e c))
+    let sfts =
+        todo
+        |> List.choose (fun (e, c) -> match e.Kind with RlFrom r -> Some(r, c.Seed) | SftOnly -> None)
+        |> List.distinctBy (fun (r, seed) -> sftDir s r seed)
+    let report (o: Outcome) =
+        lock s.Log (fun () ->
+            match o.Error with
+            | None -> s.Log.WriteLine(sprintf "  %-40s %A" o.Name o.Action)
+            | Some e -> s.Log.WriteLine(sprintf "  %-40s FAILED: %s" o.Name e))
+        o
+    let sftOutcomes = inParallel s.Jobs [ for x in sfts -> fun () -> report (runSft s x) ]
+    let cellOutcomes = inParallel s.Jobs [ for x in cells -> fun () -> report (runCell s x) ]
+    sftOutcomes @ cellOutcomes
