@@ -64,7 +64,8 @@ let build (e: Experiment) (cells: CellResult list) =
 
 /// Plotly.NET names the plot's div with a fresh GUID; a fixed name keeps the HTML a pure function of the results.
 let private fixIds (name: string) (html: string) =
-    Regex.Replace(html, "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "chart-" + name)
+    let html = Regex.Replace(html, "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "chart-" + name)
+    Regex.Replace(html, "renderPlotly_[0-9a-fA-F]{32}", "renderPlotly_chart")
 
 let saveHtml (path: string) (e: Experiment) (chart: GenericChart) =
     let html =

@@ -1,0 +1,246 @@
+/// paper-repro: statistics against hand computations, the decision rule on constructed results, the experiment
+/// values against the trainer's config binder, the CLI's usage errors, and the quick pipeline end to end with resume.
+module Klear.Tests.PaperReproTests
+
+open System
+open System.IO
+open Expecto
+open PaperRepro
+open Klear.Host.Configuration
+
+let private close = { absolute = 1e-6; relative = 1e-6 }
+
+let private tempDir () =
+    let d = Path.Combine(Path.GetTempPath(), "paper-repro-test-" + Guid.NewGuid().ToString("N"))
+    Directory.CreateDirectory d |> ignore
+    d
+
+let statisticsTests =
+    testList "statistics" [
+        test "mean and sample sd of [1; 2; 3] are 2 and 1" {
+            let s = Statistics.summarize [ 1.0; 2.0; 3.0 ]
+            Expect.floatClose close s.Mean 2.0 "mean"
+            Expect.floatClose close s.Sd 1.0 "sd divides by n - 1"
+        }
+        test "t(0.975, 2) = 4.302653 and [1; 2; 3] gives 2 ± 2.4842" {
+            Expect.floatClose close (Statistics.tQuantile 0.95 2) 4.302653 "Student t quantile"
+            let i = Statistics.interval 0.95 [ 1.0; 2.0; 3.0 ]
+            Expect.floatClose { absolute = 1e-4; relative = 0.0 } i.HalfWidth 2.4842 "4.302653 / sqrt 3"
+            Expect.floatClose close i.Low (2.0 - i.HalfWidth) "low"
+            Expect.floatClose close i.High (2.0 + i.HalfWidth) "high"
+        }
+        test "[0.1; 0.3; 0.2; 0.4]: mean 0.25, sd 0.129099, t(0.975, 3) = 3.182446, half-width 0.205428" {
+            let i = Statistics.interval 0.95 [ 0.1; 0.3; 0.2; 0.4 ]
+            Expect.floatClose close i.Summary.Sd 0.1290994 "sqrt(0.05 / 3)"
+            Expect.floatClose close i.T 3.182446 "t quantile, 3 degrees of freedom"
+            Expect.floatClose { absolute = 1e-6; relative = 0.0 } i.HalfWidth 0.205428 "3.182446 * 0.129099 / 2"
+        }
+        test "one value has no sd and no interval" {
+            let i = Statistics.interval 0.95 [ 0.5 ]
+            Expect.isTrue (Double.IsNaN i.Summary.Sd && Double.IsNaN i.Low) "nan, not a made-up width"
+            Expect.equal (Statistics.verdict i) Inconclusive "one seed decides nothing"
+        }
+        test "paired differences pair by seed and flip sign for lower-is-better" {
+            let t = Map.ofList [ 1L, 0.5; 2L, 0.7; 3L, 0.9 ]
+            let b = Map.ofList [ 1L, 0.4; 3L, 1.0 ]
+            Expect.equal (Statistics.pairedDifferences HigherIsBetter t b |> List.map (fun (s, d) -> s, Math.Round(d, 6))) [ 1L, 0.1; 3L, -0.1 ] "seed 2 unpaired"
+            Expect.equal (Statistics.pairedDifferences LowerIsBetter t b |> List.map (fun (s, d) -> s, Math.Round(d, 6))) [ 1L, -0.1; 3L, 0.1 ] "flipped"
+        }
+        test "reduce: final, peak by direction, mean of the last n" {
+            let series = [ 0L, 0.2; 10L, 0.6; 20L, 0.4 ]
+            let m = Experiments.heldOutFinal
+            Expect.equal (Statistics.reduce m series) (Some 0.4) "final"
+            Expect.equal (Statistics.reduce { m with Reduce = Peak } series) (Some 0.6) "peak, higher is better"
+            Expect.equal (Statistics.reduce { m with Reduce = Peak; Direction = LowerIsBetter } series) (Some 0.2) "peak, lower is better"
+            Expect.floatClose close (Statistics.reduce { m with Reduce = MeanOfLast 2 } series).Value 0.5 "mean of 0.6 and 0.4"
+            Expect.equal (Statistics.reduce m []) None "no rows, no value"
+        }
+        test "a claim reproduces only when every comparison does; one contradiction contradicts it" {
+            Expect.equal (Statistics.combine [ Reproduced; Reproduced ]) Reproduced "all"
+            Expect.equal (Statistics.combine [ Reproduced; Inconclusive ]) Inconclusive "not all"
+            Expect.equal (Statistics.combine [ Reproduced; Contradicted ]) Contradicted "any contradiction"
+            Expect.equal (Statistics.combine []) Inconclusive "no comparisons"
+        }
+    ]
+
+/// A two-arm experiment and cells whose final held-out accuracy is given per arm and seed.
+let private constructed (treatment: float list) (baseline: float list) =
+    let e =
+        { Experiments.zeroAdvFilter with
+            Name = "constructed"
+            Arms = [ { Name = "t"; Overrides = []; Paper = None }; { Name = "b"; Overrides = []; Paper = None } ]
+            Comparisons = [ { Treatment = "t"; Baseline = "b" } ] }
+    let cell arm seed v : CellResult =
+        { Cell = { Experiment = e.Name; Arm = arm; Seed = seed }
+          Rows =
+            [ { Phase = "eval-rl"; Step = 10L; Values = Map.ofList [ "val/avg@4", v - 0.5 ] }
+              { Phase = "eval-rl"; Step = 20L; Values = Map.ofList [ "val/avg@4", v ] } ]
+          Final = Map.empty
+          GitCommit = "test"
+          WallSeconds = 1.0
+          Quick = false }
+    let cells =
+        (treatment |> List.mapi (fun i v -> cell "t" (int64 (i + 1)) v)) @ (baseline |> List.mapi (fun i v -> cell "b" (int64 (i + 1)) v))
+    Summary.summarizeExperiment e cells
+
+let verdictTests =
+    testList "decision rule" [
+        test "treatment ahead on every seed by 0.1, 0.1, 0.15: interval above 0, reproduced" {
+            let s = constructed [ 0.5; 0.6; 0.7 ] [ 0.4; 0.5; 0.55 ]
+            let c = s.Comparisons.Head
+            Expect.floatClose close c.Interval.Value.Summary.Mean (0.35 / 3.0) "mean difference"
+            Expect.isGreaterThan c.Interval.Value.Low 0.0 "interval above 0"
+            Expect.equal c.Verdict Reproduced "the paper's direction"
+            Expect.equal s.Verdict Reproduced "the claim"
+        }
+        test "treatment behind on every seed: contradicted" {
+            let s = constructed [ 0.4; 0.5; 0.55 ] [ 0.5; 0.6; 0.7 ]
+            Expect.equal s.Comparisons.Head.Verdict Contradicted "opposite direction, interval below 0"
+            Expect.equal s.Verdict Contradicted "the claim"
+        }
+        test "differences of both signs: inconclusive" {
+            let s = constructed [ 0.5; 0.5; 0.55 ] [ 0.4; 0.6; 0.5 ]
+            Expect.equal s.Comparisons.Head.Verdict Inconclusive "interval spans 0"
+        }
+        test "one seed: inconclusive, and every seed is reported" {
+            let s = constructed [ 0.9 ] [ 0.1 ]
+            Expect.equal s.Comparisons.Head.Verdict Inconclusive "no interval from one pair"
+            Expect.equal (s.Primary |> List.map (fun a -> a.Values)) [ [ 1L, 0.9 ]; [ 1L, 0.1 ] ] "values per arm"
+        }
+        test "the table shows the paper's and our numbers and the interval" {
+            let md = Report.tableMd (constructed [ 0.5; 0.6; 0.7 ] [ 0.4; 0.5; 0.55 ])
+            Expect.stringContains md "0.6000 ± 0.1000" "treatment mean ± sd"
+            Expect.stringContains md "s1 +0.1000, s2 +0.1000, s3 +0.1500" "every paired difference"
+            Expect.stringContains md "**reproduced**" "verdict"
+            Expect.stringContains md "0.810 (85)" "the paper's own table"
+        }
+    ]
+
+let experimentTests =
+    testList "experiment values" [
+        test "the eight experiments of the paper, with unique names and valid arms" {
+            Expect.equal (Experiments.all |> List.map _.Name)
+                [ "objectives"; "beta"; "sft-alpha"; "zero-adv-filter"; "code-reward"; "code-test-filter"; "sft-correctness"; "sft-sources" ] "names"
+            for e in Experiments.all do
+                Expect.equal (Experiment.validate e) [] e.Name
+        }
+        test "every runnable cell's overrides bind onto klear's config, and arms differ" {
+            for e in Experiments.all |> List.filter (fun e -> e.Runnable = Runnable) do
+                for c in Experiment.cells e do
+                    let args = Runner.cellArgs e c @ [ "model.path=/nonexistent" ]
+                    ConfigBinder.Bind<RunConfig>(null, args) |> ignore
+                let configs = e.Arms |> List.map (fun a -> ConfigBinder.ToYaml(ConfigBinder.Bind<RunConfig>(null, Runner.cellArgs e { Experiment = e.Name; Arm = a.Name; Seed = 1L })))
+                Expect.equal (List.distinct configs).Length configs.Length (sprintf "%s: every arm resolves to its own config" e.Name)
+        }
+        test "SFT recipes bind too; the RL experiments on the built-in task share one SFT run per seed" {
+            let s: Runner.Settings =
+                { Results = "r"; Work = "w"; Jobs = 1; Force = false; Quick = false; Klear = ""; GitCommit = ""; Log = TextWriter.Null }
+            let sftOf (e: Experiment) = match e.Kind with RlFrom r -> Some r | SftOnly -> None
+            for r in Experiments.all |> List.choose sftOf do ConfigBinder.Bind<RunConfig>(null, Runner.sftArgs r 1L) |> ignore
+            let dirs = [ Experiments.objectives; Experiments.beta; Experiments.sftAlpha; Experiments.zeroAdvFilter ] |> List.map (fun e -> Runner.sftDir s (sftOf e).Value 1L)
+            Expect.equal (List.distinct dirs).Length 1 "one SFT run for seed 1"
+            Expect.notEqual (Runner.sftDir s (sftOf (Experiments.quick Experiments.objectives)).Value 1L) dirs.Head "a quick SFT is never mistaken for the real one"
+            Expect.notEqual (Runner.sftDir s Experiments.quickstartSft 2L) dirs.Head "one per seed"
+        }
+        test "the sft-correctness arms: only-correct teachers never slip, mixed ones do; difficulty by operand count" {
+            let bind arm = ConfigBinder.Bind<RunConfig>(null, Runner.cellArgs Experiments.sftCorrectness { Experiment = "sft-correctness"; Arm = arm; Seed = 1L })
+            Expect.equal (bind "easy-only-correct").Data.Teachers.[0].WrongShare 0.0 "only correct"
+            Expect.equal (bind "hard-mixed").Data.Teachers.[0].WrongShare 0.4 "mixed"
+            Expect.equal ((bind "hard-mixed").Data.SftOperands.Keys |> List.ofSeq) [ 4; 5 ] "hard"
+            Expect.equal (bind "easy-mixed").Trainer.Steps 0 "SFT only"
+            let top4 = ConfigBinder.Bind<RunConfig>(null, Runner.cellArgs Experiments.sftSources { Experiment = "sft-sources"; Arm = "top4"; Seed = 1L })
+            Expect.equal (top4.Data.Teachers |> Seq.map _.WrongShare |> List.ofSeq) [ 0.02; 0.05; 0.1; 0.15 ] "the four best sources"
+        }
+        test "not runnable experiments say what is missing" {
+            let missing = Experiments.all |> List.choose (fun e -> match e.Runnable with NotRunnable why -> Some(e.Name, why) | Runnable -> None)
+            Expect.equal (missing |> List.map fst) [ "code-reward"; "code-test-filter" ] "which"
+            Expect.stringContains (snd missing.[1]) "pass@k" "the missing filter"
+        }
+    ]
+
+let cliTests =
+    testList "cli" [
+        test "usage errors exit 2: no experiment, an unknown one, a not-runnable one, a bad option" {
+            for args in [ [| "run" |]; [| "run"; "nope" |]; [| "run"; "code-test-filter" |]; [| "run"; "beta"; "--jobs"; "0" |]; [| "frobnicate" |] ] do
+                Expect.equal (Program.main' args) 2 (String.Join(" ", args))
+        }
+        test "list names every experiment with its claim, seeds and estimate" {
+            use w = new StringWriter()
+            Program.listExperiments w
+            let text = w.ToString()
+            for e in Experiments.all do Expect.stringContains text e.Name e.Name
+            Expect.stringContains text "NOT RUNNABLE YET" "marks what cannot run"
+            Expect.stringContains text "min with 2 jobs" "time estimate"
+        }
+    ]
+
+let private settings root : Runner.Settings =
+    { Results = Path.Combine(root, "results")
+      Work = Path.Combine(root, "work")
+      Jobs = 2
+      Force = false
+      Quick = true
+      Klear = Runner.defaultKlear ()
+      GitCommit = "test"
+      Log = TextWriter.Null }
+
+let private snapshot dir =
+    Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
+    |> Array.sort
+    |> Array.map (fun f -> Path.GetRelativePath(dir, f), File.ReadAllBytes f)
+
+let private actions (outcomes: Runner.Outcome list) =
+    outcomes |> List.map (fun o -> o.Name, o.Action, o.Error)
+
+let pipelineTests =
+    testSequenced <| testList "quick pipeline (slow: runs klear)" [
+        test "zero-adv-filter --quick: SFT once, both cells stored, report rebuilt byte for byte, finished cells never re-run, an interrupted one resumes" {
+            let root = tempDir ()
+            let s = settings root
+            let e = Experiments.quick Experiments.zeroAdvFilter
+            let first = Runner.run s [ e ]
+            Expect.equal (actions first)
+                [ "sft quickstart seed 1", Runner.Started, None
+                  "zero-adv-filter/filter__s1", Runner.Started, None
+                  "zero-adv-filter/no-filter__s1", Runner.Started, None ] "first run"
+            Report.writeAll s.Results false TextWriter.Null Experiments.all |> ignore
+            let dir = Path.Combine(s.Results, "zero-adv-filter")
+            for f in [ "summary.json"; "table.md"; "chart.html"; "cells/filter__s1/metrics.jsonl"; "cells/filter__s1/config.yaml"; "cells/no-filter__s1/cell.json" ] do
+                Expect.isTrue (File.Exists(Path.Combine(dir, f))) f
+            Expect.stringContains (File.ReadAllText(Path.Combine(dir, "chart.html"))) "Plotly.newPlot" "a Plotly chart"
+            Expect.isGreaterThan (FileInfo(Path.Combine(dir, "chart.html"))).Length 1_000_000L "plotly.js inlined"
+            let rows = Results.readRows (Path.Combine(dir, "cells/filter__s1/metrics.jsonl"))
+            Expect.equal (rows |> List.filter (fun r -> r.Phase = "rl") |> List.length) 2 "two RL steps"
+            Expect.isTrue (rows |> List.exists (fun r -> r.Phase = "eval-sft")) "the start point"
+            let written = snapshot s.Results
+            Report.writeAll s.Results false TextWriter.Null Experiments.all |> ignore
+            Expect.sequenceEqual (snapshot s.Results) written "report from stored results is byte-identical"
+
+            let again = Runner.run s [ e ]
+            Expect.isTrue (again |> List.forall (fun o -> o.Action = Runner.Cached && o.Error.IsNone)) (sprintf "nothing re-runs: %A" (actions again))
+
+            // Simulated kill: no-filter's results were never stored and its run stopped after RL step 1's checkpoint.
+            Directory.Delete(Path.Combine(dir, "cells", "no-filter__s1"), true)
+            let runDir = Directory.GetDirectories(Path.Combine(s.Work, "cells", "zero-adv-filter", "no-filter__s1")) |> Array.exactlyOne
+            File.Delete(Path.Combine(runDir, "report.json"))
+            Expect.isTrue (Directory.Exists(Path.Combine(runDir, "checkpoints", "rl-step-000001"))) "the step-1 checkpoint"
+            File.WriteAllText(Path.Combine(runDir, "checkpoints", "latest"), "rl-step-000001")
+            let filterInfo = File.ReadAllBytes(Path.Combine(dir, "cells", "filter__s1", "cell.json"))
+            let resumed = Runner.run s [ e ]
+            Expect.equal (actions resumed)
+                [ "zero-adv-filter/filter__s1", Runner.Cached, None; "zero-adv-filter/no-filter__s1", Runner.Resumed, None ] "only the interrupted cell runs"
+            Expect.sequenceEqual (File.ReadAllBytes(Path.Combine(dir, "cells", "filter__s1", "cell.json"))) filterInfo "the finished cell is untouched"
+            let rows = Results.readRows (Path.Combine(dir, "cells/no-filter__s1/metrics.jsonl"))
+            Expect.equal (rows |> List.filter (fun r -> r.Phase = "rl") |> List.map _.Step) [ 0L; 1L ] "one uninterrupted log"
+
+            // A run that finished but was not yet copied is collected, not run again.
+            Directory.Delete(Path.Combine(dir, "cells", "filter__s1"), true)
+            let collected = Runner.run s [ e ]
+            Expect.equal (actions collected |> List.map (fun (n, a, _) -> n, a))
+                [ "zero-adv-filter/filter__s1", Runner.Collected; "zero-adv-filter/no-filter__s1", Runner.Cached ] "collected"
+            Directory.Delete(root, true)
+        }
+    ]
+
+[<Tests>]
+let tests = testList "paper-repro" [ statisticsTests; verdictTests; experimentTests; cliTests; pipelineTests ]
