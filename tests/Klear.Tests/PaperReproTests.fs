@@ -29,11 +29,11 @@ let statisticsTests =
             Expect.floatClose close i.Low (2.0 - i.HalfWidth) "low"
             Expect.floatClose close i.High (2.0 + i.HalfWidth) "high"
         }
-        test "[0.1; 0.3; 0.2; 0.4]: mean 0.25, sd 0.129099, t(0.975, 3) = 3.182446, half-width 0.205428" {
+        test "[0.1; 0.3; 0.2; 0.4]: mean 0.25, sd 0.129099, t(0.975, 3) = 3.182446, half-width 0.205426" {
             let i = Statistics.interval 0.95 [ 0.1; 0.3; 0.2; 0.4 ]
             Expect.floatClose close i.Summary.Sd 0.1290994 "sqrt(0.05 / 3)"
             Expect.floatClose close i.T 3.182446 "t quantile, 3 degrees of freedom"
-            Expect.floatClose { absolute = 1e-6; relative = 0.0 } i.HalfWidth 0.205428 "3.182446 * 0.129099 / 2"
+            Expect.floatClose { absolute = 1e-6; relative = 0.0 } i.HalfWidth 0.205426 "3.182446 * 0.1290994 / 2"
         }
         test "one value has no sd and no interval" {
             let i = Statistics.interval 0.95 [ 0.5 ]
@@ -228,7 +228,9 @@ let pipelineTests =
             let filterInfo = File.ReadAllBytes(Path.Combine(dir, "cells", "filter__s1", "cell.json"))
             let resumed = Runner.run s [ e ]
             Expect.equal (actions resumed)
-                [ "zero-adv-filter/filter__s1", Runner.Cached, None; "zero-adv-filter/no-filter__s1", Runner.Resumed, None ] "only the interrupted cell runs"
+                [ "sft quickstart seed 1", Runner.Cached, None
+                  "zero-adv-filter/filter__s1", Runner.Cached, None
+                  "zero-adv-filter/no-filter__s1", Runner.Resumed, None ] "only the interrupted cell runs"
             Expect.sequenceEqual (File.ReadAllBytes(Path.Combine(dir, "cells", "filter__s1", "cell.json"))) filterInfo "the finished cell is untouched"
             let rows = Results.readRows (Path.Combine(dir, "cells/no-filter__s1/metrics.jsonl"))
             Expect.equal (rows |> List.filter (fun r -> r.Phase = "rl") |> List.map _.Step) [ 0L; 1L ] "one uninterrupted log"
@@ -237,7 +239,7 @@ let pipelineTests =
             Directory.Delete(Path.Combine(dir, "cells", "filter__s1"), true)
             let collected = Runner.run s [ e ]
             Expect.equal (actions collected |> List.map (fun (n, a, _) -> n, a))
-                [ "zero-adv-filter/filter__s1", Runner.Collected; "zero-adv-filter/no-filter__s1", Runner.Cached ] "collected"
+                [ "sft quickstart seed 1", Runner.Cached; "zero-adv-filter/filter__s1", Runner.Collected; "zero-adv-filter/no-filter__s1", Runner.Cached ] "collected"
             Directory.Delete(root, true)
         }
     ]
