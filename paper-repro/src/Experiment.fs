@@ -24,6 +24,8 @@ type Reduce =
     | Peak
     /// The mean of the last n rows (steadier than one row for noisy training metrics).
     | MeanOfLast of int
+    /// The last row minus the evaluation after SFT (held-out metrics of RL cells: what RL added).
+    | GainOverStart
 
 /// A number read from a cell's metrics.jsonl: rows of `Phase` (sft, rl, eval-sft, eval-rl), column `Key`.
 type Metric =
@@ -140,11 +142,18 @@ module Experiment =
               for o in a.Overrides @ e.Base do
                   if o.IndexOf '=' <= 0 then sprintf "%s/%s: override '%s' is not key=value" e.Name a.Name o ]
 
-    /// The run-time estimate here, in minutes, for `jobs` cells at once.
-    let estimateMinutes jobs (e: Experiment) =
+    /// The run-time estimate here, in minutes, for `jobs` cells at once; an SFT run shared by several experiments
+    /// (same recipe and seed) is counted once.
+    let estimateAll jobs (es: Experiment list) =
         let sftRuns =
-            match e.Kind with
-            | RlFrom _ -> float e.Seeds.Length
-            | SftOnly -> 0.0
-        let cells = float (e.Seeds.Length * e.Arms.Length)
-        (sftRuns * e.SftMinutes + cells * e.CellMinutes) / float (max 1 jobs)
+            es
+            |> List.collect (fun e ->
+                match e.Kind with
+                | RlFrom r -> [ for s in e.Seeds -> (r, s), e.SftMinutes ]
+                | SftOnly -> [])
+            |> List.distinctBy fst
+            |> List.sumBy snd
+        let cells = es |> List.sumBy (fun e -> float (e.Seeds.Length * e.Arms.Length) * e.CellMinutes)
+        (sftRuns + cells) / float (max 1 jobs)
+
+    let estimateMinutes jobs (e: Experiment) = estimateAll jobs [ e ]

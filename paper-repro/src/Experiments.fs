@@ -22,7 +22,11 @@ let preservedShare = metric "GPPO preserved-gradient share, run mean" "rl" "acto
 let sftLoss = { metric "SFT loss" "sft" "sft/loss" Final with Direction = LowerIsBetter }
 let sftValLoss = { metric "SFT validation loss" "sft" "sft/val_loss" Final with Direction = LowerIsBetter }
 
-let private rlCurves = [ metric "held-out avg@4" "eval-rl" "val/avg@4" Final; trainReward; entropy; clipFrac ]
+let private rlCurves =
+    [ metric "held-out avg@4" "eval-rl" "val/avg@4" Final
+      { trainReward with Label = "training reward" }
+      { entropy with Label = "policy entropy" }
+      { clipFrac with Label = "pg_clipfrac" } ]
 let private sftCurves = [ sftLoss ]
 
 // ---- shared settings -----------------------------------------------------------------------------------------------
@@ -78,7 +82,7 @@ let objectives =
       Comparisons = [ { Treatment = "gppo"; Baseline = "clip-higher" }; { Treatment = "gppo"; Baseline = "cispo" } ]
       Rule = rule
       Regime = rlRegimeNote + " Symmetric PPO (0.2/0.2) is a fourth arm with no paper number."
-      Curves = rlCurves @ [ preservedShare ]
+      Curves = rlCurves @ [ { preservedShare with Label = "GPPO preserved-gradient share" } ]
       CellMinutes = 3.0
       SftMinutes = 3.5
       Runnable = Runnable }
@@ -305,10 +309,40 @@ let sftSources =
       SftMinutes = 0.0
       Runnable = Runnable }
 
-/// Every experiment, in the order `list` shows them.
+// ---- calibration -----------------------------------------------------------------------------------------------------
+
+/// The regime rule made runnable: on calibration seed 0 only, GPPO at three learning rates × two mini-batch counts;
+/// pick the highest lr whose held-out gain over SFT is still positive and whose pg_clipfrac is a few percent or more,
+/// then set `rlRegime` to it. It has no comparisons, so no verdict: it chooses, it does not test.
+let regime =
+    { Name = "regime"
+      PaperRef = "calibration (no paper claim)"
+      Claim = "Chooses the RL regime: the highest actor.lr at which GPPO still gains, with clipping active."
+      PaperMetric = "none"
+      PaperTable = "No paper numbers: the paper's own RL uses lr 1e-6 (math) on an 8B model."
+      Kind = RlFrom quickstartSft
+      Base = rlRegime @ [ "actor.policy_loss=gppo" ]
+      Arms =
+        [ for lr in [ "1e-5"; "3e-5"; "1e-4" ] do
+              for mb in [ "2"; "4" ] -> arm (sprintf "lr%s-mb%s" lr mb) [ "actor.lr=" + lr; "actor.mini_batches=" + mb ] None ]
+      Seeds = [ 0L ]
+      Primary = metric "held-out avg@4 gain over SFT" "eval-rl" "val/avg@4" GainOverStart
+      Secondary = [ heldOutFinal; clipFrac; clipFracLower; preservedShare; entropy ]
+      Comparisons = []
+      Rule = rule
+      Regime = "Seed 0 is never one of the experiments' seeds, so choosing here cannot tune to a comparison."
+      Curves = rlCurves
+      CellMinutes = 3.0
+      SftMinutes = 3.5
+      Runnable = Runnable }
+
+/// The paper's ablations, in the order `list` shows them.
 let all = [ objectives; beta; sftAlpha; zeroAdvFilter; codeReward; codeTestFilter; sftCorrectness; sftSources ]
 
-let tryFind name = all |> List.tryFind (fun e -> e.Name = name)
+/// Calibration first, then the ablations: what `list`, `run all` and `report` cover.
+let everything = regime :: all
+
+let tryFind name = everything |> List.tryFind (fun e -> e.Name = name)
 
 // ---- quick -----------------------------------------------------------------------------------------------------------
 

@@ -84,7 +84,7 @@ let private usage (msg: string) =
     2
 
 let listExperiments (out: TextWriter) =
-    for e in Experiments.all do
+    for e in Experiments.everything do
         out.WriteLine(sprintf "%s  (%s)" e.Name e.PaperRef)
         out.WriteLine(sprintf "  claim: %s" e.Claim)
         out.WriteLine(sprintf "  arms:  %s" (String.Join(", ", e.Arms |> List.map _.Name)))
@@ -93,16 +93,16 @@ let listExperiments (out: TextWriter) =
         | Runnable ->
             out.WriteLine(sprintf "  time:  ~%.0f min with 2 jobs (estimate: %.1f min per cell, %.1f per SFT run)" (Experiment.estimateMinutes 2 e) e.CellMinutes e.SftMinutes)
         | NotRunnable why -> out.WriteLine(sprintf "  NOT RUNNABLE YET: %s" why)
-    let runnable = Experiments.all |> List.filter (fun e -> e.Runnable = Runnable)
-    out.WriteLine(sprintf "all runnable: ~%.0f min with 2 jobs (SFT runs shared between experiments counted once each per experiment)" (runnable |> List.sumBy (Experiment.estimateMinutes 2)))
+    let runnable = Experiments.everything |> List.filter (fun e -> e.Runnable = Runnable)
+    out.WriteLine(sprintf "run all (the runnable ones): ~%.0f min with 2 jobs, shared SFT runs counted once" (Experiment.estimateAll 2 runnable))
 
 let runCommand (r: ParseResults<RunArgs>) =
     let name = r.GetResult RunArgs.Experiment
     let chosen =
-        if name = "all" then Ok(Experiments.all |> List.filter (fun e -> e.Runnable = Runnable))
+        if name = "all" then Ok(Experiments.everything |> List.filter (fun e -> e.Runnable = Runnable))
         else
             match Experiments.tryFind name with
-            | None -> Error(sprintf "unknown experiment '%s'; valid: all, %s" name (String.Join(", ", Experiments.all |> List.map _.Name)))
+            | None -> Error(sprintf "unknown experiment '%s'; valid: all, %s" name (String.Join(", ", Experiments.everything |> List.map _.Name)))
             | Some { Runnable = NotRunnable why } -> Error(sprintf "%s is not runnable yet: %s" name why)
             | Some e -> Ok [ e ]
     match chosen, r.TryGetResult Seeds, r.GetResult(Jobs, 2) with
@@ -136,7 +136,7 @@ let runCommand (r: ParseResults<RunArgs>) =
             Console.WriteLine(sprintf "running %s into %s (work: %s, %d jobs)" (String.Join(", ", experiments |> List.map _.Name)) results work jobs)
             let outcomes = Runner.run settings experiments
             let png = not (r.Contains RunArgs.No_Png) && pngAvailable Console.Out
-            Report.writeAll results png Console.Out Experiments.all |> ignore
+            Report.writeAll results png Console.Out Experiments.everything |> ignore
             let failed = outcomes |> List.filter (fun o -> o.Error.IsSome)
             Console.WriteLine(sprintf "done in %.0f s: %d ran or collected, %d cached, %d failed; report: %s" clock.Elapsed.TotalSeconds
                                   (outcomes |> List.filter (fun o -> o.Error.IsNone && o.Action <> Runner.Cached) |> List.length)
@@ -149,7 +149,7 @@ let reportCommand (r: ParseResults<ReportArgs>) =
     if not (Directory.Exists results) then usage (sprintf "--out: no results folder at %s" results)
     else
         let png = not (r.Contains ReportArgs.No_Png) && pngAvailable Console.Out
-        let summaries = Report.writeAll results png Console.Out Experiments.all
+        let summaries = Report.writeAll results png Console.Out Experiments.everything
         Console.WriteLine(sprintf "rebuilt %d experiment(s) and %s" summaries.Count (Path.Combine(results, "RESULTS.md")))
         0
 

@@ -25,6 +25,7 @@ let private reduceName =
     | Peak -> "peak"
     | MeanOfLast n when n >= 100000 -> "mean over the run"
     | MeanOfLast n -> sprintf "mean of the last %d" n
+    | GainOverStart -> "final minus the evaluation after SFT"
 
 let private metricJson (m: Metric) =
     obj [ "label", str m.Label; "phase", str m.Phase; "key", str m.Key; "reduce", str (reduceName m.Reduce)
@@ -107,7 +108,8 @@ let tableMd (s: ExperimentSummary) =
     if s.Quick then
         line "**Quick run (`--quick`): tiny sizes, one seed; it checks the pipeline and its numbers mean nothing.**"
         line ""
-    line (sprintf "Verdict: **%s** (every comparison below must reproduce; one contradiction contradicts)." (Verdict.name s.Verdict))
+    if e.Comparisons.IsEmpty then line "Calibration: no comparisons, no verdict."
+    else line (sprintf "Verdict: **%s** (every comparison below must reproduce; one contradiction contradicts)." (Verdict.name s.Verdict))
     line ""
     line (sprintf "Ours: %s (%s). Paper: %s." e.Primary.Label e.Primary.Key e.PaperMetric)
     line ""
@@ -168,6 +170,7 @@ let resultsMd (experiments: Experiment list) (summaries: Map<string, ExperimentS
         let v =
             match e.Runnable, summaries.TryFind e.Name with
             | NotRunnable _, _ -> "not runnable yet"
+            | _, Some s when e.Comparisons.IsEmpty -> "calibration, no verdict" + (if s.Quick then " (quick run)" else "")
             | _, Some s -> Verdict.name s.Verdict + (if s.Quick then " (quick run)" else "")
             | _, None -> "not run yet"
         line (sprintf "| [%s](#%s) | %s | %s | %s |" e.Name e.Name e.PaperRef e.Claim v)
@@ -182,7 +185,8 @@ let resultsMd (experiments: Experiment list) (summaries: Map<string, ExperimentS
         | _, None -> line "Not run yet."
         | _, Some s ->
             if s.Quick then line "**Quick run: plumbing only, the numbers mean nothing.**\n"
-            line (sprintf "Verdict: **%s**. %s; paper: %s." (Verdict.name s.Verdict) e.Primary.Label e.PaperMetric)
+            if e.Comparisons.IsEmpty then line (sprintf "Calibration, no verdict. %s. %s" e.Primary.Label e.Claim)
+            else line (sprintf "Verdict: **%s**. %s; paper: %s." (Verdict.name s.Verdict) e.Primary.Label e.PaperMetric)
             line ""
             line "| arm | paper | ours, mean ± sd | every seed |"
             line "|---|---|---|---|"

@@ -86,4 +86,11 @@ let load resultsDir (experiment: string) =
 let series (m: Metric) (r: CellResult) =
     r.Rows |> List.choose (fun row -> if row.Phase = m.Phase then row.Values.TryFind m.Key |> Option.map (fun v -> row.Step, v) else None)
 
-let value (m: Metric) (r: CellResult) = Statistics.reduce m (series m r)
+let value (m: Metric) (r: CellResult) =
+    match m.Reduce with
+    | GainOverStart ->
+        let start = series { m with Phase = "eval-sft" } r
+        match series m r, start with
+        | [], _ | _, [] -> None
+        | s, st -> Some(snd (List.last s) - snd (List.last st))
+    | _ -> Statistics.reduce m (series m r)

@@ -74,3 +74,4 @@ let reduce (m: Metric) (series: (int64 * float) list) =
                 | LowerIsBetter -> List.min values
             )
         | MeanOfLast n -> Some(values |> List.skip (max 0 (values.Length - n)) |> List.average)
+        | GainOverStart -> invalidArg "m" "GainOverStart needs the start row too; see Results.value"
