@@ -83,8 +83,8 @@ let objectives =
       Rule = rule
       Regime = rlRegimeNote + " Symmetric PPO (0.2/0.2) is a fourth arm with no paper number."
       Curves = rlCurves @ [ { preservedShare with Label = "GPPO preserved-gradient share" } ]
-      CellMinutes = 3.0
-      SftMinutes = 3.5
+      CellMinutes = 6.5
+      SftMinutes = 5.5
       Runnable = Runnable }
 
 let beta =
@@ -107,8 +107,8 @@ let beta =
       Rule = rule
       Regime = rlRegimeNote + " The outcome is the policy entropy over the last 10 RL steps (higher = less collapse)."
       Curves = rlCurves
-      CellMinutes = 3.0
-      SftMinutes = 3.5
+      CellMinutes = 6.5
+      SftMinutes = 5.5
       Runnable = Runnable }
 
 let sftAlpha =
@@ -139,8 +139,8 @@ let sftAlpha =
         + " GPPO in every arm (the paper does not say which objective Table 6 used). The quickstart itself uses α = 0.5: "
         + "a calibration run found that the tiny policy degraded with 0.1 at lr 5e-5."
       Curves = rlCurves
-      CellMinutes = 3.0
-      SftMinutes = 3.5
+      CellMinutes = 6.5
+      SftMinutes = 5.5
       Runnable = Runnable }
 
 let zeroAdvFilter =
@@ -167,8 +167,8 @@ let zeroAdvFilter =
         + " No refill (trainer.oversample=1), as in the paper's ablation. The paper starts from an intermediate RL "
         + "checkpoint; here both arms start from SFT. Without the filter, all-correct groups still feed the SFT term."
       Curves = rlCurves
-      CellMinutes = 3.0
-      SftMinutes = 3.5
+      CellMinutes = 6.5
+      SftMinutes = 5.5
       Runnable = Runnable }
 
 let codeReward =
@@ -268,7 +268,7 @@ let sftCorrectness =
         + "the same example count. Slips do not depend on the problem, so this equals filtering the mixed traces "
         + "for correctness at equal data size (the paper's subsets are balanced)."
       Curves = sftCurves
-      CellMinutes = 3.5
+      CellMinutes = 5.7
       SftMinutes = 0.0
       Runnable = Runnable }
 
@@ -305,7 +305,7 @@ let sftSources =
         + "built-in teachers differ only in error share, not in style, so this tests quality dilution; the "
         + "diversity that might make more sources help is not modelled."
       Curves = sftCurves
-      CellMinutes = 3.5
+      CellMinutes = 5.7
       SftMinutes = 0.0
       Runnable = Runnable }
 
@@ -332,8 +332,8 @@ let regime =
       Rule = rule
       Regime = "Seed 0 is never one of the experiments' seeds, so choosing here cannot tune to a comparison."
       Curves = rlCurves
-      CellMinutes = 3.0
-      SftMinutes = 3.5
+      CellMinutes = 6.5
+      SftMinutes = 5.5
       Runnable = Runnable }
 
 /// The paper's ablations, in the order `list` shows them.
