@@ -364,5 +364,7 @@ let quick (e: Experiment) =
             | RlFrom r -> RlFrom(recipe r)
             | SftOnly -> SftOnly }
 
-/// The first n seeds (1, 2, ...); seed 0 is kept for calibration.
-let withSeeds n (e: Experiment) = { e with Seeds = seeds n }
+/// n seeds counted from the experiment's first (1, 2, ... for the ablations; 0, 1, ... for calibration).
+let withSeeds n (e: Experiment) =
+    let first = List.head e.Seeds
+    { e with Seeds = List.init n (fun i -> first + int64 i) }

@@ -23,7 +23,7 @@ type RunArgs =
         member a.Usage =
             match a with
             | Experiment _ -> "an experiment's name (see list), or all"
-            | Seeds _ -> "run seeds 1..N instead of the experiment's own"
+            | Seeds _ -> "run N seeds from the experiment's first (1..N; calibration: 0..N-1)"
             | Quick -> "one seed, a few steps, tiny sizes: checks the pipeline, the numbers mean nothing"
             | Jobs _ -> "cells at once, one thread each (default 2, the machine's cores)"
             | Out _ -> "results folder (default paper-repro/results; paper-repro/work/quick-results with --quick)"
