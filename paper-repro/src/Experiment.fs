@@ -54,6 +54,11 @@ type Kind =
     /// Every cell starts RL from the recipe's checkpoint of its seed (model.path=..., sft.steps=0).
     | RlFrom of SftRecipe
 
+/// A `klear` command that writes a data file the arms read (e.g. `data synthetic-code --out {out} ...`), run once
+/// per work folder before any cell; `{out}` is `{data}/Output`. Overrides name the file as `{data}/Output`, and
+/// `{data}` becomes the work folder's data/ when a cell starts, so stored arguments do not depend on the machine.
+type PrepareStep = { Output: string; Arguments: string list }
+
 type Runnable =
     | Runnable
     /// What the trainer (or this program) lacks before the arms can be expressed honestly.
@@ -87,6 +92,8 @@ type Experiment =
       /// an evaluation of 400 problems ≈ 6 s), measured while other jobs shared the cores.
       CellMinutes: float
       SftMinutes: float
+      /// Data files to write before the first cell (none for the built-in arithmetic task).
+      Prepare: PrepareStep list
       Runnable: Runnable }
 
 /// One arm at one seed: the unit that runs, is cached and is compared.

@@ -100,8 +100,15 @@ let private klear (s: Settings) (logPath: string) (args: string list) =
         let tail = File.ReadAllLines logPath |> Array.rev |> Array.truncate 15 |> Array.rev
         Error(sprintf "klear exited with %d; %s ends:\n%s" p.ExitCode logPath (String.Join("\n", tail)))
 
+/// The work folder's data/, where prepared files live.
+let dataDir (s: Settings) = Path.Combine(s.Work, "data")
+
+/// Replaces `{data}` in arguments by the data folder of this work folder.
+let substitute (s: Settings) (args: string list) = args |> List.map (fun a -> a.Replace("{data}", dataDir s))
+
 /// Brings the klear run in `outputDir` to its end: resumes it, restarts it, or starts it. Returns its run dir.
 let private complete (s: Settings) (outputDir: string) (args: string list) =
+    let args = substitute s args
     let log = Path.Combine(outputDir, "klear.log")
     let start () =
         klear s log ([ "train" ] @ args @ [ "output_dir=" + outputDir ])
@@ -118,6 +125,25 @@ let private complete (s: Settings) (outputDir: string) (args: string list) =
         Directory.Delete(d, true)
         start ()
     | None -> start ()
+
+// ---- data ----------------------------------------------------------------------------------------------------------
+
+/// Writes a prepared file unless it exists (into a temporary name first, so a killed step leaves nothing half-written).
+let private prepare (s: Settings) (step: PrepareStep) =
+    let final = Path.Combine(dataDir s, step.Output)
+    let name = sprintf "data %s" step.Output
+    if File.Exists final then { Name = name; Action = Cached; Error = None }
+    else
+        let dir = Path.GetDirectoryName final
+        Directory.CreateDirectory dir |> ignore
+        let temp = Path.Combine(dir, ".tmp-" + Path.GetFileName final)
+        let args = step.Arguments |> List.map (fun a -> a.Replace("{out}", temp)) |> substitute s
+        match klear s (Path.Combine(dataDir s, "prepare.log")) args with
+        | Ok() when File.Exists temp ->
+            File.Move(temp, final, true)
+            { Name = name; Action = Started; Error = None }
+        | Ok() -> { Name = name; Action = Started; Error = Some(sprintf "klear %s wrote no %s" (String.Join(" ", args)) temp) }
+        | Error e -> { Name = name; Action = Started; Error = Some e }
 
 // ---- SFT runs ------------------------------------------------------------------------------------------------------
 
@@ -231,6 +257,8 @@ let run (s: Settings) (experiments: Experiment list) =
             | None -> s.Log.WriteLine(sprintf "  %-40s %A" o.Name o.Action)
             | Some e -> s.Log.WriteLine(sprintf "  %-40s FAILED: %s" o.Name e))
         o
+    let steps = todo |> List.collect (fun (e, _) -> e.Prepare) |> List.distinct
+    let prepared = steps |> List.map (prepare s >> report)
     let sftOutcomes = inParallel s.Jobs [ for x in sfts -> fun () -> report (runSft s x) ]
     let cellOutcomes = inParallel s.Jobs [ for x in cells -> fun () -> report (runCell s x) ]
-    sftOutcomes @ cellOutcomes
+    prepared @ sftOutcomes @ cellOutcomes

@@ -116,8 +116,20 @@ let verdictTests =
         }
     ]
 
+/// Settings for binding checks only: `{data}` must resolve before klear's binder sees a value.
+let private paths: Runner.Settings =
+    { Results = "/r"; Work = "/w"; Jobs = 1; Force = false; Quick = false; Klear = ""; GitCommit = ""; Log = TextWriter.Null }
+
+let private bind args = ConfigBinder.Bind<RunConfig>(null, Runner.substitute paths args)
+
 let experimentTests =
     testList "experiment values" [
+        test "code-reward's files resolve into the work folder" {
+            let c = bind (Runner.cellArgs Experiments.codeReward { Experiment = "code-reward"; Arm = "hard"; Seed = 1L })
+            Expect.equal c.Data.ValFiles "/w/data/synthetic-code/val.jsonl" "{data} = WORK/data"
+            Expect.equal c.Reward.CodeMode "hard" "the arm"
+            Expect.equal c.Sft.Steps 0 "RL from the shared SFT"
+        }
         test "the eight experiments of the paper, with unique names and valid arms" {
             Expect.equal (Experiments.all |> List.map _.Name)
                 [ "objectives"; "beta"; "sft-alpha"; "zero-adv-filter"; "code-reward"; "code-test-filter"; "sft-correctness"; "sft-sources" ] "names"
@@ -127,16 +139,15 @@ let experimentTests =
         test "every runnable cell's overrides bind onto klear's config, and arms differ" {
             for e in Experiments.all |> List.filter (fun e -> e.Runnable = Runnable) do
                 for c in Experiment.cells e do
-                    let args = Runner.cellArgs e c @ [ "model.path=/nonexistent" ]
-                    ConfigBinder.Bind<RunConfig>(null, args) |> ignore
-                let configs = e.Arms |> List.map (fun a -> ConfigBinder.ToYaml(ConfigBinder.Bind<RunConfig>(null, Runner.cellArgs e { Experiment = e.Name; Arm = a.Name; Seed = 1L })))
+                    bind (Runner.cellArgs e c @ [ "model.path=/nonexistent" ]) |> ignore
+                let configs = e.Arms |> List.map (fun a -> ConfigBinder.ToYaml(bind (Runner.cellArgs e { Experiment = e.Name; Arm = a.Name; Seed = 1L })))
                 Expect.equal (List.distinct configs).Length configs.Length (sprintf "%s: every arm resolves to its own config" e.Name)
         }
         test "SFT recipes bind too; the RL experiments on the built-in task share one SFT run per seed" {
             let s: Runner.Settings =
                 { Results = "r"; Work = "w"; Jobs = 1; Force = false; Quick = false; Klear = ""; GitCommit = ""; Log = TextWriter.Null }
             let sftOf (e: Experiment) = match e.Kind with RlFrom r -> Some r | SftOnly -> None
-            for r in Experiments.all |> List.choose sftOf do ConfigBinder.Bind<RunConfig>(null, Runner.sftArgs r 1L) |> ignore
+            for r in Experiments.everything |> List.choose sftOf do bind (Runner.sftArgs r 1L) |> ignore
             let dirs = [ Experiments.objectives; Experiments.beta; Experiments.sftAlpha; Experiments.zeroAdvFilter ] |> List.map (fun e -> Runner.sftDir s (sftOf e).Value 1L)
             Expect.equal (List.distinct dirs).Length 1 "one SFT run for seed 1"
             Expect.notEqual (Runner.sftDir s (sftOf (Experiments.quick Experiments.objectives)).Value 1L) dirs.Head "a quick SFT is never mistaken for the real one"
@@ -153,8 +164,8 @@ let experimentTests =
         }
         test "not runnable experiments say what is missing" {
             let missing = Experiments.all |> List.choose (fun e -> match e.Runnable with NotRunnable why -> Some(e.Name, why) | Runnable -> None)
-            Expect.equal (missing |> List.map fst) [ "code-reward"; "code-test-filter" ] "which"
-            Expect.stringContains (snd missing.[1]) "pass@k" "the missing filter"
+            Expect.equal (missing |> List.map fst) [ "code-test-filter" ] "which"
+            Expect.stringContains (snd missing.[0]) "pass@k" "the missing filter"
         }
     ]
 
@@ -240,6 +251,24 @@ let pipelineTests =
             let collected = Runner.run s [ e ]
             Expect.equal (actions collected |> List.map (fun (n, a, _) -> n, a))
                 [ "sft quickstart seed 1", Runner.Cached; "zero-adv-filter/filter__s1", Runner.Collected; "zero-adv-filter/no-filter__s1", Runner.Cached ] "collected"
+            Directory.Delete(root, true)
+        }
+        test "code-reward --quick: its data is written once, {data} resolves at launch and stays a placeholder in the results" {
+            let root = tempDir ()
+            let s = settings root
+            let e = Experiments.quick Experiments.codeReward
+            let first = Runner.run s [ e ]
+            Expect.equal (actions first |> List.map (fun (n, a, err) -> n, a, err))
+                [ "data synthetic-code/train.jsonl", Runner.Started, None
+                  "data synthetic-code/val.jsonl", Runner.Started, None
+                  "sft synthetic-code seed 1", Runner.Started, None
+                  "code-reward/soft__s1", Runner.Started, None
+                  "code-reward/hard__s1", Runner.Started, None ] "first run"
+            Expect.equal (File.ReadLines(Path.Combine(Runner.dataDir s, "synthetic-code", "train.jsonl")) |> Seq.length) 2000 "2,000 training problems"
+            let cell = Path.Combine(s.Results, "code-reward", "cells", "soft__s1")
+            Expect.contains (Results.readArguments cell) "data.val_files={data}/synthetic-code/val.jsonl" "machine-independent arguments"
+            Expect.stringContains (File.ReadAllText(Path.Combine(cell, "config.yaml"))) (Path.Combine(Runner.dataDir s, "synthetic-code", "val.jsonl")) "the run read the prepared file"
+            Expect.isTrue (Runner.run s [ e ] |> List.forall (fun o -> o.Action = Runner.Cached)) "nothing runs twice"
             Directory.Delete(root, true)
         }
     ]
