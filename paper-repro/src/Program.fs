@@ -99,7 +99,12 @@ let listExperiments (out: TextWriter) =
 let runCommand (r: ParseResults<RunArgs>) =
     let name = r.GetResult RunArgs.Experiment
     let chosen =
-        if name = "all" then Ok(Experiments.everything |> List.filter (fun e -> e.Runnable = Runnable))
+        if name = "all" then
+            for e in Experiments.everything do
+                match e.Runnable with
+                | NotRunnable why -> Console.WriteLine(sprintf "skipping %s, not runnable yet: %s" e.Name why)
+                | Runnable -> ()
+            Ok(Experiments.everything |> List.filter (fun e -> e.Runnable = Runnable))
         else
             match Experiments.tryFind name with
             | None -> Error(sprintf "unknown experiment '%s'; valid: all, %s" name (String.Join(", ", Experiments.everything |> List.map _.Name)))

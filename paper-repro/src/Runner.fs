@@ -75,9 +75,40 @@ let private latestCheckpoint runDir =
     let latest = Path.Combine(runDir, "checkpoints", "latest")
     if File.Exists latest then Some(Path.Combine(runDir, "checkpoints", File.ReadAllText(latest).Trim())) else None
 
+/// The klear processes this program started and that are still running: ended with it (Ctrl-C, SIGTERM), so a
+/// killed `run` leaves no trainer writing into a folder the next `run` resumes.
+let private running = System.Collections.Concurrent.ConcurrentDictionary<int, Process>()
+
+let private endChildren () =
+    for KeyValue(_, p) in running do
+        try p.Kill true with _ -> ()
+
+let private endChildrenOnExit =
+    lazy
+        [ for signal in [ Runtime.InteropServices.PosixSignal.SIGTERM; Runtime.InteropServices.PosixSignal.SIGINT ] ->
+              Runtime.InteropServices.PosixSignalRegistration.Create(signal, fun _ -> endChildren ()) ]
+
+/// A klear still running in `dir` (left by a `run` that was killed with SIGKILL), by the pid it recorded: alive
+/// only if that pid's command line still names `dir` (a reused pid or a reaped zombie does not).
+let private stillRunning (dir: string) =
+    let pidFile = Path.Combine(dir, "klear.pid")
+    if not (File.Exists pidFile) then None
+    else
+        match Int32.TryParse(File.ReadAllText(pidFile).Trim()) with
+        | true, pid ->
+            let cmdline = sprintf "/proc/%d/cmdline" pid
+            try
+                if File.Exists cmdline && File.ReadAllText(cmdline).Replace('\000', ' ').Contains(dir) then Some pid else None
+            with _ -> None
+        | _ -> None
+
 /// Runs `dotnet klear.dll ARGS`, appending its output to `logPath`; the exit code, or the log's tail on failure.
 let private klear (s: Settings) (logPath: string) (args: string list) =
-    Directory.CreateDirectory(Path.GetDirectoryName logPath) |> ignore
+    let dir = Path.GetDirectoryName logPath
+    Directory.CreateDirectory dir |> ignore
+    match stillRunning dir with
+    | Some pid -> Error(sprintf "a klear (pid %d) is still running in %s; wait for it or end it, then run again" pid dir)
+    | None ->
     use log = new StreamWriter(logPath, true)
     log.WriteLine("$ dotnet " + String.Join(" ", s.Klear :: args))
     log.Flush()
@@ -89,10 +120,15 @@ let private klear (s: Settings) (logPath: string) (args: string list) =
     let write (e: DataReceivedEventArgs) = if not (isNull e.Data) then lock gate (fun () -> log.WriteLine e.Data)
     p.OutputDataReceived.Add write
     p.ErrorDataReceived.Add write
+    endChildrenOnExit.Force() |> ignore
     p.Start() |> ignore
+    running[p.Id] <- p
+    File.WriteAllText(Path.Combine(dir, "klear.pid"), string p.Id)
     p.BeginOutputReadLine()
     p.BeginErrorReadLine()
     p.WaitForExit()
+    running.TryRemove p.Id |> ignore
+    File.Delete(Path.Combine(dir, "klear.pid"))
     lock gate (fun () -> log.Flush())
     if p.ExitCode = 0 then Ok()
     else
