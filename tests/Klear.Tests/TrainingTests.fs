@@ -85,44 +85,38 @@ let dataTests =
         }
     ]
 
-/// verl rows as Python's verl writes them, declared independently of the reader: a struct extra_info whose fields
-/// the reader has never heard of, and a nullable ground truth for the error case.
-type PqMessage() =
-    [<Text.Json.Serialization.JsonPropertyName("role")>]
-    member val Role: string = "user" with get, set
-    [<Text.Json.Serialization.JsonPropertyName("content")>]
-    member val Content: string = "2+2" with get, set
-
-type PqRewardModel() =
-    [<Text.Json.Serialization.JsonPropertyName("ground_truth")>]
-    member val GroundTruth: string | null = "4" with get, set
-    [<Text.Json.Serialization.JsonPropertyName("style")>]
-    member val Style: string = "rule" with get, set
-
-type PqExtraInfo() =
-    [<Text.Json.Serialization.JsonPropertyName("split")>]
-    member val Split: string = "train" with get, set
-    [<Text.Json.Serialization.JsonPropertyName("index")>]
-    member val Index = 0L with get, set
-    [<Text.Json.Serialization.JsonPropertyName("difficulty")>]
-    member val Difficulty = 0.5 with get, set
-
-type PqRow() =
-    [<Text.Json.Serialization.JsonPropertyName("data_source")>]
-    member val DataSource: string = "math" with get, set
-    [<Text.Json.Serialization.JsonPropertyName("prompt")>]
-    member val Prompt = Collections.Generic.List [ PqMessage() ] with get, set
-    [<Text.Json.Serialization.JsonPropertyName("reward_model")>]
-    member val RewardModel = PqRewardModel() with get, set
-    [<Text.Json.Serialization.JsonPropertyName("extra_info")>]
-    member val ExtraInfo = PqExtraInfo() with get, set
-
-let private writePq (path: string) (rows: PqRow list) =
-    use stream = File.Create path
-    Parquet.Serialization.ParquetSerializer.SerializeAsync(rows, stream).GetAwaiter().GetResult() |> ignore
+/// A file in the repository's tests/data (see its README for how the parquet fixtures were written).
+let private fixture (name: string) =
+    let rec up (dir: DirectoryInfo) =
+        if obj.ReferenceEquals(dir, null) then failwith "Klear.sln not found above the test binary"
+        elif File.Exists(Path.Combine(dir.FullName, "Klear.sln")) then dir.FullName
+        else up (nonNull dir.Parent)
+    Path.Combine(up (DirectoryInfo AppContext.BaseDirectory), "tests", "data", name)
 
 let parquetTests =
     testList "verl parquet" [
+        test "a file an Arrow writer wrote reads as written: empty list, null list, null member, nested struct" {
+            let rows = VerlDataset.Load(fixture "verl-arrow.parquet")
+            Expect.equal rows.Count 3 "rows"
+            let messages (r: VerlRow) = r.Prompt |> Seq.map (fun m -> m.Role, m.Content) |> List.ofSeq
+            Expect.equal (messages rows[0]) [ "user", "What is 2+2? Let's think step by step." ] "row 1 prompt"
+            Expect.equal (messages rows[1]) [ "system", @"Reason, then answer in \boxed{}."; "user", "Solve 2x = 6 — for x." ] "row 2 prompt"
+            Expect.equal (messages rows[2]) [ "user", "3+4=" ] "row 3 prompt"
+            Expect.equal (rows |> Seq.map (fun r -> r.DataSource, r.Ability, r.GroundTruth) |> List.ofSeq)
+                [ "openai/gsm8k", "math", "4"; "openai/gsm8k", "math", "3"; "klear/arithmetic", "arithmetic", "7" ] "scalars"
+            // extra_info as the script wrote it (tests/data/make-parquet-fixtures.mjs), member by member: a null member
+            // is present and null, not absent; an empty list is [], not null.
+            let expected =
+                [ """{"index":0,"split":"train","tags":[],"answer":null,"difficulty":0.25,"meta":{"level":1,"source":"gsm8k"}}"""
+                  """{"index":1,"split":"test","tags":["algebra","easy"],"answer":"x = 3","difficulty":0.5,"meta":{"level":3,"source":null}}"""
+                  """{"index":2,"split":"train","tags":null,"answer":"7","difficulty":1,"meta":null}""" ]
+            for i in 0 .. 2 do
+                let e = nonNull rows[i].ExtraInfo
+                Expect.equal (e.ToJsonString()) expected[i] $"row {i + 1} extra_info"
+            let first = nonNull rows[0].ExtraInfo
+            Expect.isTrue (first.ContainsKey "answer") "a null member is kept as a member"
+            Expect.isTrue (first["tags"] :? JsonArray) "an empty list is a list"
+        }
         test "rows round-trip through Save and Load, extra_info included" {
             let dir = tempDir ()
             let path = Path.Combine(dir, "train.parquet")
@@ -157,7 +151,8 @@ let parquetTests =
         test "a file written by another writer: its extra_info struct is read, whatever its fields" {
             let dir = tempDir ()
             let path = Path.Combine(dir, "extra.parquet")
-            writePq path [ PqRow(); PqRow(ExtraInfo = PqExtraInfo(Split = "test", Index = 7L, Difficulty = 0.25)) ]
+            // Written by arrow-rs (tests/data/make-parquet-fixtures.mjs): row 2's extra_info is {split: test, index: 7, difficulty: 0.25}.
+            File.Copy(fixture "other-writer.parquet", path)
             let rows = VerlDataset.Load path
             Expect.equal (rows |> Seq.map (fun r -> r.GroundTruth) |> List.ofSeq) [ "4"; "4" ] "ground truth"
             let e = nonNull rows[1].ExtraInfo
@@ -168,7 +163,8 @@ let parquetTests =
         test "a missing ground truth names file, row and field; a non-parquet file is named" {
             let dir = tempDir ()
             let bad = Path.Combine(dir, "bad.parquet")
-            writePq bad [ PqRow(); PqRow(RewardModel = PqRewardModel(GroundTruth = null)) ]
+            // Written by arrow-rs: row 2's reward_model.ground_truth is null.
+            File.Copy(fixture "missing-ground-truth.parquet", bad)
             let ex = Expect.throwsC (fun () -> VerlDataset.Load bad |> ignore) id
             Expect.stringContains ex.Message "bad.parquet: row 2: field 'reward_model.ground_truth': missing" "names it"
             let junk = Path.Combine(dir, "junk.parquet")
