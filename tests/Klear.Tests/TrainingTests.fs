@@ -294,29 +294,49 @@ let private protoFields (bytes: byte[]) =
             at <- at + len
         | w -> failwith $"unexpected wire type {w}" ]
 
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), bit by bit, and TFRecord's mask of it: the test's own
+/// check of the event files' framing, independent of the writer's.
+let private crc32c (data: ReadOnlySpan<byte>) =
+    let mutable crc = 0xFFFFFFFFu
+    for b in data do
+        crc <- crc ^^^ uint32 b
+        for _ in 1..8 do
+            crc <- if crc &&& 1u <> 0u then (crc >>> 1) ^^^ 0x82F63B78u else crc >>> 1
+    ~~~crc
+let private maskedCrc (data: ReadOnlySpan<byte>) =
+    let c = crc32c data
+    ((c >>> 15) ||| (c <<< 17)) + 0xA282EAD8u
+
 let tensorBoardTests =
     test "TensorBoard events: CRC-32C check value; framing and CRCs verify; the Event decodes to step, tag and value" {
-        Expect.equal (Crc32C.Compute("123456789"B)) 0xE3069283u "CRC-32C check value"
+        Expect.equal (crc32c (ReadOnlySpan "123456789"B)) 0xE3069283u "CRC-32C check value"
         let dir = tempDir ()
         let write () =
-            use w = new TensorBoardWriter(dir)
-            w.Scalars(3L, [ Collections.Generic.KeyValuePair("rl/reward", 0.5) ])
+            use log = new MetricsLog(dir)
+            log.Write("rl", 3L, readOnlyDict [ "reward", 0.5 ])
+        let before = DateTimeOffset.UtcNow.ToUnixTimeSeconds()
         write ()
-        let bytes = File.ReadAllBytes(Directory.GetFiles(dir).[0])
+        let bytes = File.ReadAllBytes(Directory.GetFiles(Path.Combine(dir, "tb")) |> Array.exactlyOne)
         let mutable at = 0
         let mutable records = 0
         while at < bytes.Length do
             let len = int (BitConverter.ToUInt64(bytes, at))
-            Expect.equal (BitConverter.ToUInt32(bytes, at + 8)) (Crc32C.Masked(ReadOnlySpan(bytes, at, 8))) "length CRC"
-            Expect.equal (BitConverter.ToUInt32(bytes, at + 12 + len)) (Crc32C.Masked(ReadOnlySpan(bytes, at + 12, len))) "data CRC"
+            Expect.equal (BitConverter.ToUInt32(bytes, at + 8)) (maskedCrc (ReadOnlySpan(bytes, at, 8))) "length CRC"
+            Expect.equal (BitConverter.ToUInt32(bytes, at + 12 + len)) (maskedCrc (ReadOnlySpan(bytes, at + 12, len))) "data CRC"
             at <- at + 16 + len
             records <- records + 1
         Expect.equal records 2 "file-version event + one summary"
+        // The first record is the header TensorBoard looks for: Event.file_version = 3.
+        let header = protoFields bytes[12 .. 12 + int (BitConverter.ToUInt64(bytes, 0)) - 1]
+        Expect.equal (Text.Encoding.UTF8.GetString(header |> List.find (fun (f, _) -> f = 3) |> snd :?> byte[])) "brain.Event:2" "file_version"
         // Decode the second record as tensorflow.Event: step = 2, summary = 5 { value = 1 { tag = 1, simple_value = 2 } }.
         let firstLen = int (BitConverter.ToUInt64(bytes, 0))
         let second = 16 + firstLen
         let event = protoFields bytes[second + 12 .. second + 12 + int (BitConverter.ToUInt64(bytes, second)) - 1]
         Expect.equal (event |> List.find (fun (f, _) -> f = 2) |> snd) (box 3UL) "step"
+        // wall_time = 1 in Unix seconds, as TensorBoard plots it (SummaryWriter writes whole seconds).
+        let wallTime = event |> List.find (fun (f, _) -> f = 1) |> snd :?> float
+        Expect.isTrue (wallTime >= float before && wallTime <= float (DateTimeOffset.UtcNow.ToUnixTimeSeconds())) $"wall_time {wallTime} is now ({before})"
         let summary = event |> List.find (fun (f, _) -> f = 5) |> snd :?> byte[] |> protoFields
         let value = summary |> List.find (fun (f, _) -> f = 1) |> snd :?> byte[] |> protoFields
         Expect.equal (Text.Encoding.UTF8.GetString(value |> List.find (fun (f, _) -> f = 1) |> snd :?> byte[])) "rl/reward" "tag"

@@ -51,7 +51,7 @@ static class ArrowJson
         TimestampArray a => a.GetTimestamp(index),
         DictionaryArray a => Value(a.Dictionary, DictionaryIndex(a.Indices, index)),
         MapArray a => Map(a, index),
-        ListArray a => List(a.Values, a.GetValueOffset(index), a.GetValueLength(index)),
+        ListArray a => List(a.Values, a.ValueOffsets[index], a.GetValueLength(index)),
         LargeListArray a => List(a.Values, checked((int)a.ValueOffsets[index]), a.GetValueLength(index)),
         FixedSizeListArray a => List(a.Values, (a.Offset + index) * ((FixedSizeListType)a.Data.DataType).ListSize, ((FixedSizeListType)a.Data.DataType).ListSize),
         StructArray a => Struct(a, index),
@@ -89,7 +89,7 @@ static class ArrowJson
     static JsonObject Map(MapArray array, int index)
     {
         var o = new JsonObject();
-        int start = array.GetValueOffset(index);
+        int start = array.ValueOffsets[index];
         for (int k = start; k < start + array.GetValueLength(index); k++)
         {
             var key = Value(array.Keys, k);
