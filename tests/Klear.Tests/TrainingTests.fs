@@ -117,6 +117,22 @@ let parquetTests =
             Expect.isTrue (first.ContainsKey "answer") "a null member is kept as a member"
             Expect.isTrue (first["tags"] :? JsonArray) "an empty list is a list"
         }
+        test "the other Arrow types a dataset may carry read as JSON values, and null as null" {
+            let rows = VerlDataset.Load(fixture "arrow-types.parquet")
+            let e = nonNull rows[0].ExtraInfo
+            let text (k: string) = (nonNull e[k]).ToJsonString()
+            // As the script wrote them: dictionary-encoded and large strings as strings, bytes as base64, a map as an
+            // object, a timestamp and a date as instants in UTC.
+            let expected =
+                [ "category", "\"algebra\""; "large_text", "\"long text\""; "bytes", "\"AQL/\""; "flag", "true"; "small", "-5"
+                  "count", "4000000000"; "ratio", "0.5"; "scores", """{"a":1.5,"b":null}""" ]
+            for (k, v) in expected do Expect.equal (text k) v k
+            Expect.equal ((nonNull e["created"]).GetValue<DateTimeOffset>()) (DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero)) "created"
+            Expect.equal ((nonNull e["day"]).GetValue<DateTimeOffset>()) (DateTimeOffset(2025, 1, 2, 0, 0, 0, TimeSpan.Zero)) "day"
+            let nulls = nonNull rows[1].ExtraInfo
+            Expect.equal (nulls |> Seq.map (fun kv -> kv.Key) |> List.ofSeq) (e |> Seq.map (fun kv -> kv.Key) |> List.ofSeq) "row 2 has every member"
+            Expect.isTrue (nulls |> Seq.forall (fun kv -> isNull kv.Value)) "each of them null"
+        }
         test "rows round-trip through Save and Load, extra_info included" {
             let dir = tempDir ()
             let path = Path.Combine(dir, "train.parquet")

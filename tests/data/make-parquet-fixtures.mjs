@@ -86,3 +86,38 @@ write("missing-ground-truth.parquet",
     prompt: twoPrompts,
     reward_model: [{ ground_truth: "4", style: "rule" }, { ground_truth: null, style: "rule" }],
   });
+
+// arrow-types.parquet: two verl rows whose extra_info holds one member per other Arrow type a dataset may carry, a
+// value in row 1 and null in row 2. arrow-rs stores the Arrow schema in the file, so an Arrow reader gets back the
+// dictionary, large, map and timestamp types.
+const { Dictionary, Map_, LargeUtf8, Binary, Int8, Int32, Uint32, Float32, Bool, TimestampMillisecond, DateDay } = arrow;
+const typed = new Struct([
+  new Field("category", new Dictionary(new Utf8(), new Int32()), true),
+  new Field("large_text", new LargeUtf8(), true),
+  new Field("bytes", new Binary(), true),
+  new Field("flag", new Bool(), true),
+  new Field("small", new Int8(), true),
+  new Field("count", new Uint32(), true),
+  new Field("ratio", new Float32(), true),
+  new Field("scores", new Map_(new Field("entries", new Struct([new Field("key", new Utf8(), false), new Field("value", new Float64(), true)]), false)), true),
+  new Field("created", new TimestampMillisecond("UTC"), true),
+  new Field("day", new DateDay(), true),
+]);
+write("arrow-types.parquet",
+  [utf8("data_source"), prompt, rewardModel, new Field("extra_info", typed, true)],
+  {
+    data_source: ["math", "math"],
+    prompt: twoPrompts,
+    reward_model: [{ ground_truth: "4", style: "rule" }, { ground_truth: "4", style: "rule" }],
+    extra_info: [
+      {
+        category: "algebra", large_text: "long text", bytes: new Uint8Array([1, 2, 255]), flag: true, small: -5,
+        count: 4000000000, ratio: 0.5, scores: new Map([["a", 1.5], ["b", null]]),
+        created: Date.UTC(2025, 0, 2, 3, 4, 5), day: Date.UTC(2025, 0, 2),
+      },
+      {
+        category: null, large_text: null, bytes: null, flag: null, small: null, count: null, ratio: null, scores: null,
+        created: null, day: null,
+      },
+    ],
+  });

@@ -53,7 +53,6 @@ static class ArrowJson
         MapArray a => Map(a, index),
         ListArray a => List(a.Values, a.ValueOffsets[index], a.GetValueLength(index)),
         LargeListArray a => List(a.Values, checked((int)a.ValueOffsets[index]), a.GetValueLength(index)),
-        FixedSizeListArray a => List(a.Values, (a.Offset + index) * ((FixedSizeListType)a.Data.DataType).ListSize, ((FixedSizeListType)a.Data.DataType).ListSize),
         StructArray a => Struct(a, index),
         _ => throw new NotSupportedException($"unsupported parquet column type {array.Data.DataType.Name}"),
     };
