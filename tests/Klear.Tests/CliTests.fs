@@ -111,8 +111,14 @@ let private usageErrors =
         }
     ]
 
+/// A run of a few seconds: 10 SFT steps, 5 RL steps, an evaluation after each phase.
+let private tinyRun =
+    [ "sft.steps=10"; "sft.batch_size=4"; "trainer.steps=5"; "trainer.eval_every=0"; "model.layers=1"; "model.hidden=32"; "model.heads=2"
+      "model.kv_heads=1"; "trainer.prompts_per_step=2"; "rollout.n=2"; "rollout.max_new_tokens=8"; "data.eval_problems=4"; "eval.k=1"
+      "eval.max_new_tokens=8" ]
+
 let private output =
-    testList "output when stdout is not a terminal" [
+    testList "printed output: plain when stdout is not a terminal, live on one" [
         test "the evaluation summary is a Markdown table of the figures" {
             let table = EvalSummary(16, 4, 0.5, 0.75, 0.625, Nullable(), 12.34).Table()
             let rows = lines table |> Array.map (fun l -> l.Split('|', StringSplitOptions.TrimEntries) |> Array.filter ((<>) ""))
@@ -123,16 +129,30 @@ let private output =
         }
         test "a training run prints plain progress lines and tables, no escape codes" {
             let root = Path.Combine(Path.GetTempPath(), "klear-cli-" + Guid.NewGuid().ToString("N"))
-            let r =
-                Cli.run [ "train"; "--output-dir"; root; "sft.steps=10"; "sft.batch_size=4"; "trainer.steps=5"; "trainer.eval_every=0"
-                          "model.layers=1"; "model.hidden=32"; "model.heads=2"; "model.kv_heads=1"; "trainer.prompts_per_step=2"; "rollout.n=2"
-                          "rollout.max_new_tokens=8"; "data.eval_problems=4"; "eval.k=1"; "eval.max_new_tokens=8" ]
+            let r = Cli.run ([ "train"; "--output-dir"; root ] @ tinyRun)
             Expect.equal r.ExitCode 0 r.Stderr
             Expect.isFalse (r.Stdout.Contains '\u001b') "no ANSI escape codes"
             let out = lines r.Stdout
             Expect.exists out (fun l -> l.StartsWith "sft 10/10 (100%)") "SFT's last progress line"
             Expect.exists out (fun l -> l.StartsWith "rl  5/5 (100%)" && l.Contains "reward") "RL's last progress line with its figures"
             Expect.equal (out |> Array.filter (fun l -> l.StartsWith "| problems")).Length 2 "an evaluation table after SFT and after RL"
+            Directory.Delete(root, true)
+        }
+        test "on a terminal the live bars run to the end and the tables print between them (skipped without script)" {
+            // script(1) gives the run a pseudo-terminal, as a user's shell would.
+            if not (File.Exists "/usr/bin/script") then skiptest "needs /usr/bin/script (util-linux)"
+            let root = Path.Combine(Path.GetTempPath(), "klear-cli-" + Guid.NewGuid().ToString("N"))
+            let command = String.Join(" ", [ "dotnet"; $"'{Cli.klearDll}'"; "train"; "--output-dir"; root ] @ tinyRun)
+            let psi = Diagnostics.ProcessStartInfo("/usr/bin/script", RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false)
+            for a in [ "-qec"; command; "/dev/null" ] do psi.ArgumentList.Add a
+            use p = Diagnostics.Process.Start psi
+            p.StandardInput.Close()   // no keyboard: script must not read the test runner's terminal
+            let screen = p.StandardOutput.ReadToEndAsync()
+            Expect.isTrue (p.WaitForExit(TimeSpan.FromMinutes 2.0)) "finished"
+            Expect.equal p.ExitCode 0 screen.Result
+            Expect.stringContains screen.Result "\u001b[" "drawn with escape codes"
+            for fragment in [ "10/10"; "5/5"; "reward" ] do Expect.stringContains screen.Result fragment "the bars' counts and figures"
+            Expect.equal (lines screen.Result |> Array.filter (fun l -> l.StartsWith "| problems")).Length 2 "both evaluation tables, on lines of their own"
             Directory.Delete(root, true)
         }
     ]

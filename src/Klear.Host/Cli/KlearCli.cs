@@ -53,7 +53,7 @@ public static class KlearCli
             foreach (var word in command.FullName.Split(' ')[..^1])
             {
                 var group = parent.Subcommands.FirstOrDefault(c => c.Name == word);
-                if (group is null) parent.Add(group = new Command(word, GroupDescriptions.GetValueOrDefault(word)));
+                if (group is null) parent.Add(group = new Command(word, GroupDescriptions.GetValueOrDefault(word) ?? $"the {word} commands"));
                 parent = group;
             }
             parent.Add(command);
@@ -86,7 +86,8 @@ public static class KlearCli
         return 2;
     }
 
-    /// <summary>The parse errors of a command, in the words the old parser used for the common ones.</summary>
+    /// <summary>A command's parse errors: a misspelt option or a stray word named plainly (System.CommandLine would
+    /// call both "unrecognized command or argument"), anything else in System.CommandLine's words.</summary>
     static string Describe(ParseResult parsed)
     {
         var unmatched = parsed.UnmatchedTokens;

@@ -42,7 +42,7 @@ public sealed class ProgressBar : IDisposable
         try
         {
             AnsiConsole.Progress().AutoClear(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new Column(t => $"{t.Value:0}/{_total}"),
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 24 }, new Column(t => $"{t.Value:0}/{_total}"),
                     new ElapsedTimeColumn(), new RemainingTimeColumn(), new Column(_ => _figures))
                 .Start(context =>
                 {
@@ -51,8 +51,9 @@ public sealed class ProgressBar : IDisposable
                     context.Refresh();
                 });
         }
-        // A display that cannot start must not stop a training run: the plain lines take over.
-        catch (InvalidOperationException) { started.TrySetResult(null); }
+        // A display that cannot start or draw must not stop a training run: the plain lines take over.
+        catch (Exception e) when (e is InvalidOperationException or IOException) { }
+        finally { started.TrySetResult(null); }
     }
 
     public void Update(int done, string figures)
@@ -73,9 +74,9 @@ public sealed class ProgressBar : IDisposable
     /// <summary>Ends the live display (the bar stays on screen); lines printed after it follow it.</summary>
     public void Finish()
     {
-        if (_display is null || _finished.IsSet) return;
+        if (_task is null || _finished.IsSet) return;
         _finished.Set();
-        _display.Wait();
+        _display!.Wait();
     }
 
     /// <summary>Ends the live display also when the phase throws, so the error message is not drawn over.</summary>
