@@ -11,16 +11,16 @@ namespace Klear.Host.Cli;
 public static class CliOption
 {
     public static Option<int> Int(string name, string description, int fallback) =>
-        new(name) { Description = description, DefaultValueFactory = _ => fallback, CustomParser = r => ParseInt(name, r) ?? 0 };
+        new(name) { Description = description, HelpName = "N", DefaultValueFactory = _ => fallback, CustomParser = r => ParseInt(name, r) ?? 0 };
 
     public static Option<long?> OptionalLong(string name, string description) =>
-        new(name) { Description = description, CustomParser = r => ParseLong(name, r) };
+        new(name) { Description = description, HelpName = "N", CustomParser = r => ParseLong(name, r) };
 
     public static Option<double> Double(string name, string description, double fallback) =>
-        new(name) { Description = description, DefaultValueFactory = _ => fallback, CustomParser = r => ParseDouble(name, Single(r), r) ?? 0 };
+        new(name) { Description = description, HelpName = "X", DefaultValueFactory = _ => fallback, CustomParser = r => ParseDouble(name, Single(r), r) ?? 0 };
 
     public static Option<double?> OptionalDouble(string name, string description) =>
-        new(name) { Description = description, CustomParser = r => ParseDouble(name, Single(r), r) };
+        new(name) { Description = description, HelpName = "X", CustomParser = r => ParseDouble(name, Single(r), r) };
 
     /// <summary>A required comma-separated list of numbers, e.g. <c>--advantage 1,-1,-1</c>.</summary>
     public static Option<double[]> Numbers(string name, string description) =>

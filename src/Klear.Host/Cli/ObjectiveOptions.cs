@@ -11,7 +11,7 @@ public sealed class ObjectiveOptions
 {
     static readonly ObjectiveSettings Defaults = ObjectiveSettings.Default;
 
-    readonly Option<string> _objective = CliOption.Text("--objective", "ppo, clip-higher, gppo, gppo-general, gppo-only-high or cispo", required: true);
+    readonly Option<string> _objective = CliOption.Text("--objective", "one of " + string.Join(", ", Objective.all.Select(Objective.name)), required: true);
     readonly Option<double> _epsLow = CliOption.Double("--eps-low", "lower clip range: r < 1 - eps_low is clipped", Defaults.EpsLow);
     readonly Option<double?> _epsHigh = CliOption.OptionalDouble("--eps-high", "upper clip range: r > 1 + eps_high is clipped [default: 0.28; for ppo, eps_low]");
     readonly Option<double?> _dualClip = CliOption.OptionalDouble("--dual-clip", "dual clip c > 1 for A < 0 tokens with r > c [default: off]");
