@@ -64,7 +64,7 @@ public sealed class TrainingRun
             if (latest is not null) TrainingCheckpoint.Restore(latest, model, optimizer);
             var steps = sft.Plan.Steps;
             var validation = _task.SftValidationSet(_config.Sft.ValExamples);
-            var bar = new ProgressBar("sft", steps, 50);
+            using var bar = new ProgressBar("sft", steps, 50);
             for (int step = state.NextStep; step < steps; step++)
             {
                 var m = sft.Step(optimizer, step);
@@ -91,7 +91,7 @@ public sealed class TrainingRun
             var rl = new RlTrainer(model, reference, _tokenizer, _task, _rewards, _config) { SkippedSteps = state.SkippedSteps };
             using var optimizer = rl.CreateOptimizer();
             if (latest is not null && state.NextStep > 0) TrainingCheckpoint.Restore(latest, model, optimizer);
-            var bar = new ProgressBar("rl ", _config.Trainer.Steps, 5);
+            using var bar = new ProgressBar("rl ", _config.Trainer.Steps, 5);
             for (int step = state.NextStep; step < _config.Trainer.Steps; step++)
             {
                 var m = rl.Step(optimizer, step);
