@@ -6,6 +6,7 @@ ICommand[] commands =
 [
     new QuickstartCommand(),
     new TrainCommand(),
+    new ConfigShowCommand(),
     new EvalCommand(),
     new ChartCommand(),
     new DataExportCommand(),

@@ -23,7 +23,7 @@ public sealed class LossBenchCommand : ICommand
         if (threads > 0) torch.set_num_threads(threads);
 
         string[] names = ["clip-higher", "gppo", "cispo"];
-        var losses = names.Select(n => LossModule.aggregate(Aggregation.TokenMean, ObjectiveOptions.Read(new CliArgs(["--dual-clip", "10"]), n))).ToArray();
+        var losses = names.Select(n => LossModule.aggregate(Aggregation.TokenMean, Objective.fromSettings(n, null, null, ObjectiveDefaults.RecipeDualClip, null, null))).ToArray();
 
         var gen = new torch.Generator((ulong)seed);
         using var logp0 = -torch.rand([b, t], generator: gen) * 3;                     // log-probs in (-3, 0]

@@ -18,10 +18,10 @@ public sealed class LossTableCommand : ICommand
 
     public int Run(CliArgs args)
     {
-        var dualClip = args.Double("dual-clip", 10);
+        var dualClip = args.Double("dual-clip", ObjectiveDefaults.RecipeDualClip);
         args.RejectUnknown();
         var probes = Inspect.regionProbes.ToList();
-        Console.WriteLine($"Gradient weight F per region, d(loss)/d(logp) = -A·F (eps_low 0.2, eps_high 0.28, dual clip c = {dualClip}).");
+        Console.WriteLine($"Gradient weight F per region, d(loss)/d(logp) = -A·F (eps_low {ObjectiveDefaults.EpsLow}, eps_high {ObjectiveDefaults.EpsHigh}, dual clip c = {dualClip}).");
         Console.WriteLine("Each cell is autograd's d(loss)/d(logp) / (-A) for one token; A = 0 shows the raw gradient.\n");
         Console.WriteLine($"| {"region",-22} | {"A",4} | {"r",5} | " + string.Join(" | ", Columns.Select(c => $"{c.Label,14}")) + " |");
         Console.WriteLine($"|{new string('-', 24)}|{new string('-', 6)}|{new string('-', 7)}|" + string.Join("|", Columns.Select(_ => new string('-', 16))) + "|");
@@ -30,10 +30,10 @@ public sealed class LossTableCommand : ICommand
             var (label, a, r) = (probe.Item1, probe.Item2, probe.Item3);
             var cells = Columns.Select(c =>
             {
-                var settings = new ObjectiveSettings(0.2, null, Microsoft.FSharp.Core.FSharpOption<double>.Some(dualClip), c.Beta1, c.Beta2);
-                var built = Objective.build(Objective.parse(c.Objective).ResultValue, settings);
-                if (built.IsError) throw new UsageException(built.ErrorValue);
-                var token = Inspect.tokens(built.ResultValue, ListModule.OfSeq([Tuple.Create(r, a)])).Head;
+                PolicyObjective objective;
+                try { objective = Objective.fromSettings(c.Objective, null, null, dualClip, c.Beta1, c.Beta2); }
+                catch (ObjectiveSettingException e) { throw new UsageException(e.Message); }
+                var token = Inspect.tokens(objective, ListModule.OfSeq([Tuple.Create(r, a)])).Head;
                 var f = (a == 0 ? token.Grad : token.Grad / -a) + 0.0;   // + 0.0 turns -0 into 0
                 return $"{f,14:0.####}";
             });
