@@ -22,7 +22,8 @@ public sealed record RlComponents(PolicyObjective Objective, Loss Loss, Advantag
         {
             Temperature = config.Rollout.Temperature, TopP = config.Rollout.TopP, TopK = config.Rollout.TopK, MaxNewTokens = config.Rollout.MaxNewTokens,
         });
-        return new RlComponents(RlLossFactory.Objective(config.Actor), RlLossFactory.Create(config.Actor, config.Rollout.MaxNewTokens),
+        var objective = RlLossFactory.Objective(config.Actor);
+        return new RlComponents(objective, RlLossFactory.Create(config.Actor, objective, config.Rollout.MaxNewTokens),
             est.ResultValue, LearningRateSchedule.ForRl(config.Actor));
     }
 

@@ -10,9 +10,10 @@ public static class RlLossFactory
     static readonly (string Name, KlEstimator Estimator)[] KlEstimators =
         [("k1", KlEstimator.K1), ("k2", KlEstimator.K2), ("k3", KlEstimator.K3)];
 
-    public static Loss Create(ActorConfig a, int maxResponseTokens)
+    /// <summary>The loss around <paramref name="objective"/> (built by <see cref="Objective"/> from the same config).</summary>
+    public static Loss Create(ActorConfig a, PolicyObjective objective, int maxResponseTokens)
     {
-        var loss = LossModule.aggregate(Aggregation(a, maxResponseTokens), Objective(a));
+        var loss = LossModule.aggregate(Aggregation(a, maxResponseTokens), objective);
         // The KL estimator is parsed even when its coefficient is 0, so a misspelt name never waits for a later run.
         var kl = Kl(a.KlLossType);
         Finite("actor.sft_loss_coef", a.SftLossCoef);
