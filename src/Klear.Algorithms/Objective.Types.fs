@@ -33,8 +33,6 @@ module ClipRange =
         elif not (c.EpsHigh >= 0.0 && System.Double.IsFinite c.EpsHigh) then Error("eps_high", $"eps_high must be >= 0, got {c.EpsHigh}")
         else Ok c
 
-    let validate (c: ClipRange) = check c |> Result.mapError snd
-
 /// What a clipped token's bound does to the gradient. PPO stops it (the token is silent); GPPO keeps it through
 /// r/sg(r), scaled by β (β also scales the clipped token's forward value, Appendix A.2).
 type BoundGradient =

@@ -41,11 +41,23 @@ let objectiveTable =
             | Cispo(UpperCap cap) -> Expect.floatClose Accuracy.veryHigh cap 5.0 "cap"
             | other -> failtest $"{other}"
         }
+        test "loss inspect reaches cispo-capped: sg(min(r, 1.28))·A·logp, no lower bound" {
+            let r = Cli.run [ "loss"; "inspect"; "--objective"; "cispo-capped"; "--ratio"; "2,0.5"; "--advantage"; "1,-1" ]
+            Expect.equal r.ExitCode 0 r.Stderr
+            use doc = Text.Json.JsonDocument.Parse r.Stdout
+            let rows = [ for e in doc.RootElement.EnumerateArray() -> e.GetProperty("loss").GetDouble(), e.GetProperty("grad").GetDouble() ]
+            // r = 2, A = 1: weight 1.28, loss -1.28·ln 2, grad -1.28. r = 0.5, A = -1: weight 0.5 (the clamp would say 0.8).
+            let expected = [ -1.28 * log 2.0, -1.28; 0.5 * log 0.5, 0.5 ]
+            for (l, g), (el, eg) in List.zip rows expected do
+                Expect.floatClose TestTensors.close6 l el "loss"
+                Expect.floatClose TestTensors.close6 g eg "grad"
+        }
         test "the loss CLI builds the same objectives (one builder): ppo symmetric, no dual clip unless asked" {
             Expect.equal (Objective.fromSettings ("ppo", Nullable(), Nullable(), Nullable(), Nullable(), Nullable()))
                 (clipped (0.2, 0.2) (Stop, Stop) None TokenRatio) "ppo"
-            let ex = Expect.throwsT<ObjectiveSettingException> (fun () -> Objective.fromSettings ("gppo", Nullable 1.5, Nullable(), Nullable(), Nullable(), Nullable()) |> ignore)
-            ignore ex
+            match Expect.throwsC (fun () -> Objective.fromSettings ("gppo", Nullable 1.5, Nullable(), Nullable(), Nullable(), Nullable()) |> ignore) id with
+            | :? ObjectiveSettingException as e -> Expect.equal e.Setting "eps_low" "names the setting"
+            | other -> failtest $"{other}"
         }
     ]
 
@@ -94,7 +106,8 @@ let badSettings =
               [ "model.heads=3" ], [ "model.heads" ]
               [ "rollout.top_p=2" ], [ "rollout.top_p" ]
               [ "eval.temperature=-1" ], [ "eval.temperature" ]
-              [ "eval.k=0" ], [ "eval.k" ] ] do
+              [ "eval.k=0" ], [ "eval.k" ]
+              [ "threads=0" ], [ "threads must be >= 1" ] ] do
             test (String.concat " " overrides) { rejected "quickstart" overrides fragments }
         test "train checks the same way" { rejected "train" [ "actor.policy_loss=clip-hihger" ] [ "did you mean 'clip-higher'?" ] }
         test "config show checks the same way" {

@@ -31,6 +31,7 @@ public sealed class TrainingRun
     public TrainingRun(RunConfig config, TextWriter output)
     {
         (_config, _out) = (config, output);
+        if (config.Threads < 1) throw new ConfigException($"threads must be >= 1, got {config.Threads}");
         _task = config.Data.Task switch
         {
             "arithmetic" => new ArithmeticTrainingTask(config.Seed, config.Data),
