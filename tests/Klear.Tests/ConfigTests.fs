@@ -107,7 +107,9 @@ let badSettings =
               [ "rollout.top_p=2" ], [ "rollout.top_p" ]
               [ "eval.temperature=-1" ], [ "eval.temperature" ]
               [ "eval.k=0" ], [ "eval.k" ]
-              [ "threads=0" ], [ "threads must be >= 1" ] ] do
+              [ "threads=0" ], [ "threads must be >= 1" ]
+              [ "algorithm.adv_estimator=null" ], [ "config key 'algorithm.adv_estimator' cannot be null" ]
+              [ "data.teachers=null" ], [ "config key 'data.teachers' cannot be null" ] ] do
             test (String.concat " " overrides) { rejected "quickstart" overrides fragments }
         test "train checks the same way" { rejected "train" [ "actor.policy_loss=clip-hihger" ] [ "did you mean 'clip-higher'?" ] }
         test "config show checks the same way" {
@@ -195,6 +197,16 @@ let derived =
             Expect.stringContains text "  sft_steps: 450\n" "the default plan"
             Expect.equal (ConfigBinder.ToYaml(ConfigBinder.Bind<RunConfig>(path, []))) (ConfigBinder.ToYaml config) "binds back"
             Directory.Delete(config.OutputDir, true)
+        }
+        test "an empty section keeps its defaults" {
+            let dir = temp ()
+            Directory.CreateDirectory dir |> ignore
+            let file = Path.Combine(dir, "empty.yaml")
+            File.WriteAllText(file, "actor:\nrollout:\n  n: 4\n")
+            let c = ConfigBinder.Bind<RunConfig>(file, [])
+            Expect.equal c.Actor (ActorConfig()) "actor defaults"
+            Expect.equal c.Rollout.N 4 "the given key"
+            Directory.Delete(dir, true)
         }
         test "a derived key given as an override is still an unknown key" {
             let ex = Expect.throwsC (fun () -> bind [ "derived.sft_steps=3" ] |> ignore) id

@@ -123,6 +123,11 @@ public static class ConfigBinder
                 var nearest = Nearest(key, props.Keys);
                 throw new ConfigException($"unknown config key '{full}'" + (nearest is null ? "" : $"; did you mean '{prefix}{nearest}'?"));
             }
+            // An empty section (YAML "actor:" with nothing under it) keeps its defaults; otherwise only keys declared
+            // nullable (string?, double?) may be null: a null name would fail deep inside a run.
+            if (value is null && IsRecord(prop.PropertyType)) { obj.Remove(key); continue; }
+            if (value is null && !prop.PropertyType.IsValueType && NullabilityOf.Create(prop).WriteState is not NullabilityState.Nullable)
+                throw new ConfigException($"config key '{full}' cannot be null");
             var t = Nullable.GetUnderlyingType(prop.PropertyType) ?? prop.PropertyType;
             if (t == typeof(string) && value is JsonValue v && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
                 obj[key] = JsonValue.Create(v.ToJsonString());
@@ -133,6 +138,8 @@ public static class ConfigBinder
             }
         }
     }
+
+    static readonly NullabilityInfoContext NullabilityOf = new();
 
     internal static bool IsRecord(Type t) =>
         t.IsClass && t != typeof(string) && !typeof(System.Collections.IEnumerable).IsAssignableFrom(t);
