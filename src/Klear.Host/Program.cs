@@ -5,6 +5,7 @@ return KlearCli.Run(args,
 [
     new QuickstartCommand(),
     new TrainCommand(),
+    new ConfigShowCommand(),
     new EvalCommand(),
     new ChartCommand(),
     new DataExportCommand(),

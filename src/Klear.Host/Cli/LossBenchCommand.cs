@@ -46,8 +46,7 @@ public sealed class LossBenchCommand : KlearCommand
     /// <summary>Milliseconds of each objective's forward + backward, per timed run, in <see cref="Names"/>' order.</summary>
     static List<double>[] Time(long b, long t, int repeats, int seed)
     {
-        var d = ObjectiveSettings.Default;
-        var losses = Names.Select(n => LossModule.aggregate(Aggregation.TokenMean, ObjectiveOptions.Build(n, d.EpsLow, null, 10, d.Beta1, d.Beta2))).ToArray();
+        var losses = Names.Select(n => LossModule.aggregate(Aggregation.TokenMean, Objective.fromSettings(n, null, null, ObjectiveDefaults.RecipeDualClip, null, null))).ToArray();
 
         var gen = new torch.Generator((ulong)seed);
         using var logp0 = -torch.rand([b, t], generator: gen) * 3;                     // log-probs in (-3, 0]

@@ -9,7 +9,7 @@ namespace Klear.Host.Cli;
 /// measured by autograd on real tensors; the spec's table (docs/objectives.md) beside what the code does.</summary>
 public sealed class LossTableCommand : KlearCommand
 {
-    readonly Option<double> _dualClip = CliOption.Double("--dual-clip", "dual clip c of every objective that has one", 10);
+    readonly Option<double> _dualClip = CliOption.Double("--dual-clip", "dual clip c of every objective that has one", ObjectiveDefaults.RecipeDualClip);
 
     public LossTableCommand() : base("loss table", "gradient weight per clip region for every objective (autograd)") => Add(_dualClip);
 
@@ -22,7 +22,7 @@ public sealed class LossTableCommand : KlearCommand
     protected override int Run(ParseResult parsed)
     {
         var dualClip = parsed.GetValue(_dualClip);
-        Console.WriteLine($"Gradient weight F per region, d(loss)/d(logp) = -A·F (eps_low 0.2, eps_high 0.28, dual clip c = {dualClip}).");
+        Console.WriteLine($"Gradient weight F per region, d(loss)/d(logp) = -A·F (eps_low {ObjectiveDefaults.EpsLow}, eps_high {ObjectiveDefaults.EpsHigh}, dual clip c = {dualClip}).");
         Console.WriteLine("Each cell is autograd's d(loss)/d(logp) / (-A) for one token; A = 0 shows the raw gradient.\n");
         var table = PlainText.Table(["region", ">A", ">r", .. Columns.Select(c => ">" + c.Label)]);
         foreach (var probe in Inspect.regionProbes)
@@ -37,10 +37,10 @@ public sealed class LossTableCommand : KlearCommand
     /// <summary>F of one token: autograd's d(loss)/d(logp) over -A (the raw gradient when A = 0).</summary>
     static double Weight(string objective, double beta1, double beta2, double dualClip, double a, double r)
     {
-        var settings = new ObjectiveSettings(0.2, null, Microsoft.FSharp.Core.FSharpOption<double>.Some(dualClip), beta1, beta2);
-        var built = Objective.build(Objective.parse(objective).ResultValue, settings);
-        if (built.IsError) throw new UsageException(built.ErrorValue);
-        var token = Inspect.tokens(built.ResultValue, ListModule.OfSeq([Tuple.Create(r, a)])).Head;
+        PolicyObjective built;
+        try { built = Objective.fromSettings(objective, null, null, dualClip, beta1, beta2); }
+        catch (ObjectiveSettingException e) { throw new UsageException(e.Message); }
+        var token = Inspect.tokens(built, ListModule.OfSeq([Tuple.Create(r, a)])).Head;
         return (a == 0 ? token.Grad : token.Grad / -a) + 0.0;   // + 0.0 turns -0 into 0
     }
 }

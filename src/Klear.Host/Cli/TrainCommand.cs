@@ -40,7 +40,7 @@ public sealed class TrainCommand : KlearCommand
         try
         {
             var run = new TrainingRun(config, ProgressBar.Output);
-            dir ??= RunDirectory.Create(config, config.Data.Task);
+            dir ??= RunDirectory.Create(config, config.Data.Task, run.Derived);
             Console.WriteLine($"run directory: {dir.Path}");
             var report = run.Run(dir);
             Console.WriteLine(report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

@@ -36,21 +36,17 @@ public sealed class RlTrainer
     {
         (_model, _reference, _tokenizer, _task, _rewards, _config) = (model, reference, tokenizer, task, rewards, config);
         _special = SpecialTokens.From(tokenizer);
-        _loss = RlLossFactory.Create(config.Actor, config.Rollout.MaxNewTokens);
-        var est = Advantages.parse(config.Algorithm.AdvEstimator);
-        if (est.IsError) throw new ConfigException($"algorithm.adv_estimator: {est.ErrorValue}");
-        _estimator = est.ResultValue;
+        // The same builder TrainingRun runs before any work, so what is checked up front is what trains.
+        var parts = RlComponents.Create(config);
+        (_loss, _estimator, Schedule) = (parts.Loss, parts.Estimator, parts.Schedule);
         if (config.Actor.KlLossCoef != 0 && reference is null)
             throw new ConfigException("actor.kl_loss_coef is set but no reference policy was given");
-        if (config.Rollout.N < 2) throw new ConfigException($"rollout.n must be >= 2 for group advantages, got {config.Rollout.N}");
-        if (config.Actor.MiniBatches < 1 || config.Actor.MicroBatches < 1)
-            throw new ConfigException("actor.mini_batches and actor.micro_batches must be >= 1");
     }
 
     public TorchSharp.Modules.OptimizerHelper CreateOptimizer() =>
         optim.AdamW(_model.parameters(), _config.Actor.Lr, 0.9, 0.999, 1e-8, _config.Actor.WeightDecay);
 
-    public LearningRateSchedule Schedule => LearningRateSchedule.WarmupConstant(_config.Actor.Lr, _config.Actor.WarmupSteps);
+    public LearningRateSchedule Schedule { get; }
 
     /// <summary>The rollouts of one step, after rewards and the filter.</summary>
     public sealed record Rollouts(int[][] Prompts, int[][] Responses, double[] Scores, bool[] Correct, bool[] Finished,
@@ -68,7 +64,7 @@ public sealed class RlTrainer
     {
         var cfg = _config;
         int n = cfg.Rollout.N;
-        int drawn = (int)Math.Ceiling(cfg.Trainer.PromptsPerStep * cfg.Trainer.Oversample);
+        int drawn = RlComponents.PromptsDrawn(cfg.Trainer);
         var rows = Enumerable.Range(0, drawn).Select(i => _task.RlPrompt((long)step * drawn + i)).ToList();
         var promptIds = rows.Select(r => _special.EncodePrompt(_tokenizer, _task.RenderPrompt(r))).ToList();
         var requests = Enumerable.Range(0, drawn * n).Select(k => promptIds[k / n]).ToList();

@@ -25,22 +25,53 @@ public sealed class TrainingRun
     readonly RewardRegistry _rewards;
     readonly TextWriter _out;
 
-    /// <summary>Loads the task's data and checks the configuration, before anything is written.</summary>
+    /// <summary>Builds every component from the configuration (task and its data, tokenizer, rewards, model shape, SFT
+    /// plan and schedule, the RL objective, loss, estimator and schedule, sampling), before anything is written: a bad
+    /// setting fails here in seconds, naming its key, not after SFT.</summary>
     public TrainingRun(RunConfig config, TextWriter output)
     {
         (_config, _out) = (config, output);
+        if (config.Threads < 1) throw new ConfigException($"threads must be >= 1, got {config.Threads}");
         _task = config.Data.Task switch
         {
             "arithmetic" => new ArithmeticTrainingTask(config.Seed, config.Data),
             "files" => new FileTrainingTask(config.Seed, config.Data),
-            var other => throw new ConfigException($"data.task: unknown '{other}'; valid: arithmetic, files"),
+            var other => throw ConfigException.UnknownName("data.task", other, ["arithmetic", "files"]),
         };
         // A model directory brings its own tokenizer.json; otherwise the built-in task vocabulary.
         _tokenizer = config.Model.Path is { } modelDir && File.Exists(Path.Combine(modelDir, HfTokenizer.FileName))
             ? HfTokenizer.Load(Path.Combine(modelDir, HfTokenizer.FileName))
             : BuiltInTokenizer(config.Model.Tokenizer);
         _rewards = StandardRewards.Create(config.Reward);
-        SftPlan.Validate(config.Sft, _task.SftCount);
+        PolicyFactory.Describe(config.Model, _tokenizer.VocabSize);
+        var sftSteps = SftSteps(config.Sft, _task.SftCount);
+        LearningRateSchedule.ForSft(config.Sft, sftSteps ?? 0);
+        var rl = RlComponents.Create(config);
+        CheckEval(config.Eval);
+        Derived = DerivedSettings.Of(config, rl.Objective, sftSteps);
+    }
+
+    /// <summary>What the settings imply (prompts drawn per step, SFT plan length, the objective's effective clip
+    /// range), recorded under <c>derived:</c> in the run's config.yaml.</summary>
+    public JsonObject Derived { get; }
+
+    /// <summary>The SFT plan's length, checking its settings; null when a token budget decides it (known once SFT
+    /// encodes its examples).</summary>
+    static int? SftSteps(SftConfig sft, long? examples)
+    {
+        SftPlan.Validate(sft, examples);
+        if (sft.MaxTokens > 0) return null;
+        return SftPlan.Create(sft, examples, _ => throw new InvalidOperationException("no token budget")).Steps;
+    }
+
+    static void CheckEval(EvalConfig e)
+    {
+        if (e.K < 1) throw new ConfigException($"eval.k must be >= 1, got {e.K}");
+        if (e.BatchSize < 1) throw new ConfigException($"eval.batch_size must be >= 1, got {e.BatchSize}");
+        RlComponents.CheckSampling("eval", new Rollout.SamplingOptions
+        {
+            Temperature = e.Temperature, TopP = e.TopP, TopK = e.TopK, MaxNewTokens = e.MaxNewTokens,
+        });
     }
 
     public JsonObject Run(RunDirectory dir)
@@ -128,7 +159,7 @@ public sealed class TrainingRun
     {
         "arithmetic" => CharTokenizer.Arithmetic(),
         "ascii" => CharTokenizer.Ascii(),
-        _ => throw new ConfigException($"model.tokenizer: unknown '{name}'; valid: arithmetic, ascii"),
+        _ => throw ConfigException.UnknownName("model.tokenizer", name, ["arithmetic", "ascii"]),
     };
 
     static Dictionary<string, double> With(Dictionary<string, double> results, Stopwatch clock, double priorSeconds) =>
