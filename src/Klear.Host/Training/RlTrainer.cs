@@ -37,9 +37,7 @@ public sealed class RlTrainer
         (_model, _reference, _tokenizer, _task, _rewards, _config) = (model, reference, tokenizer, task, rewards, config);
         _special = SpecialTokens.From(tokenizer);
         _loss = RlLossFactory.Create(config.Actor, config.Rollout.MaxNewTokens);
-        var est = Advantages.parse(config.Algorithm.AdvEstimator);
-        if (est.IsError) throw new ConfigException($"algorithm.adv_estimator: {est.ErrorValue}");
-        _estimator = est.ResultValue;
+        _estimator = Advantages.parse(config.Algorithm.AdvEstimator).OrThrow(e => new ConfigException($"algorithm.adv_estimator: {e}"));
         if (config.Actor.KlLossCoef != 0 && reference is null)
             throw new ConfigException("actor.kl_loss_coef is set but no reference policy was given");
         if (config.Rollout.N < 2) throw new ConfigException($"rollout.n must be >= 2 for group advantages, got {config.Rollout.N}");
@@ -91,9 +89,8 @@ public sealed class RlTrainer
         });
 
         // Zero-advantage filter (Fig. 5): a group whose rewards have no spread teaches nothing.
-        var kept = Enumerable.Range(0, drawn)
-            .Where(g => !cfg.Algorithm.FilterZeroAdvGroups || scores.Skip(g * n).Take(n).Distinct().Count() > 1)
-            .Take(cfg.Trainer.PromptsPerStep).ToList();
+        var zero = cfg.Algorithm.FilterZeroAdvGroups ? ZeroAdvantageGroups(scores, drawn, n) : new bool[drawn];
+        var kept = Enumerable.Range(0, drawn).Where(g => !zero[g]).Take(cfg.Trainer.PromptsPerStep).ToList();
         var keptIdx = kept.SelectMany(g => Enumerable.Range(g * n, n)).ToArray();
         double[] advantages = [];
         if (kept.Count > 0)
@@ -141,64 +138,87 @@ public sealed class RlTrainer
         return m;
     }
 
+    static bool[] ZeroAdvantageGroups(double[] scores, int groups, int n)
+    {
+        using var scope = torch.NewDisposeScope();
+        return Advantages.zeroAdvantageGroups(torch.tensor(scores, [groups, n], ScalarType.Float64)).data<bool>().ToArray();
+    }
+
     /// <summary>The updates of one step on collected rollouts (public so tests can poison the model between the two).</summary>
     public Dictionary<string, double> Update(optim.Optimizer optimizer, int step, Rollouts ro)
     {
-        var cfg = _config;
-        var temperature = cfg.Rollout.Temperature;
         using var scope = torch.NewDisposeScope();
-        var batch = SequenceBatch.Create(ro.Prompts, ro.Responses, _special.Pad);
-        Tensor oldLogp, entropy, refLogp;
-        using (torch.no_grad())
-        {
-            _model.eval();
-            (oldLogp, entropy) = SequenceScorer.Score(_model, batch.InputIds, temperature: temperature);
-            refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
-        }
-        var mask = batch.ResponseMask;
-        var adv = torch.tensor(ro.Advantages, ScalarType.Float32).unsqueeze(1) * mask;           // [B, T-1]
-        var correct = torch.tensor(ro.Correct.Select(c => c ? 1f : 0f).ToArray());               // [B]
-        var metrics = new RlStepMetrics();
+        var scored = Score(ro);
+        using var metrics = new MetricAccumulator();
         var gradNorms = new List<double>();
 
         // Mini-batches over a seeded shuffle of the sequences; each takes one optimizer step.
         var order = Enumerable.Range(0, ro.Responses.Length).ToArray();
-        new Random((int)(Data.SeedSequence.Derive(cfg.Seed, "minibatch", step) & int.MaxValue)).Shuffle(order);
+        new Random((int)(Data.SeedSequence.Derive(_config.Seed, "minibatch", step) & int.MaxValue)).Shuffle(order);
         _model.train();
-        foreach (var mini in Split(order, cfg.Actor.MiniBatches))
+        foreach (var mini in Split(order, _config.Actor.MiniBatches))
         {
-            using var miniScope = torch.NewDisposeScope();
-            var micro = Split(mini, cfg.Actor.MicroBatches).Select(idx => torch.tensor(idx.Select(i => (long)i).ToArray())).ToList();
-            LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null) => new(
-                PolicyBatchModule.create(logp, oldLogp.index_select(0, idx), adv.index_select(0, idx), mask.index_select(0, idx)),
-                Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(correct.index_select(0, idx)),
-                Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(refLogp.index_select(0, idx)),
-                entropyWithGrad is null ? null : Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(entropyWithGrad));
-            // Normalisers read masks only, so the old log-probs stand in for the not yet computed ones.
-            var norms = LossModule.normalisers(_loss, micro.Select(idx => Inputs(idx, oldLogp.index_select(0, idx))));
-            optimizer.zero_grad();
-            foreach (var idx in micro)
-            {
-                using var microScope = torch.NewDisposeScope();
-                var bonus = cfg.Actor.EntropyCoeff != 0;
-                var (logp, ent) = SequenceScorer.Score(_model, batch.InputIds.index_select(0, idx), temperature: temperature, entropyGrad: bonus);
-                var output = LossModule.evaluateMicro(_loss, norms, Inputs(idx, logp, bonus ? ent : null));
-                output.Total.backward();
-                metrics.Add(output.Metrics);
-            }
-            var norm = nn.utils.clip_grad_norm_(_model.parameters(), cfg.Actor.GradClip);
-            if (double.IsFinite(norm))
-            {
-                optimizer.step();
-                gradNorms.Add(norm);
-            }
+            var norm = UpdateMiniBatch(optimizer, scored, mini, metrics);
+            if (double.IsFinite(norm)) gradNorms.Add(norm);
             else SkippedSteps++;
-            optimizer.zero_grad();
         }
-        var m = metrics.Means();
+        // The policy's entropy before the update, over every response token of the step.
+        metrics.Set("actor/entropy", Metric.TokenMean(scored.Mask, scored.Entropy));
+        var m = metrics.Read();
         m["actor/grad_norm"] = gradNorms.Count > 0 ? gradNorms.Average() : double.NaN;
-        m["actor/entropy"] = ((entropy * mask).sum() / mask.sum()).item<float>();
         return m;
+    }
+
+    /// <summary>The step's sequences with what the loss reads besides the new log-probs: the old (and reference)
+    /// policy's log-probs and entropies, advantages per token, correctness per sequence.</summary>
+    sealed record Scored(SequenceBatch Batch, Tensor OldLogp, Tensor Entropy, Tensor RefLogp, Tensor Advantages, Tensor Correct)
+    {
+        public Tensor Mask => Batch.ResponseMask;
+
+        /// <summary>The loss inputs of the sequences <paramref name="idx"/> given their current log-probs.</summary>
+        public LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null) =>
+            LossInputs.Of(PolicyBatch.Create(logp, OldLogp.index_select(0, idx), Advantages.index_select(0, idx), Mask.index_select(0, idx)))
+                .WithCorrect(Correct.index_select(0, idx))
+                .WithRefLogp(RefLogp.index_select(0, idx))
+                .WithEntropy(entropyWithGrad);
+    }
+
+    Scored Score(Rollouts ro)
+    {
+        var temperature = _config.Rollout.Temperature;
+        var batch = SequenceBatch.Create(ro.Prompts, ro.Responses, _special.Pad);
+        using var _ = torch.no_grad();
+        _model.eval();
+        var (oldLogp, entropy) = SequenceScorer.Score(_model, batch.InputIds, temperature: temperature);
+        var refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
+        var adv = Advantages.toTokens(torch.tensor(ro.Advantages, ScalarType.Float32), batch.ResponseMask);    // [B, T-1]
+        var correct = torch.tensor(ro.Correct.Select(c => c ? 1f : 0f).ToArray());                            // [B]
+        return new Scored(batch, oldLogp, entropy, refLogp, adv, correct);
+    }
+
+    /// <summary>One optimizer step on the sequences <paramref name="mini"/>, its gradient accumulated over
+    /// micro-batches; returns the gradient norm (the step is not taken when it is not finite).</summary>
+    double UpdateMiniBatch(optim.Optimizer optimizer, Scored scored, int[] mini, MetricAccumulator metrics)
+    {
+        using var miniScope = torch.NewDisposeScope();
+        var micro = Split(mini, _config.Actor.MicroBatches).Select(idx => torch.tensor(idx.Select(i => (long)i).ToArray())).ToList();
+        // Normalisers read masks only, so the old log-probs stand in for the not yet computed ones.
+        var norms = _loss.Normalisers(micro.Select(idx => scored.Inputs(idx, scored.OldLogp.index_select(0, idx))));
+        var bonus = _config.Actor.EntropyCoeff != 0;
+        optimizer.zero_grad();
+        foreach (var idx in micro)
+        {
+            using var microScope = torch.NewDisposeScope();
+            var (logp, ent) = SequenceScorer.Score(_model, scored.Batch.InputIds.index_select(0, idx),
+                temperature: _config.Rollout.Temperature, entropyGrad: bonus);
+            var output = _loss.EvaluateMicro(norms, scored.Inputs(idx, logp, bonus ? ent : null));
+            output.Total.backward();
+            metrics.Add(output.Metrics);
+        }
+        var norm = nn.utils.clip_grad_norm_(_model.parameters(), _config.Actor.GradClip);
+        if (double.IsFinite(norm)) optimizer.step();
+        optimizer.zero_grad();
+        return norm;
     }
 
     static IEnumerable<int[]> Split(int[] items, int parts)
