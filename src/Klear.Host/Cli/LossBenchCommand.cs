@@ -23,7 +23,7 @@ public sealed class LossBenchCommand : ICommand
         if (threads > 0) torch.set_num_threads(threads);
 
         string[] names = ["clip-higher", "gppo", "cispo"];
-        var losses = names.Select(n => LossModule.aggregate(Aggregation.TokenMean, ObjectiveOptions.Read(new CliArgs(["--dual-clip", "10"]), n))).ToArray();
+        var losses = names.Select(n => Loss.Aggregate(Aggregation.TokenMean, ObjectiveOptions.Read(new CliArgs(["--dual-clip", "10"]), n))).ToArray();
 
         var gen = new torch.Generator((ulong)seed);
         using var logp0 = -torch.rand([b, t], generator: gen) * 3;                     // log-probs in (-3, 0]
@@ -40,7 +40,7 @@ public sealed class LossBenchCommand : ICommand
                 using var scope = torch.NewDisposeScope();
                 var logp = logp0.detach().requires_grad_(true);
                 var sw = Stopwatch.StartNew();
-                var output = LossModule.evaluate(losses[i], LossModule.inputsOf(PolicyBatchModule.create(logp, oldLogp, adv, mask)));
+                var output = losses[i].Evaluate(LossInputs.Of(PolicyBatch.Create(logp, oldLogp, adv, mask)));
                 output.Total.backward();
                 _ = logp.grad!.sum().item<float>();              // wait for the backward to finish
                 sw.Stop();

@@ -1,5 +1,4 @@
 using Klear.Algorithms;
-using Microsoft.FSharp.Collections;
 
 namespace Klear.Host.Cli;
 
@@ -33,7 +32,7 @@ public sealed class LossTableCommand : ICommand
                 var settings = new ObjectiveSettings(0.2, null, Microsoft.FSharp.Core.FSharpOption<double>.Some(dualClip), c.Beta1, c.Beta2);
                 var built = Objective.build(Objective.parse(c.Objective).ResultValue, settings);
                 if (built.IsError) throw new UsageException(built.ErrorValue);
-                var token = Inspect.tokens(built.ResultValue, ListModule.OfSeq([Tuple.Create(r, a)])).Head;
+                var token = built.ResultValue.InspectTokens([(r, a)])[0];
                 var f = (a == 0 ? token.Grad : token.Grad / -a) + 0.0;   // + 0.0 turns -0 into 0
                 return $"{f,14:0.####}";
             });
