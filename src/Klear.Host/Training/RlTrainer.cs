@@ -69,36 +69,14 @@ public sealed class RlTrainer
         int drawn = (int)Math.Ceiling(cfg.Trainer.PromptsPerStep * cfg.Trainer.Oversample);
         var rows = Enumerable.Range(0, drawn).Select(i => _task.RlPrompt((long)step * drawn + i)).ToList();
         var promptIds = rows.Select(r => _special.EncodePrompt(_tokenizer, _task.RenderPrompt(r))).ToList();
-        var requests = Enumerable.Range(0, drawn * n).Select(k => promptIds[k / n]).ToList();
-        var seeds = Enumerable.Range(0, drawn * n).Select(k => SeedSequence.Derive(cfg.Seed, "rollout", (long)step * drawn * n + k)).ToList();
-        _model.eval();
-        var generated = new Sampler(_model).Generate(requests, new SamplingOptions
-        {
-            Temperature = cfg.Rollout.Temperature, TopP = cfg.Rollout.TopP, TopK = cfg.Rollout.TopK,
-            MaxNewTokens = cfg.Rollout.MaxNewTokens, StopTokenIds = [_special.Eos], PadTokenId = _special.Pad,
-        }, seeds);
-
-        var scores = new double[drawn * n];
-        var correct = new bool[drawn * n];
-        Parallel.For(0, drawn * n, k =>
-        {
-            var row = rows[k / n];
-            var text = _tokenizer.Decode(generated.Tokens[k].Where(t => t != _special.Eos).ToArray());
-            var r = _rewards.Get(row.DataSource).ScoreAsync(text, row.GroundTruth).GetAwaiter().GetResult();
-            (scores[k], correct[k]) = (r.Score, r.Correct);
-        });
+        var generated = Generate(step, promptIds, n);
+        var (scores, correct) = ScoreRewards(rows, generated, n);
 
         // Zero-advantage filter (Fig. 5): a group whose rewards have no spread teaches nothing.
         var zero = cfg.Algorithm.FilterZeroAdvGroups ? ZeroAdvantageGroups(scores, drawn, n) : new bool[drawn];
         var kept = Enumerable.Range(0, drawn).Where(g => !zero[g]).Take(cfg.Trainer.PromptsPerStep).ToList();
         var keptIdx = kept.SelectMany(g => Enumerable.Range(g * n, n)).ToArray();
-        double[] advantages = [];
-        if (kept.Count > 0)
-        {
-            using var scope = torch.NewDisposeScope();
-            var r = torch.tensor(keptIdx.Select(k => scores[k]).ToArray(), [kept.Count, n], ScalarType.Float64);
-            advantages = Advantages.compute(_estimator, r).flatten().data<double>().ToArray();
-        }
+        var advantages = GroupAdvantages(keptIdx.Select(k => scores[k]).ToArray(), kept.Count, n);
         return new Rollouts(keptIdx.Select(k => promptIds[k / n]).ToArray(), keptIdx.Select(k => generated.Tokens[k]).ToArray(),
             keptIdx.Select(k => scores[k]).ToArray(), keptIdx.Select(k => correct[k]).ToArray(),
             keptIdx.Select(k => generated.Finished[k]).ToArray(), drawn, kept.Count, advantages)
@@ -106,6 +84,50 @@ public sealed class RlTrainer
             AllScores = scores, AllCorrect = correct,
             AllLengths = generated.Tokens.Select(t => t.Length).ToArray(), AllFinished = generated.Finished,
         };
+    }
+
+    /// <summary><paramref name="n"/> rollouts of each prompt, each with its own seed keyed by (seed, step, index).</summary>
+    GenerationResult Generate(int step, List<int[]> promptIds, int n)
+    {
+        var cfg = _config;
+        int count = promptIds.Count * n;
+        var requests = Enumerable.Range(0, count).Select(k => promptIds[k / n]).ToList();
+        var seeds = Enumerable.Range(0, count).Select(k => SeedSequence.Derive(cfg.Seed, "rollout", (long)step * count + k)).ToList();
+        _model.eval();
+        return new Sampler(_model).Generate(requests, new SamplingOptions
+        {
+            Temperature = cfg.Rollout.Temperature, TopP = cfg.Rollout.TopP, TopK = cfg.Rollout.TopK,
+            MaxNewTokens = cfg.Rollout.MaxNewTokens, StopTokenIds = [_special.Eos], PadTokenId = _special.Pad,
+        }, seeds);
+    }
+
+    /// <summary>The reward of every rollout (rollout k answers prompt k / n), scored in parallel.</summary>
+    (double[] Scores, bool[] Correct) ScoreRewards(List<VerlRow> rows, GenerationResult generated, int n)
+    {
+        var scores = new double[generated.Tokens.Length];
+        var correct = new bool[generated.Tokens.Length];
+        Parallel.For(0, scores.Length, k =>
+        {
+            var row = rows[k / n];
+            var text = _tokenizer.Decode(generated.Tokens[k].Where(t => t != _special.Eos).ToArray());
+            var r = _rewards.Get(row.DataSource).ScoreAsync(text, row.GroundTruth).GetAwaiter().GetResult();
+            (scores[k], correct[k]) = (r.Score, r.Correct);
+        });
+        return (scores, correct);
+    }
+
+    static bool[] ZeroAdvantageGroups(double[] scores, int groups, int n)
+    {
+        using var scope = torch.NewDisposeScope();
+        return Advantages.zeroAdvantageGroups(torch.tensor(scores, [groups, n], ScalarType.Float64)).data<bool>().ToArray();
+    }
+
+    /// <summary>The estimator's advantages of <paramref name="groups"/> groups of <paramref name="n"/> scores each.</summary>
+    double[] GroupAdvantages(double[] scores, int groups, int n)
+    {
+        if (groups == 0) return [];
+        using var scope = torch.NewDisposeScope();
+        return Advantages.compute(_estimator, torch.tensor(scores, [groups, n], ScalarType.Float64)).flatten().data<double>().ToArray();
     }
 
     /// <summary>One RL step: rollouts, then the updates. Returns the step's metrics (verl's names).</summary>
@@ -138,17 +160,11 @@ public sealed class RlTrainer
         return m;
     }
 
-    static bool[] ZeroAdvantageGroups(double[] scores, int groups, int n)
-    {
-        using var scope = torch.NewDisposeScope();
-        return Advantages.zeroAdvantageGroups(torch.tensor(scores, [groups, n], ScalarType.Float64)).data<bool>().ToArray();
-    }
-
     /// <summary>The updates of one step on collected rollouts (public so tests can poison the model between the two).</summary>
     public Dictionary<string, double> Update(optim.Optimizer optimizer, int step, Rollouts ro)
     {
         using var scope = torch.NewDisposeScope();
-        var scored = Score(ro);
+        var scored = ScoreOldPolicy(ro);
         using var metrics = new MetricAccumulator();
         var gradNorms = new List<double>();
 
@@ -183,7 +199,7 @@ public sealed class RlTrainer
                 .WithEntropy(entropyWithGrad);
     }
 
-    Scored Score(Rollouts ro)
+    Scored ScoreOldPolicy(Rollouts ro)
     {
         var temperature = _config.Rollout.Temperature;
         var batch = SequenceBatch.Create(ro.Prompts, ro.Responses, _special.Pad);
