@@ -36,11 +36,15 @@ module Terms =
     /// Log-probs and entropies read logits [..., V] at tokens [...]; anything else is a caller's mix-up.
     let private requireTokensFor (logits: Tensor) (tokens: Tensor) =
         if logits.dim () < 2L || tokens.shape <> logits.shape[.. logits.shape.Length - 2] then
-            invalidArg "tokens" $"tokens has shape {Tensors.shapeText tokens} but logits has shape {Tensors.shapeText logits}; tokens must be the logits' shape without the last axis"
+            invalidArg "tokens" (
+                $"tokens has shape {Tensors.shapeText tokens} but logits has shape {Tensors.shapeText logits}; "
+                + "tokens must be the logits' shape without the last axis")
 
     // log p = logit - logsumexp and H = logsumexp - E_p[logit]: no log-softmax copy of the vocabulary is made,
     // and one logsumexp serves both.
-    let private chosen (logits: Tensor) (tokens: Tensor) (lse: Tensor) = logits.gather(-1L, tokens.unsqueeze(-1L)).squeeze(-1L) - lse
+    let private chosen (logits: Tensor) (tokens: Tensor) (lse: Tensor) =
+        logits.gather(-1L, tokens.unsqueeze(-1L)).squeeze(-1L) - lse
+
     let private entropyWith (logits: Tensor) (lse: Tensor) = lse - (logits.softmax(-1L) * logits).sum(-1L)
 
     /// Entropy of the categorical over the last axis, from logits [..., V] -> [...]; differentiable.
