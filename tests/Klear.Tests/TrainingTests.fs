@@ -12,6 +12,7 @@ open Klear.Host.Evaluation
 open Klear.Host.Metrics
 open Klear.Host.Rewards
 open Klear.Host.Training
+open Klear.Algorithms
 
 let private tempDir () =
     let d = Path.Combine(Path.GetTempPath(), "klear-test-" + Guid.NewGuid().ToString("N"))
@@ -359,5 +360,52 @@ let tensorBoardTests =
         Expect.equal (value |> List.find (fun (f, _) -> f = 2) |> snd) (box 0.5f) "simple_value"
     }
 
+let metricAccumulatorTests =
+    test "metric accumulator: micro-batch sums and counts add up as doubles, read once; a whole-step metric replaces; nothing leaks" {
+        let rng = Random 4
+        let micro () =
+            [ for name in [ "actor/pg_loss"; "actor/ppo_kl" ] -> name, float32 (rng.NextDouble() - 0.5), float32 (rng.Next(0, 3)) ]
+        let batches = List.init 5 (fun _ -> micro ())
+        let before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount
+        let read =
+            use acc = new MetricAccumulator()
+            for b in batches do
+                use _scope = TorchSharp.torch.NewDisposeScope()
+                let metrics = dict [ for n, s, c in b -> n, { Sum = TorchSharp.torch.tensor s; Count = TorchSharp.torch.tensor c } ]
+                acc.Add(Collections.Generic.Dictionary metrics)
+            use _scope = TorchSharp.torch.NewDisposeScope()
+            acc.Set("actor/entropy", { Sum = TorchSharp.torch.tensor 3.0f; Count = TorchSharp.torch.tensor 2.0f })
+            acc.Set("actor/ppo_kl", { Sum = TorchSharp.torch.tensor 1.0f; Count = TorchSharp.torch.tensor 4.0f })
+            acc.Read()
+        Expect.equal TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount before "no tensor outlives the accumulator"
+        // Independently: the double accumulation the trainer used to do, metric by metric.
+        let sum = batches |> List.concat |> List.filter (fun (n, _, _) -> n = "actor/pg_loss") |> List.fold (fun (s, c) (_, x, k) -> s + float x, c + float k) (0.0, 0.0)
+        Expect.equal read["actor/pg_loss"] (if snd sum > 0.0 then fst sum / snd sum else 0.0) "Σ sums / Σ counts, bit for bit"
+        Expect.equal read["actor/ppo_kl"] 0.25 "Set replaces the accumulated value"
+        Expect.equal read["actor/entropy"] 1.5 "a whole-step metric"
+    }
+
+let phaseTests =
+    test "the phase is written as sft/rl in state.json and checkpoint names, and read back from either spelling" {
+        Expect.equal [ for p in Enum.GetValues<TrainingPhase>() -> p.Name(), p.EvalName() ] [ "sft", "eval-sft"; "rl", "eval-rl" ] "names"
+        for p in Enum.GetValues<TrainingPhase>() do Expect.equal (TrainingPhaseNames.Parse(p.Name())) p "round trip"
+        Expect.throwsT<InvalidDataException> (fun () -> TrainingPhaseNames.Parse "ppo" |> ignore) "unknown phase"
+        let dir = tempDir ()
+        let config = ConfigBinder.Bind<RunConfig>(null, [ "model.layers=1"; "model.hidden=16"; "model.heads=2"; "model.kv_heads=1" ])
+        use model = PolicyFactory.Create(config.Model, 23, 0L)
+        use optimizer = TorchSharp.torch.optim.AdamW(model.parameters())
+        let saved = TrainingCheckpoint.Save(dir, model, optimizer, CheckpointState(Phase = TrainingPhase.Rl, NextStep = 2), config)
+        Expect.equal (Path.GetFileName saved) "rl-step-000002" "checkpoint directory"
+        let state = JsonNode.Parse(File.ReadAllText(Path.Combine(saved, "state.json")))
+        Expect.equal (state["phase"].GetValue<string>()) "rl" "state.json spells the phase"
+        // A state.json as earlier versions wrote it (the phase was a string field).
+        File.WriteAllText(Path.Combine(saved, "state.json"), """{ "phase": "sft", "next_step": 5, "seed": 3, "skipped_steps": 1, "results": { "seconds": 2.5 } }""")
+        let back = TrainingCheckpoint.ReadState saved
+        Expect.equal (back.Phase, back.NextStep, back.Seed, back.SkippedSteps, back.Results["seconds"]) (TrainingPhase.Sft, 5, 3L, 1, 2.5) "read back"
+        Directory.Delete(dir, true)
+    }
+
 [<Tests>]
-let tests = testList "training pieces" [ dataTests; parquetTests; configTests; scheduleTests; passAtKTests; rewardTests; registryTests; batchTests; tensorBoardTests ]
+let tests =
+    testList "training pieces" [ dataTests; parquetTests; configTests; scheduleTests; passAtKTests; rewardTests; registryTests; batchTests
+                                 tensorBoardTests; metricAccumulatorTests; phaseTests ]

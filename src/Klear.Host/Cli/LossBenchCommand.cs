@@ -46,7 +46,7 @@ public sealed class LossBenchCommand : KlearCommand
     /// <summary>Milliseconds of each objective's forward + backward, per timed run, in <see cref="Names"/>' order.</summary>
     static List<double>[] Time(long b, long t, int repeats, int seed)
     {
-        var losses = Names.Select(n => LossModule.aggregate(Aggregation.TokenMean, Objective.fromSettings(n, null, null, ObjectiveDefaults.RecipeDualClip, null, null))).ToArray();
+        var losses = Names.Select(n => Loss.Aggregate(Aggregation.TokenMean, Objective.fromSettings(n, null, null, ObjectiveDefaults.RecipeDualClip, null, null))).ToArray();
 
         var gen = new torch.Generator((ulong)seed);
         using var logp0 = -torch.rand([b, t], generator: gen) * 3;                     // log-probs in (-3, 0]
@@ -63,7 +63,7 @@ public sealed class LossBenchCommand : KlearCommand
                 using var scope = torch.NewDisposeScope();
                 var logp = logp0.detach().requires_grad_(true);
                 var sw = Stopwatch.StartNew();
-                var output = LossModule.evaluate(losses[i], LossModule.inputsOf(PolicyBatchModule.create(logp, oldLogp, adv, mask)));
+                var output = losses[i].Evaluate(LossInputs.Of(PolicyBatch.Create(logp, oldLogp, adv, mask)));
                 output.Total.backward();
                 _ = logp.grad!.sum().item<float>();              // wait for the backward to finish
                 sw.Stop();

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
 using Klear.Algorithms;
-using Microsoft.FSharp.Collections;
 
 namespace Klear.Host.Cli;
 
@@ -31,8 +30,7 @@ public sealed class LossInspectCommand : KlearCommand
         foreach (var a in advantages)
             if (!double.IsFinite(a)) throw new UsageException($"--advantage: every advantage must be finite, got {a}");
 
-        var pairs = ListModule.OfSeq(ratios.Zip(advantages, (r, a) => Tuple.Create(r, a)));
-        var results = Inspect.tokens(objective, pairs);
+        var results = objective.InspectTokens(ratios.Zip(advantages));
 
         using var stdout = Console.OpenStandardOutput();
         using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = false }))

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Klear.Algorithms;
 using Klear.Host.Metrics;
-using Microsoft.FSharp.Collections;
 
 namespace Klear.Host.Cli;
 
@@ -40,7 +39,7 @@ public sealed class LossTableCommand : KlearCommand
         PolicyObjective built;
         try { built = Objective.fromSettings(objective, null, null, dualClip, beta1, beta2); }
         catch (ObjectiveSettingException e) { throw new UsageException(e.Message); }
-        var token = Inspect.tokens(built, ListModule.OfSeq([Tuple.Create(r, a)])).Head;
+        var token = built.InspectTokens([(r, a)])[0];
         return (a == 0 ? token.Grad : token.Grad / -a) + 0.0;   // + 0.0 turns -0 into 0
     }
 }

@@ -56,7 +56,7 @@ public sealed class VerifyBenchCommand : KlearCommand
         var seconds = parsed.GetValue(_seconds);
         var perPair = parsed.GetValue(_perPair);
         if (seconds <= 0 || seconds > 60) throw new UsageException("--seconds must be in (0, 60]");
-        var options = VerifyOptionsModule.defaults;
+        var options = VerifyOptions.Defaults;
 
         foreach (var (g, a) in Mix) MathVerifier.verify(options, g, a); // warm-up: JIT and tiered compilation
         long checks = 0, equivalent = 0;

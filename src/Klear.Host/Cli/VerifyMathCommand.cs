@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Klear.Verifier;
-using Microsoft.FSharp.Collections;
 
 namespace Klear.Host.Cli;
 
@@ -13,7 +12,7 @@ namespace Klear.Host.Cli;
 /// </summary>
 public sealed class VerifyMathCommand : KlearCommand
 {
-    static readonly VerifyOptions Defaults = VerifyOptionsModule.defaults;
+    static readonly VerifyOptions Defaults = VerifyOptions.Defaults;
 
     readonly Option<string> _jsonl = CliOption.Text("--jsonl", "JSON Lines file: gold, answer, optional per-check settings and expected verdict");
     readonly Option<string> _gold = CliOption.Text("--gold", "the gold answer (with --answer)");
@@ -61,14 +60,14 @@ public sealed class VerifyMathCommand : KlearCommand
 
     VerifyOptions OptionsFrom(ParseResult parsed)
     {
-        var extraction = parsed.GetValue(_extraction) is { } e
+        IEnumerable<Extraction> extraction = parsed.GetValue(_extraction) is { } e
             ? ParseExtraction(e.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), m => new UsageException($"--extraction: {m}"))
             : Defaults.Extraction;
-        return new VerifyOptions(extraction, parsed.GetValue(_boxedPriority), parsed.GetValue(_floatRounding), parsed.GetValue(_strict),
+        return VerifyOptions.Create(extraction, parsed.GetValue(_boxedPriority), parsed.GetValue(_floatRounding), parsed.GetValue(_strict),
             parsed.GetValue(_setRelation), parsed.GetValue(_afterThink), parsed.GetValue(_boxBareGold));
     }
 
-    static FSharpList<Extraction> ParseExtraction(IEnumerable<string> names, Func<string, Exception> error)
+    static IReadOnlyList<Extraction> ParseExtraction(IEnumerable<string> names, Func<string, Exception> error)
     {
         var list = new List<Extraction>();
         foreach (var n in names)
@@ -79,7 +78,7 @@ public sealed class VerifyMathCommand : KlearCommand
                 _ => throw error($"unknown extraction '{n}' (expected latex or expr)"),
             });
         if (list.Count == 0) throw error("empty extraction list");
-        return ListModule.OfSeq(list);
+        return list;
     }
 
     // Messages quote the input; keep them readable (no \u0027 for quotes).
@@ -106,14 +105,14 @@ public sealed class VerifyMathCommand : KlearCommand
             : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean()
             : throw new LineError($"'{name}' must be true or false");
 
-        var extraction = defaults.Extraction;
+        IEnumerable<Extraction> extraction = defaults.Extraction;
         if (root.TryGetProperty("extraction", out var ex) && ex.ValueKind != JsonValueKind.Null)
         {
             if (ex.ValueKind != JsonValueKind.Array) throw new LineError("'extraction' must be a list of \"latex\"/\"expr\"");
             extraction = ParseExtraction(ex.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.String ? x.GetString()! : "?"),
                 m => new LineError($"extraction: {m}"));
         }
-        var options = new VerifyOptions(
+        var options = VerifyOptions.Create(
             extraction,
             Int("boxed_match_priority", defaults.BoxedMatchPriority),
             Int("float_rounding", defaults.FloatRounding),

@@ -15,8 +15,8 @@ public sealed record RlComponents(PolicyObjective Objective, Loss Loss, Advantag
 {
     public static RlComponents Create(RunConfig config)
     {
-        var est = Advantages.parse(config.Algorithm.AdvEstimator);
-        if (est.IsError) throw ConfigException.UnknownName("algorithm.adv_estimator", config.Algorithm.AdvEstimator, Advantages.all.Select(Advantages.name));
+        var estimator = Advantages.parse(config.Algorithm.AdvEstimator)
+            .OrThrow(_ => ConfigException.UnknownName("algorithm.adv_estimator", config.Algorithm.AdvEstimator, Advantages.names));
         CheckBatches(config);
         CheckSampling("rollout", new SamplingOptions
         {
@@ -24,7 +24,7 @@ public sealed record RlComponents(PolicyObjective Objective, Loss Loss, Advantag
         });
         var objective = RlLossFactory.Objective(config.Actor);
         return new RlComponents(objective, RlLossFactory.Create(config.Actor, objective, config.Rollout.MaxNewTokens),
-            est.ResultValue, LearningRateSchedule.ForRl(config.Actor));
+            estimator, LearningRateSchedule.ForRl(config.Actor));
     }
 
     /// <summary>Prompts drawn per step: prompts_per_step × oversample, rounded up.</summary>

@@ -13,15 +13,15 @@ public static class RlLossFactory
     /// <summary>The loss around <paramref name="objective"/> (built by <see cref="Objective"/> from the same config).</summary>
     public static Loss Create(ActorConfig a, PolicyObjective objective, int maxResponseTokens)
     {
-        var loss = LossModule.aggregate(Aggregation(a, maxResponseTokens), objective);
+        var loss = Loss.Aggregate(Aggregation(a, maxResponseTokens), objective);
         // The KL estimator is parsed even when its coefficient is 0, so a misspelt name never waits for a later run.
         var kl = Kl(a.KlLossType);
         Finite("actor.sft_loss_coef", a.SftLossCoef);
         Finite("actor.kl_loss_coef", a.KlLossCoef);
         Finite("actor.entropy_coeff", a.EntropyCoeff);
-        if (a.SftLossCoef != 0) loss = loss + a.SftLossCoef * LossModule.sftOnCorrect;
-        if (a.KlLossCoef != 0) loss = loss + a.KlLossCoef * LossModule.klPenalty(kl);
-        if (a.EntropyCoeff != 0) loss = loss + a.EntropyCoeff * LossModule.entropyBonus;
+        if (a.SftLossCoef != 0) loss = loss + a.SftLossCoef * Loss.SftOnCorrect;
+        if (a.KlLossCoef != 0) loss = loss + a.KlLossCoef * Loss.KlPenalty(kl);
+        if (a.EntropyCoeff != 0) loss = loss + a.EntropyCoeff * Loss.EntropyBonus;
         return loss;
     }
 
@@ -48,11 +48,11 @@ public static class RlLossFactory
 
     static Aggregation Aggregation(ActorConfig a, int maxResponseTokens)
     {
-        var agg = AggregationModule.parse(a.LossAggMode, maxResponseTokens);
-        if (agg.IsOk) return agg.ResultValue;
-        var names = AggregationModule.all.Select(AggregationModule.name).ToList();
-        if (!names.Contains(a.LossAggMode.Trim().ToLowerInvariant())) throw ConfigException.UnknownName("actor.loss_agg_mode", a.LossAggMode, names);
-        throw new ConfigException($"actor.loss_agg_mode: {agg.ErrorValue} (rollout.max_new_tokens)");
+        if (!Klear.Algorithms.Aggregation.Names.Contains(a.LossAggMode.Trim().ToLowerInvariant()))
+            throw ConfigException.UnknownName("actor.loss_agg_mode", a.LossAggMode, Klear.Algorithms.Aggregation.Names);
+        // A known name can still fail: seq-mean-token-sum-norm divides by the response length.
+        return Klear.Algorithms.Aggregation.Parse(a.LossAggMode, maxResponseTokens)
+            .OrThrow(e => new ConfigException($"actor.loss_agg_mode: {e} (rollout.max_new_tokens)"));
     }
 
     static KlEstimator Kl(string name)
