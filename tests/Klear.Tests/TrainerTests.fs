@@ -279,6 +279,13 @@ let filesTask =
             let runDir = Directory.GetDirectories runs |> Array.exactlyOne
             let report = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "report.json")))
             Expect.isTrue (report["rl_accuracy"] <> null) "report written"
+            // What the numbers are reproducible on, read independently from the kernel's CPU flags.
+            let flags = File.ReadLines "/proc/cpuinfo" |> Seq.find (fun l -> l.StartsWith "flags") |> fun l -> l.Split(' ')
+            let isa = if Array.contains "avx512f" flags then "avx512" elif Array.contains "avx2" flags then "avx2" else "avx"
+            let machine = report["machine"]
+            Expect.equal (machine["isa"].GetValue<string>()) isa "the CPU's vector ISA"
+            Expect.equal (machine["threads"].GetValue<int>()) 1 "the default intra-op thread count"
+            Expect.stringContains run.Stdout $"({isa}), 1 intra-op thread" "the run says what it is reproducible on"
             data, runDir
         let jsonlData, jsonlRun = trainOn "jsonl"
         let _, parquetRun = trainOn "parquet"

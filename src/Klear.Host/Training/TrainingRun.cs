@@ -78,6 +78,7 @@ public sealed class TrainingRun
         _dir = dir;
         var clock = Stopwatch.StartNew();
         torch.set_num_threads(_config.Threads);
+        _out.WriteLine($"machine: {MachineInfo.Current(_config.Threads)} (same seed + isa + threads: same numbers)");
         var model = PolicyFactory.Create(_config.Model, _tokenizer.VocabSize, _config.Seed);
         var latest = TrainingCheckpoint.Latest(_dir.Checkpoints);
         var state = latest is null ? new CheckpointState { Seed = _config.Seed } : TrainingCheckpoint.ReadState(latest);
@@ -96,6 +97,7 @@ public sealed class TrainingRun
     {
         var report = new JsonObject { ["seed"] = _config.Seed, ["run_dir"] = _dir.Path };
         foreach (var (k, v) in run.ResultsSoFar().OrderBy(kv => kv.Key)) report[k] = v;
+        report["machine"] = MachineInfo.Current(_config.Threads).ToJson();
         File.WriteAllText(Path.Combine(_dir.Path, "report.json"), report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         RunChart.Save(Path.Combine(_dir.Path, "chart.html"), run.Log.Rows, $"Klear {_task.Name}, seed {_config.Seed}");
         return report;
