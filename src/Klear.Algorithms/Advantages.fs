@@ -25,6 +25,9 @@ module Advantages =
 
     let parse (text: string) = Names.parse "advantage estimator" name all text
 
+    /// Every estimator's name, as configs spell them.
+    let names = all |> List.map name |> Array.ofList
+
     /// Per-rollout advantages [G, n] from rewards [G, n].
     let compute (estimator: AdvantageEstimator) (rewards: Tensor) : Tensor =
         Tensors.requireRank "rewards" 2 rewards

@@ -59,3 +59,10 @@ module Aggregation =
             (Tensors.rowSum mask loss / atLeastOne (mask.sum 1L)).sum () / atLeastOne norm.Sequences
         | SeqMeanTokenSum -> Tensors.maskedSum mask loss / atLeastOne norm.Sequences
         | SeqMeanTokenSumNorm length -> Tensors.maskedSum mask loss / (atLeastOne norm.Sequences * Tensors.scalar length)
+
+type Aggregation with
+    /// `Aggregation.parse`, for C# (which sees the module as `AggregationModule`).
+    static member Parse(text: string, normLength: float) = Aggregation.parse text normLength
+
+    /// Every mode's name, as configs spell them.
+    static member Names = Aggregation.all |> List.map Aggregation.name |> Array.ofList

@@ -1,5 +1,7 @@
 namespace Klear.Algorithms
 
+open System.Collections.Generic
+open System.Runtime.CompilerServices
 open TorchSharp
 
 /// One token's loss and d(loss)/d(logp), from autograd.
@@ -40,3 +42,11 @@ module Inspect =
           "A<0, r < 1-el", -1.0, 0.5
           "A<0, r > c", -1.0, 12.0
           "A = 0", 0.0, 1.5 ]
+
+/// `Inspect.tokens` for C#, on (ratio, advantage) value tuples.
+[<Extension; AbstractClass; Sealed>]
+type InspectExtensions =
+    /// One token per (ratio, advantage) pair: its loss and d(loss)/d(logp).
+    [<Extension>]
+    static member InspectTokens(objective: PolicyObjective, pairs: struct (float * float) seq) : IReadOnlyList<TokenGradient> =
+        Inspect.tokens objective [ for struct (r, a) in pairs -> r, a ]

@@ -1,5 +1,6 @@
 namespace Klear.Algorithms
 
+open System.Collections.Generic
 open TorchSharp
 
 /// What the terms of a loss may read. Policy tensors are [B, T]; `Correct` is [B] (1 where the rollout counts as
@@ -108,3 +109,42 @@ module Loss =
 
     /// Inputs with only the policy batch set.
     let inputsOf (batch: PolicyBatch) = { Policy = batch; Correct = None; RefLogp = None; Entropy = None }
+
+// The same operations as members, for C# (which sees the module above as `LossModule`).
+type LossInputs with
+    /// Inputs with only the policy batch set; add the others with the `With…` members.
+    static member Of(policy: PolicyBatch) = Loss.inputsOf policy
+
+    /// These inputs with `Correct` set ([B]); null leaves it unset.
+    member i.WithCorrect(correct: Tensor) = { i with Correct = Option.ofObj correct }
+
+    /// These inputs with `RefLogp` set ([B, T]); null leaves it unset.
+    member i.WithRefLogp(refLogp: Tensor) = { i with RefLogp = Option.ofObj refLogp }
+
+    /// These inputs with `Entropy` set ([B, T]); null leaves it unset.
+    member i.WithEntropy(entropy: Tensor) = { i with Entropy = Option.ofObj entropy }
+
+type Loss with
+    /// `Loss.aggregate`.
+    static member Aggregate(mode: Aggregation, objective: PolicyObjective) = Loss.aggregate mode objective
+
+    /// `Loss.sftOnCorrect`.
+    static member SftOnCorrect = Loss.sftOnCorrect
+
+    /// `Loss.sftOnCorrectWith`.
+    static member SftOnCorrectWith(mode: Aggregation) = Loss.sftOnCorrectWith mode
+
+    /// `Loss.klPenalty`.
+    static member KlPenalty(estimator: KlEstimator) = Loss.klPenalty estimator
+
+    /// `Loss.entropyBonus`.
+    static member EntropyBonus = Loss.entropyBonus
+
+    /// `Loss.normalisers`.
+    member l.Normalisers(microBatches: LossInputs seq) : IReadOnlyList<Normaliser> = Loss.normalisers l microBatches
+
+    /// `Loss.evaluateMicro`.
+    member l.EvaluateMicro(norms: Normaliser seq, inputs: LossInputs) = Loss.evaluateMicro l (List.ofSeq norms) inputs
+
+    /// `Loss.evaluate`.
+    member l.Evaluate(inputs: LossInputs) = Loss.evaluate l inputs

@@ -13,7 +13,6 @@ module Cispo =
             | UpperCap epsMax -> ratio.R.clamp_max (Tensors.scalar epsMax)
             |> Tensors.sg
         let loss = -weight * b.Advantages * b.Logp
-        let loss = match b.IsWeights with Some w -> loss * Tensors.sg w | None -> loss
         let clipped = Tensors.indicator ratio.R (weight.ne ratio.R)
         { Loss = loss
           Metrics =

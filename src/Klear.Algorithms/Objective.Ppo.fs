@@ -35,7 +35,6 @@ module Ppo =
                 ifThen dual (Tensors.full rd c) v, ifThen dual (Tensors.full rd 0.0) w, low, high, dual
             | None -> v, w, low, high, torch.zeros_like(rd, dtype = torch.ScalarType.Bool)
         let loss = -adv * (v + w * (r - r.detach ()))
-        let loss = match b.IsWeights with Some iw -> loss * Tensors.sg iw | None -> loss
         use _noGrad = torch.no_grad ()
         let on = Tensors.indicator v
         let keeps = function Preserve _ -> true | Stop -> false

@@ -1,17 +1,36 @@
 namespace Klear.Algorithms
 
+/// Every default of an objective knob, written once; the records below, the configs and the CLI read them from here.
+module ObjectiveDefaults =
+    /// ε_low of the whole PPO family (PPO, DAPO, Klear-Reasoner).
+    [<Literal>]
+    let EpsLow = 0.2
+
+    /// DAPO's clip-higher ε_high, the default of every objective but symmetric PPO (whose ε_high is ε_low).
+    [<Literal>]
+    let EpsHigh = 0.28
+
+    /// GPPO general's β1 and β2 (1: plain GPPO).
+    [<Literal>]
+    let Beta = 1.0
+
+    /// Dual clip c of the released training recipe (the bare objectives have none).
+    [<Literal>]
+    let RecipeDualClip = 10.0
+
 /// The clip range around r = 1: tokens leave the trust region below 1 - EpsLow or above 1 + EpsHigh.
 type ClipRange =
     { EpsLow: float
       EpsHigh: float }
 
-    /// The paper's defaults (DAPO clip-higher): 0.2 / 0.28.
-    static member Default = { EpsLow = 0.2; EpsHigh = 0.28 }
+    /// The paper's defaults (DAPO clip-higher).
+    static member Default = { EpsLow = ObjectiveDefaults.EpsLow; EpsHigh = ObjectiveDefaults.EpsHigh }
 
 module ClipRange =
-    let validate (c: ClipRange) =
-        if not (c.EpsLow >= 0.0 && c.EpsLow < 1.0) then Error $"eps_low must be in [0, 1), got {c.EpsLow}"
-        elif not (c.EpsHigh >= 0.0 && System.Double.IsFinite c.EpsHigh) then Error $"eps_high must be >= 0, got {c.EpsHigh}"
+    /// The first bad bound as (setting, message), or the range.
+    let check (c: ClipRange) =
+        if not (c.EpsLow >= 0.0 && c.EpsLow < 1.0) then Error("eps_low", $"eps_low must be in [0, 1), got {c.EpsLow}")
+        elif not (c.EpsHigh >= 0.0 && System.Double.IsFinite c.EpsHigh) then Error("eps_high", $"eps_high must be >= 0, got {c.EpsHigh}")
         else Ok c
 
 /// What a clipped token's bound does to the gradient. PPO stops it (the token is silent); GPPO keeps it through

@@ -1,5 +1,7 @@
 namespace Klear.Algorithms
 
+open System
+
 /// The named objectives (the closed registry the CLI and configs use) and the combinators on PolicyObjective.
 type ObjectiveName =
     | PpoName
@@ -9,20 +11,34 @@ type ObjectiveName =
     | GppoOnlyHighName
     | CispoName
     | GspoName
+    /// CISPO in TRL's convention: only the cap sg(min(r, 1 + eps_high)), no lower bound.
+    | CispoCappedName
 
-/// The knobs a named objective may read; defaults are the paper's (docs/objectives.md).
+/// The knobs a named objective may read; the defaults are ObjectiveDefaults'.
 type ObjectiveSettings =
     { EpsLow: float
-      /// None: eps_low for `ppo`, 0.28 otherwise.
+      /// None: the objective's own default (Objective.defaultEpsHigh).
       EpsHigh: float option
       DualClip: float option
       Beta1: float
       Beta2: float }
 
-    static member Default = { EpsLow = 0.2; EpsHigh = None; DualClip = None; Beta1 = 1.0; Beta2 = 1.0 }
+    /// The bare objectives of the paper: no dual clip.
+    static member Default =
+        { EpsLow = ObjectiveDefaults.EpsLow; EpsHigh = None; DualClip = None
+          Beta1 = ObjectiveDefaults.Beta; Beta2 = ObjectiveDefaults.Beta }
+
+    /// What training uses unless told otherwise: the defaults plus the released recipe's dual clip.
+    static member Recipe = { ObjectiveSettings.Default with DualClip = Some ObjectiveDefaults.RecipeDualClip }
+
+/// A setting a named objective cannot use. Setting is the objective's own spelling ("name", "eps_low", "eps_high",
+/// "dual_clip", "beta1", "beta2") so that each caller can translate it to its key or option.
+type ObjectiveSettingException(setting: string, message: string) =
+    inherit ArgumentException(message)
+    member _.Setting = setting
 
 module Objective =
-    let all = [ PpoName; ClipHigherName; GppoName; GppoGeneralName; GppoOnlyHighName; CispoName; GspoName ]
+    let all = [ PpoName; ClipHigherName; GppoName; GppoGeneralName; GppoOnlyHighName; CispoName; GspoName; CispoCappedName ]
 
     let name =
         function
@@ -33,8 +49,16 @@ module Objective =
         | GppoOnlyHighName -> "gppo-only-high"
         | CispoName -> "cispo"
         | GspoName -> "gspo"
+        | CispoCappedName -> "cispo-capped"
+
+    /// Every registered name, in registry order (for C# callers and suggestions).
+    let names = all |> List.map name |> Array.ofList
 
     let parse (text: string) = Names.parse "objective" name all text
+
+    /// ε_high when the settings leave it out: PPO is symmetric, every other objective takes DAPO's clip-higher value.
+    let defaultEpsHigh (objectiveName: ObjectiveName) (epsLow: float) =
+        if objectiveName = PpoName then epsLow else ObjectiveDefaults.EpsHigh
 
     /// Dual clip (Ye et al. 2020, active in the released recipes with c = 10): for A<0 the loss is capped at -A·c.
     /// CISPO is unchanged by it: its weight is already bounded by the clamp (docs/objectives.md, A<0 and r>c: 1+εh).
@@ -51,27 +75,63 @@ module Objective =
         | Clipped spec -> Ppo.tokenLoss spec batch
         | Cispo bound -> Cispo.tokenLoss bound batch
 
+    /// The first setting the objective cannot use, as (setting, message).
+    let private problem (objectiveName: ObjectiveName) (s: ObjectiveSettings) (range: ClipRange) =
+        let badBeta (b: float) = not (b >= 0.0 && Double.IsFinite b)
+        match ClipRange.check range, s.DualClip with
+        | Error e, _ -> Some e
+        | Ok _, Some c when not (c > 1.0) -> Some("dual_clip", $"dual clip c must be > 1, got {c}")
+        | Ok _, _ when objectiveName = GppoGeneralName && badBeta s.Beta1 -> Some("beta1", $"beta1 must be >= 0, got {s.Beta1}")
+        | Ok _, _ when objectiveName = GppoGeneralName && badBeta s.Beta2 -> Some("beta2", $"beta2 must be >= 0, got {s.Beta2}")
+        | _ -> None
+
+    let private buildChecked (objectiveName: ObjectiveName) (s: ObjectiveSettings) =
+        let range = { EpsLow = s.EpsLow; EpsHigh = s.EpsHigh |> Option.defaultWith (fun () -> defaultEpsHigh objectiveName s.EpsLow) }
+        match problem objectiveName s range with
+        | Some e -> Error e
+        | None ->
+            let objective =
+                match objectiveName with
+                | PpoName -> Clipped { Ppo.ppo s.EpsLow with Range = range }
+                | ClipHigherName -> Clipped(Ppo.clipHigher range)
+                | GppoName -> Clipped(Gppo.gppo range)
+                | GppoGeneralName -> Clipped(Gppo.gppoGeneral range s.Beta1 s.Beta2)
+                | GppoOnlyHighName -> Clipped(Gppo.gppoOnlyHigh range)
+                | CispoName -> Cispo(Cispo.cispo range)
+                | GspoName -> Clipped(Gspo.gspo range)
+                | CispoCappedName -> Cispo(Cispo.cispoCapped (1.0 + range.EpsHigh))
+            Ok(match s.DualClip with Some c -> dualClip c objective | None -> objective)
+
     /// Builds a named objective; errors name the offending setting.
     let build (objectiveName: ObjectiveName) (s: ObjectiveSettings) : Result<PolicyObjective, string> =
-        let epsHigh = s.EpsHigh |> Option.defaultValue (if objectiveName = PpoName then s.EpsLow else 0.28)
-        let checkBeta label (b: float) = if b >= 0.0 && System.Double.IsFinite b then Ok b else Error $"{label} must be >= 0, got {b}"
-        let checkDual =
-            match s.DualClip with
-            | Some c when not (c > 1.0) -> Error $"dual clip c must be > 1, got {c}"
-            | _ -> Ok ()
-        ClipRange.validate { EpsLow = s.EpsLow; EpsHigh = epsHigh }
-        |> Result.bind (fun range -> checkDual |> Result.map (fun () -> range))
-        |> Result.bind (fun range ->
-            match objectiveName with
-            // Symmetric unless eps_high is given explicitly, which then makes it clip-higher.
-            | PpoName -> Ok(Clipped { Ppo.ppo s.EpsLow with Range = range })
-            | ClipHigherName -> Ok(Clipped(Ppo.clipHigher range))
-            | GppoName -> Ok(Clipped(Gppo.gppo range))
-            | GppoGeneralName ->
-                checkBeta "beta1" s.Beta1
-                |> Result.bind (fun _ -> checkBeta "beta2" s.Beta2)
-                |> Result.map (fun _ -> Clipped(Gppo.gppoGeneral range s.Beta1 s.Beta2))
-            | GppoOnlyHighName -> Ok(Clipped(Gppo.gppoOnlyHigh range))
-            | CispoName -> Ok(Cispo(Cispo.cispo range))
-            | GspoName -> Ok(Clipped(Gspo.gspo range)))
-        |> Result.map (fun o -> match s.DualClip with Some c -> dualClip c o | None -> o)
+        buildChecked objectiveName s |> Result.mapError snd
+
+    /// The one way to build an objective from plain values (what configs and the CLI hold); null is the default
+    /// (ObjectiveSettings.Default: for eps_high the objective's own, for dual_clip off). Throws
+    /// ObjectiveSettingException naming the setting.
+    let fromSettings
+        (objectiveName: string, epsLow: Nullable<float>, epsHigh: Nullable<float>, dualClip: Nullable<float>,
+         beta1: Nullable<float>, beta2: Nullable<float>)
+        : PolicyObjective =
+        let d = ObjectiveSettings.Default
+        let value (x: Nullable<float>) fallback = if x.HasValue then x.Value else fallback
+        let settings =
+            { EpsLow = value epsLow d.EpsLow
+              EpsHigh = Option.ofNullable epsHigh
+              DualClip = Option.ofNullable dualClip
+              Beta1 = value beta1 d.Beta1
+              Beta2 = value beta2 d.Beta2 }
+        match parse (if isNull objectiveName then "" else objectiveName) |> Result.mapError (fun e -> "name", e)
+              |> Result.bind (fun n -> buildChecked n settings) with
+        | Ok objective -> objective
+        | Error(setting, message) -> raise (ObjectiveSettingException(setting, message))
+
+    /// The clip settings an objective really applies, for display: (eps_low, eps_high, dual clip or NaN, beta1, beta2)
+    /// with β = 0 for a bound that stops the gradient. CISPO's clamp reports its range; the capped form eps_low NaN.
+    let effective (objective: PolicyObjective) =
+        let beta = function Stop -> 0.0 | Preserve b -> b
+        match objective with
+        | Clipped spec ->
+            struct (spec.Range.EpsLow, spec.Range.EpsHigh, Option.defaultValue Double.NaN spec.DualClip, beta spec.Low, beta spec.High)
+        | Cispo(Clamp range) -> struct (range.EpsLow, range.EpsHigh, Double.NaN, 1.0, 1.0)
+        | Cispo(UpperCap cap) -> struct (Double.NaN, cap - 1.0, Double.NaN, 1.0, 1.0)

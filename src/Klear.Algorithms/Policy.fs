@@ -1,15 +1,15 @@
 namespace Klear.Algorithms
 
+open System
+open System.Collections.Generic
 open TorchSharp
 
 /// One mini- or micro-batch of response tokens, every tensor [B, T]. `Logp` carries the gradient; the rest is data.
-/// `IsWeights` are optional per-token importance weights (e.g. truncated IS against the rollout engine), detached.
 type PolicyBatch =
     { Logp: Tensor
       OldLogp: Tensor
       Advantages: Tensor
-      Mask: Tensor
-      IsWeights: Tensor option }
+      Mask: Tensor }
 
 module PolicyBatch =
     /// Checks ranks and shapes once at the boundary; every objective relies on it.
@@ -18,17 +18,19 @@ module PolicyBatch =
         Tensors.requireSameShape "logp" b.Logp "oldLogp" b.OldLogp
         Tensors.requireSameShape "logp" b.Logp "advantages" b.Advantages
         Tensors.requireSameShape "logp" b.Logp "mask" b.Mask
-        b.IsWeights |> Option.iter (Tensors.requireSameShape "logp" b.Logp "isWeights")
         b
 
-    /// A batch with a float mask and no importance weights.
+    /// A checked batch, its mask in the dtype of the log-probs.
     let create (logp: Tensor) (oldLogp: Tensor) (advantages: Tensor) (mask: Tensor) =
         validate
             { Logp = logp
               OldLogp = oldLogp
               Advantages = advantages
-              Mask = mask.to_type logp.dtype
-              IsWeights = None }
+              Mask = mask.to_type logp.dtype }
+
+type PolicyBatch with
+    /// `PolicyBatch.create` for C#.
+    static member Create(logp, oldLogp, advantages, mask) = PolicyBatch.create logp oldLogp advantages mask
 
 /// A mean kept as sum and count (scalar tensors), so metrics of micro-batches add up exactly to the mini-batch's;
 /// the host divides once per step (no `.item()` sync in the core).
@@ -51,6 +53,35 @@ module Metric =
     /// Sum / Count; 0 when nothing was counted.
     let value (m: Metric) =
         torch.where (m.Count.gt (Tensors.scalar 0.0), m.Sum / m.Count.clamp_min (Tensors.scalar 1e-30), torch.zeros_like m.Sum)
+
+    /// The metric with sum and count widened to float64, so that adding up many micro-batches rounds like a double
+    /// accumulator rather than a float32 one.
+    let toFloat64 (m: Metric) = { Sum = m.Sum.to_type torch.float64; Count = m.Count.to_type torch.float64 }
+
+    /// Each named metric's `value` as a double, copied off the device in a single read: reading each metric on its
+    /// own would synchronise once per metric.
+    let readAll (metrics: (string * Metric) seq) : Map<string, float> =
+        let named = List.ofSeq metrics
+        if named.IsEmpty then Map.empty
+        else
+            use _scope = torch.NewDisposeScope()
+            let stacked = torch.stack (named |> List.map (fun (_, m) -> (value m).to_type torch.float64))
+            let read = stacked.cpu().data<float>().ToArray()
+            List.zip (List.map fst named) (List.ofArray read) |> Map.ofList
+
+type Metric with
+    /// `Metric.value`: Sum / Count, 0 when nothing was counted.
+    member m.Value = Metric.value m
+
+    /// `Metric.tokenMean`.
+    static member TokenMean(mask: Tensor, x: Tensor) = Metric.tokenMean mask x
+
+    /// `Metric.toFloat64`.
+    member m.ToFloat64() = Metric.toFloat64 m
+
+    /// `Metric.readAll` for C#: the values of named metrics as doubles, in one read.
+    static member ReadAll(metrics: KeyValuePair<string, Metric> seq) : Dictionary<string, float> =
+        Dictionary(Metric.readAll (metrics |> Seq.map (fun kv -> kv.Key, kv.Value)), StringComparer.Ordinal)
 
 /// The per-token output of a term, before aggregation: loss [B, T] and named metrics (peer names, docs/objectives.md).
 type TokenLoss =

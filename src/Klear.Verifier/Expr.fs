@@ -37,6 +37,21 @@ module VerifyOptions =
           AfterThink = true
           BoxBareGold = true }
 
+/// The C# surface of the options (C# sees the module above as `VerifyOptionsModule` and the list as an F# list).
+type VerifyOptions with
+    /// Math-Verify's defaults plus the reward's two settings (`VerifyOptions.defaults`).
+    static member Defaults = VerifyOptions.defaults
+
+    /// Options with every setting given; the extractors in any sequence.
+    static member Create(extraction: Extraction seq, boxedMatchPriority, floatRounding, strict, allowSetRelationComp, afterThink, boxBareGold) =
+        { Extraction = List.ofSeq extraction
+          BoxedMatchPriority = boxedMatchPriority
+          FloatRounding = floatRounding
+          Strict = strict
+          AllowSetRelationComp = allowSetRelationComp
+          AfterThink = afterThink
+          BoxBareGold = boxBareGold }
+
 type RelOp =
     | Eq
     | Ne

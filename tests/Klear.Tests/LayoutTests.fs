@@ -18,7 +18,7 @@ let repoRoot =
 
 /// The host's stages in dependency order: a folder may use only the folders before it (README's tour lists them so).
 let stageOrder =
-    [ "Configuration"; "Tokenization"; "Model"; "Checkpoints"; "Rollout"; "Rewards"; "Data"; "Evaluation"; "Metrics"
+    [ "Configuration"; "Tokenization"; "Model"; "Checkpoints"; "Rollout"; "Rewards"; "Data"; "Metrics"; "Evaluation"
       "Training"; "Distributed"; "Cli" ]
 
 let sourceFiles (dir: string) (patterns: string list) =

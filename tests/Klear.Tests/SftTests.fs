@@ -95,6 +95,36 @@ let private validationLoss =
         Expect.floatClose Accuracy.medium got (nll / float tokens) "same NLL"
     }
 
+let private stepLoss =
+    test "an SFT step's loss = response NLL token-mean over its batch, as computed one unpadded example at a time" {
+        let config = ConfigBinder.Bind<RunConfig>(null, [ "model.layers=1"; "model.hidden=32"; "model.heads=2"; "model.kv_heads=1"; "sft.batch_size=5" ])
+        let tokenizer = CharTokenizer.Arithmetic()
+        let task = ArithmeticTrainingTask(config.Seed, config.Data)
+        let model = PolicyFactory.Create(config.Model, tokenizer.VocabSize, config.Seed)
+        let trainer = SftTrainer(model, tokenizer, task, config.Sft)
+        let struct (start, count) = trainer.Plan.Batches[0]
+        // Independent, before the update: each example alone, logits → log-softmax → next-token log-probs.
+        let special = SpecialTokens.From tokenizer
+        let mutable nll = 0.0
+        let mutable tokens = 0
+        do
+            use _ = torch.no_grad()
+            for i in 0 .. count - 1 do
+                let e = task.SftExample(start + int64 i)
+                let prompt = special.EncodePrompt(tokenizer, e.Prompt)
+                let ids = Array.append prompt (Array.append (tokenizer.Encode e.Response) [| special.Eos |]) |> Array.map int64
+                use input = torch.tensor(ids).unsqueeze 0L
+                use logits = model.forward(Klear.Host.Model.CausalLMInput(input))
+                use logp = torch.nn.functional.log_softmax(logits.squeeze 0L, 1L)
+                for t in prompt.Length .. ids.Length - 1 do
+                    nll <- nll - float (logp[int64 (t - 1), ids[t]].item<float32>())
+                    tokens <- tokens + 1
+        use optimizer = trainer.CreateOptimizer()
+        let m = trainer.Step(optimizer, 0)
+        Expect.equal m["sft/batch_sequences"] (float count) "the plan's first batch"
+        Expect.floatClose Accuracy.medium m["sft/loss"] (nll / float tokens) "same NLL"
+    }
+
 let private fromFiles =
     test "a run over files: one epoch under a token budget sees every SFT row once; validation loss when asked" {
         let root = Path.Combine(Path.GetTempPath(), "klear-sft-" + Guid.NewGuid().ToString("N"))
@@ -127,4 +157,4 @@ let private fromFiles =
     }
 
 [<Tests>]
-let tests = testSequenced (testList "sft" [ planTests; validationLoss; fromFiles ])
+let tests = testSequenced (testList "sft" [ planTests; validationLoss; stepLoss; fromFiles ])

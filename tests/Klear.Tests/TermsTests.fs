@@ -157,5 +157,187 @@ let validationTests =
         }
     ]
 
+/// Random float64 logits [2, 3, 5] and chosen tokens [2, 3], with the expected log-probs and entropies computed
+/// element by element from the numbers (log-softmax by hand), independently of any tensor op.
+let private scoringCase () =
+    let rng = Random 5
+    let raw = Array.init 30 (fun _ -> rng.NextDouble() * 6.0 - 3.0)
+    let chosen = Array.init 6 (fun _ -> int64 (rng.Next 5))
+    let row k = raw[k * 5 .. k * 5 + 4]
+    let logSoftmax (xs: float[]) = let m = Array.max xs in let z = m + log (xs |> Array.sumBy (fun x -> exp (x - m))) in xs |> Array.map (fun x -> x - z)
+    let lp = Array.init 6 (fun k -> (logSoftmax (row k))[int chosen[k]])
+    let h = Array.init 6 (fun k -> logSoftmax (row k) |> Array.sumBy (fun l -> -(exp l) * l))
+    torch.tensor(raw, dtype = torch.float64).reshape (2L, 3L, 5L), torch.tensor(chosen).reshape (2L, 3L), lp, h
+
+let scoringTests =
+    testList "log-probs and entropies" [
+        test "logProbsOf, entropyFromLogits and logProbsAndEntropy equal log-softmax by hand" {
+            use _scope = torch.NewDisposeScope()
+            let logits, tokens, lp, h = scoringCase ()
+            closeArrays tight (values (Terms.logProbsOf logits tokens)) lp "logProbsOf"
+            closeArrays tight (values (Terms.entropyFromLogits logits)) h "entropyFromLogits"
+            for entropyUse in [ Bonus; Diagnostic ] do
+                let struct (lp2, h2) = Terms.logProbsAndEntropy entropyUse logits tokens
+                closeArrays tight (values lp2) lp $"{entropyUse}: log-probs"
+                closeArrays tight (values h2) h $"{entropyUse}: entropies"
+        }
+        test "a Bonus entropy carries the gradient of the entropy; a Diagnostic one carries none" {
+            use _scope = torch.NewDisposeScope()
+            let raw, tokens, _, _ = scoringCase ()
+            let leaf () = raw.detach().requires_grad_ true
+            let bonusLeaf = leaf ()
+            let struct (_, hBonus) = Terms.logProbsAndEntropy Bonus bonusLeaf tokens
+            hBonus.sum().backward ()
+            let reference = leaf ()
+            (Terms.entropyFromLogits reference).sum().backward ()
+            closeArrays tight (values bonusLeaf.grad) (values reference.grad) "d(sum H)/d(logits)"
+            let struct (lp, hDiag) = Terms.logProbsAndEntropy Diagnostic (leaf ()) tokens
+            Expect.isFalse hDiag.requires_grad "diagnostic entropy is detached"
+            Expect.isTrue lp.requires_grad "the log-probs keep their gradient"
+        }
+        test "tokens that are not the logits' shape without the last axis name both shapes" {
+            use _scope = torch.NewDisposeScope()
+            let logits, _, _, _ = scoringCase ()
+            let ex = Expect.throwsC (fun () -> Terms.logProbsOf logits (torch.zeros (2L, 4L, dtype = torch.int64)) |> ignore) id
+            Expect.stringContains ex.Message "tokens has shape [2, 4] but logits has shape [2, 3, 5]" "both shapes"
+            Expect.throwsT<ArgumentException> (fun () -> Terms.logProbsAndEntropy Bonus logits (torch.zeros (6L, dtype = torch.int64)) |> ignore) "flattened tokens"
+        }
+        test "SFT loss: token-mean NLL over the mask, d/dlogp = -1/(tokens) on selected tokens, 0 elsewhere" {
+            use _scope = torch.NewDisposeScope()
+            let leaf = (tensor2 [| [| -1.0; -2.0; -3.0 |]; [| -0.5; -4.0; -1.5 |] |]).requires_grad_ true
+            let mask = tensor2 [| [| 1.0; 1.0; 0.0 |]; [| 1.0; 0.0; 0.0 |] |]
+            let loss = Terms.nllTokenMean mask leaf
+            loss.backward ()
+            Expect.floatClose tight (scalarOf loss) ((1.0 + 2.0 + 0.5) / 3.0) "mean NLL over the 3 selected tokens"
+            closeArrays tight (values leaf.grad) [| -1.0 / 3.0; -1.0 / 3.0; 0.0; -1.0 / 3.0; 0.0; 0.0 |] "gradient"
+        }
+    ]
+
+let readTests =
+    testList "metric reading" [
+        test "readAll gives each metric's Sum / Count, and 0 for one that counted nothing" {
+            use _scope = torch.NewDisposeScope()
+            let m (s: float) (c: float) = { Sum = torch.tensor (s, dtype = torch.float32); Count = torch.tensor (c, dtype = torch.float32) }
+            let read = Metric.readAll [ "a", m 3.0 4.0; "b", m 5.0 0.0; "c", { Sum = torch.tensor 1.0f; Count = torch.tensor 3.0f } ]
+            Expect.equal read["a"] 0.75 "3 / 4"
+            Expect.equal read["b"] 0.0 "nothing counted"
+            Expect.equal read["c"] (float (1.0f / 3.0f)) "float32 divides in float32, then widens"
+            Expect.isEmpty (Metric.readAll []) "no metrics, no read"
+        }
+        test "float64 sums of float32 metrics add up as a double accumulator does" {
+            use _scope = torch.NewDisposeScope()
+            let rng = Random 9
+            let parts = List.init 7 (fun _ -> float32 (rng.NextDouble() * 1e3), float32 (rng.Next(1, 50)))
+            let metricOf (s: float32, c: float32) = Metric.toFloat64 { Sum = torch.tensor s; Count = torch.tensor c }
+            let total = parts |> List.map metricOf |> List.reduce (+)
+            let sum = parts |> List.sumBy (fun (s, _) -> float s)
+            let count = parts |> List.sumBy (fun (_, c) -> float c)
+            let read = Metric.readAll [ "m", total ]
+            Expect.equal read["m"] (sum / count) "bit for bit"
+        }
+    ]
+
+/// The members C# calls are the F# functions under other names: same values, same gradients.
+let csharpSurfaceTests =
+    testList "C# surface" [
+        test "PolicyBatch.Create, LossInputs.Of/With…, Loss members and Evaluate equal the module functions" {
+            use _scope = torch.NewDisposeScope()
+            let logp, batch = tokensBatch [ 1.5, 1.0; 0.5, -1.0; 1.1, 0.5 ]
+            let correct = tensor1 [| 1.0 |]
+            let reference = torch.zeros (1L, 3L, dtype = torch.float64)
+            let entropy = tensor2 [| [| 0.5; 1.0; 2.0 |] |]
+            let objective = Clipped(Gppo.gppo ClipRange.Default)
+            let fsLoss =
+                Loss.aggregate TokenMean objective |> Loss.plus (0.1 * Loss.sftOnCorrect) |> Loss.plus (0.05 * Loss.klPenalty K3)
+                |> Loss.plus (0.01 * Loss.entropyBonus)
+            let csLoss =
+                Loss.Aggregate(TokenMean, objective) + 0.1 * Loss.SftOnCorrect + 0.05 * Loss.KlPenalty K3 + 0.01 * Loss.EntropyBonus
+            let fsInputs = { Policy = batch; Correct = Some correct; RefLogp = Some reference; Entropy = Some entropy }
+            let csBatch = PolicyBatch.Create(logp, batch.OldLogp, batch.Advantages, batch.Mask)
+            let csInputs = LossInputs.Of(csBatch).WithCorrect(correct).WithRefLogp(reference).WithEntropy(entropy)
+            let a = Loss.evaluate fsLoss fsInputs
+            let b = csLoss.Evaluate csInputs
+            let c = csLoss.EvaluateMicro(csLoss.Normalisers [ csInputs ], csInputs)
+            Expect.equal (scalarOf b.Total) (scalarOf a.Total) "Evaluate"
+            Expect.equal (scalarOf c.Total) (scalarOf a.Total) "EvaluateMicro"
+            Expect.equal (b.Metrics.Keys |> List.ofSeq) (a.Metrics.Keys |> List.ofSeq) "same metrics"
+            for KeyValue(k, m) in a.Metrics do Expect.equal (metric b.Metrics[k]) (metric m) k
+            let unset = LossInputs.Of(csBatch).WithCorrect(null)
+            Expect.isNone unset.Correct "null leaves an input unset"
+        }
+        test "Metric.ReadAll, Value and TokenMean; OrThrow; InspectTokens" {
+            use _scope = torch.NewDisposeScope()
+            let m = Metric.TokenMean(tensor2 [| [| 1.0; 0.0 |] |], tensor2 [| [| 3.0; 7.0 |] |])
+            Expect.equal (scalarOf m.Value) 3.0 "masked mean"
+            let read = Metric.ReadAll [ Collections.Generic.KeyValuePair("m", m) ]
+            Expect.equal read["m"] 3.0 "ReadAll"
+            Expect.equal ((Advantages.parse "rloo").OrThrow(fun e -> exn e)) Rloo "Ok gives the value"
+            let ex = Expect.throwsC (fun () -> (Advantages.parse "ppo").OrThrow(fun e -> InvalidOperationException("key: " + e)) |> ignore) id
+            Expect.stringContains ex.Message "key: unknown advantage estimator 'ppo'" "Error goes through the caller's exception"
+            let objective = Objective.dualClip 10.0 (Clipped(Gppo.gppo ClipRange.Default))
+            let pairs = [ 1.5, 1.0; 0.5, -1.0; 12.0, -1.0 ]
+            Expect.equal (List.ofSeq (objective.InspectTokens [ for r, a in pairs -> struct (r, a) ])) (Inspect.tokens objective pairs) "InspectTokens"
+        }
+    ]
+
+/// README's example, verbatim (the test below checks that the README still says this), on a small float32 batch.
+let private readmeExample =
+    """let loss =
+    Clipped(Gppo.gppo { EpsLow = 0.2; EpsHigh = 0.28 })   // Klear-Reasoner Eq. 11
+    |> Objective.dualClip 10.0                            // for A < 0, cap the loss at -A·c
+    |> Loss.aggregate TokenMean                           // Σ mask·l / tokens of the mini-batch
+    |> Loss.plus (0.1 * Loss.sftOnCorrect)                // Eq. 13–14: NLL on correct rollouts
+
+let out = Loss.evaluate loss { Policy = PolicyBatch.create logp oldLogp adv mask
+                               Correct = Some correct; RefLogp = None; Entropy = None }
+out.Total.backward ()
+out.Metrics |> Map.iter (fun name m -> printfn "%s %f" name ((Metric.value m).item<float32> ()))"""
+
+let private repoRoot () =
+    let rec up (dir: IO.DirectoryInfo | null) =
+        match dir with
+        | null -> failwith "Klear.sln not found above the test binary"
+        | d when IO.File.Exists(IO.Path.Combine(d.FullName, "Klear.sln")) -> d.FullName
+        | d -> up d.Parent
+    up (IO.DirectoryInfo AppContext.BaseDirectory)
+
+let readmeTests =
+    testList "README" [
+        test "the README's F# example is the one compiled below" {
+            let readme = IO.File.ReadAllText(IO.Path.Combine(repoRoot (), "README.md")).Replace("\r\n", "\n")
+            Expect.stringContains readme readmeExample "README's fsharp block (update both together)"
+        }
+        test "the README's F# example compiles and runs as written" {
+            use _scope = torch.NewDisposeScope()
+            let logp = torch.tensor([| -0.5f; -1.0f; -2.0f; -0.1f |]).reshape(2L, 2L).requires_grad_ true
+            let oldLogp = torch.tensor([| -0.6f; -1.0f; -1.5f; -0.1f |]).reshape (2L, 2L)
+            let adv = torch.tensor([| 1.0f; 1.0f; -1.0f; -1.0f |]).reshape (2L, 2L)
+            let mask = torch.ones (2L, 2L)
+            let correct = torch.tensor [| 1.0f; 0.0f |]
+            let printed = new IO.StringWriter()
+            let console = Console.Out
+            Console.SetOut printed
+            try
+                // ---- README ----
+                let loss =
+                    Clipped(Gppo.gppo { EpsLow = 0.2; EpsHigh = 0.28 })   // Klear-Reasoner Eq. 11
+                    |> Objective.dualClip 10.0                            // for A < 0, cap the loss at -A·c
+                    |> Loss.aggregate TokenMean                           // Σ mask·l / tokens of the mini-batch
+                    |> Loss.plus (0.1 * Loss.sftOnCorrect)                // Eq. 13–14: NLL on correct rollouts
+
+                let out = Loss.evaluate loss { Policy = PolicyBatch.create logp oldLogp adv mask
+                                               Correct = Some correct; RefLogp = None; Entropy = None }
+                out.Total.backward ()
+                out.Metrics |> Map.iter (fun name m -> printfn "%s %f" name ((Metric.value m).item<float32> ()))
+                // ---- end ----
+            finally
+                Console.SetOut console
+            Expect.stringContains (printed.ToString()) "actor/pg_loss" "metrics printed"
+            Expect.stringContains (printed.ToString()) "actor/sft_loss" "with the SFT term"
+            Expect.isNotNull logp.grad "a gradient flowed"
+        }
+    ]
+
 [<Tests>]
-let tests = testList "terms and estimators" [ advantageTests; termTests; metricTests; validationTests ]
+let tests =
+    testList "terms and estimators" [ advantageTests; termTests; scoringTests; metricTests; readTests; csharpSurfaceTests; validationTests; readmeTests ]

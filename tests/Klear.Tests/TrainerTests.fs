@@ -11,6 +11,7 @@ open Klear.Host.Configuration
 open Klear.Host.Cli
 open Klear.Host.Rewards
 open Klear.Host.Tokenization
+open Klear.Host.Rollout
 open Klear.Host.Training
 
 let private tinyOverrides =
@@ -127,6 +128,91 @@ let nonFinite =
         Expect.isTrue (watched.eq(before).all().item<bool> ()) "parameters untouched"
     }
 
+/// Stands in for AdamW: records the gradient of every optimizer step and, at the first step only, moves the weights by
+/// a fixed seeded perturbation (whatever the gradient). The trainer's second mini-batch then sees ratios far from 1.
+type private PerturbingOptimizer(parameters: torch.Tensor list, scale: float) =
+    inherit TorchSharp.Modules.OptimizerHelper()
+    let gradients = ResizeArray<float[]>()
+    member _.Gradients = gradients
+    override _.step(_closure) =
+        use _noGrad = torch.no_grad ()
+        gradients.Add(parameters |> Array.ofList |> Array.collect (fun p -> TestTensors.values p.grad))
+        if gradients.Count = 1 then
+            let gen = new torch.Generator(17UL)
+            for p in parameters do p.add_(torch.randn(p.shape, generator = gen) * scale) |> ignore
+        null
+    override _.zero_grad() =
+        for p in parameters do
+            if not (isNull p.grad) then p.grad.zero_() |> ignore
+
+/// Hand-written per-token gradient weight F, d(loss)/d(logp) = -A·F (objectives.md; eps_low 0.2, eps_high 0.2 for
+/// ppo and 0.28 otherwise, dual clip 10): inside the trust region F = r; clipped, PPO and clip-higher give 0 and GPPO
+/// the bound; for A<0 past the dual clip every objective gives 0.
+let private handWeight (name: string) (a: float) (r: float) =
+    let high = if name = "ppo" then 1.2 else 1.28
+    let keeps = name = "gppo"
+    if a > 0.0 then (if r > high then (if keeps then high else 0.0) else r)
+    elif r < 0.8 then (if keeps then 0.8 else 0.0)
+    elif r > 10.0 then 0.0
+    else r
+
+let private norm (xs: float[]) = sqrt (Array.sumBy (fun x -> x * x) xs)
+let private distance (a: float[]) (b: float[]) = norm (Array.map2 (-) a b)
+
+let offPolicy =
+    test "off-policy mini-batch: ppo, clip-higher and gppo take different updates, each the hand-computed per-token weights" {
+        let tokenizer = CharTokenizer.Arithmetic()
+        let special = SpecialTokens.From tokenizer
+        let prompt = special.EncodePrompt(tokenizer, "12+34-5=")
+        let response = [| for i in 0..59 -> (i * 7 + 3) % tokenizer.VocabSize |] |> Array.filter (fun t -> t <> special.Pad)
+        /// Two copies of one rollout, so whichever the seeded shuffle puts second, the second mini-batch is that rollout.
+        let step (name: string) (adv: float) =
+            let config = ConfigBinder.Bind<RunConfig>(null, tinyOverrides @ [ $"actor.policy_loss={name}"; "actor.mini_batches=2"; "actor.sft_loss_coef=0"; "actor.grad_clip=1e9" ])
+            let model = PolicyFactory.Create(config.Model, tokenizer.VocabSize, config.Seed)
+            let rewards = RewardRegistry().Register(MathReward(config.Reward), MathReward.DataSources)
+            let trainer = RlTrainer(model, null, tokenizer, ArithmeticTrainingTask(config.Seed, config.Data), rewards, config)
+            let ro =
+                RlTrainer.Rollouts([| prompt; prompt |], [| response; response |], [| 0.0; 0.0 |], [| false; false |], [| true; true |], 1, 1, [| adv; adv |],
+                                   AllScores = [| 0.0; 0.0 |], AllCorrect = [| false; false |], AllLengths = [| response.Length; response.Length |], AllFinished = [| true; true |])
+            let batch = SequenceBatch.Create(ro.Prompts, ro.Responses, special.Pad)
+            let row0 (t: torch.Tensor) = TestTensors.values (t.select(0L, 0L))
+            let oldLogp = (use _noGrad = torch.no_grad () in row0 (fst ((SequenceScorer.Score(model, batch.InputIds)).ToTuple())))
+            let mask = row0 batch.ResponseMask
+            let parameters = model.parameters () |> Seq.map (fun p -> p :> torch.Tensor) |> List.ofSeq
+            use optimizer = new PerturbingOptimizer(parameters, 0.05)
+            trainer.Update(optimizer, 0, ro) |> ignore
+            Expect.equal optimizer.Gradients.Count 2 "two mini-batch steps"
+            // The weights are now the perturbed ones the second mini-batch was scored with: ratios by hand.
+            let logp, _ = (SequenceScorer.Score(model, batch.InputIds)).ToTuple()
+            let ratios = Array.map2 (fun n o -> exp (n - o)) (row0 logp) oldLogp
+            let tokens = Array.sum mask
+            let weights = Array.mapi (fun t r -> mask[t] * handWeight name adv r) ratios
+            // Token-mean over the one rollout: loss gradient Σ_t -A·F_t·∇logp_t / |y|.
+            let f = torch.tensor(weights, dtype = logp.dtype)
+            let surrogate = (logp.select(0L, 0L) * f).sum() * torch.tensor(-adv / tokens, dtype = logp.dtype)
+            for p in parameters do
+                if not (isNull p.grad) then p.grad.zero_() |> ignore
+            surrogate.backward()
+            let hand = parameters |> Array.ofList |> Array.collect (fun p -> TestTensors.values p.grad)
+            let live = ratios |> Array.indexed |> Array.filter (fun (t, _) -> mask[t] > 0.0) |> Array.map snd
+            optimizer.Gradients[0], optimizer.Gradients[1], hand, live
+        let regions (rs: float[]) = [ for lo, hi in [ 0.0, 0.8; 0.8, 1.2; 1.2, 1.28; 1.28, 10.0 ] -> rs |> Array.filter (fun r -> r > lo && r <= hi) |> Array.length ]
+        for adv in [ 1.0; -1.0 ] do
+            let results = [ for name in [ "ppo"; "clip-higher"; "gppo" ] -> name, step name adv ]
+            let _, (_, _, _, ratios) = results.Head
+            // Every region that separates the objectives holds tokens, and none sits on a bound (float vs double).
+            Expect.all (regions ratios) (fun n -> n > 0) $"A={adv}: tokens in every region {regions ratios}"
+            for b in [ 0.8; 1.2; 1.28 ] do Expect.isFalse (ratios |> Array.exists (fun r -> abs (r - b) < 1e-4)) $"no ratio at {b}"
+            for name, (first, second, hand, _) in results do
+                Expect.isLessThan (distance second hand) (1e-4 * norm hand) $"{name}, A={adv}: the trainer's off-policy gradient is the hand-computed one"
+                let _, (ppoFirst, _, _, _) = results.Head
+                Expect.isLessThan (distance first ppoFirst) (1e-6 * norm ppoFirst) $"{name}, A={adv}: on-policy (r = 1) every objective agrees"
+            let grad name = results |> List.find (fst >> (=) name) |> snd |> fun (_, g, _, _) -> g
+            let differ a b = Expect.isGreaterThan (distance (grad a) (grad b)) (1e-3 * norm (grad a)) $"A={adv}: {a} and {b} differ"
+            differ "clip-higher" "gppo"
+            if adv > 0.0 then differ "ppo" "clip-higher"      // for A<0 their low bounds are the same 0.8
+    }
+
 let private klear (args: string list) = Cli.run args
 
 let private rlRows (runDir: string) =
@@ -193,6 +279,13 @@ let filesTask =
             let runDir = Directory.GetDirectories runs |> Array.exactlyOne
             let report = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "report.json")))
             Expect.isTrue (report["rl_accuracy"] <> null) "report written"
+            // What the numbers are reproducible on, read independently from the kernel's CPU flags.
+            let flags = File.ReadLines "/proc/cpuinfo" |> Seq.find (fun l -> l.StartsWith "flags") |> fun l -> l.Split(' ')
+            let isa = if Array.contains "avx512f" flags then "avx512" elif Array.contains "avx2" flags then "avx2" else "avx"
+            let machine = report["machine"]
+            Expect.equal (machine["isa"].GetValue<string>()) isa "the CPU's vector ISA"
+            Expect.equal (machine["threads"].GetValue<int>()) 1 "the default intra-op thread count"
+            Expect.stringContains run.Stdout $"({isa}), 1 intra-op thread" "the run says what it is reproducible on"
             data, runDir
         let jsonlData, jsonlRun = trainOn "jsonl"
         let _, parquetRun = trainOn "parquet"
@@ -237,4 +330,4 @@ let codeTask =
     }
 
 [<Tests>]
-let tests = testSequenced (testList "trainer" [ handChecked; entropyAndKl; liveTensors; nonFinite; resume; filesTask; codeTask ])
+let tests = testSequenced (testList "trainer" [ handChecked; offPolicy; entropyAndKl; liveTensors; nonFinite; resume; filesTask; codeTask ])

@@ -12,6 +12,7 @@ open Klear.Host.Evaluation
 open Klear.Host.Metrics
 open Klear.Host.Rewards
 open Klear.Host.Training
+open Klear.Algorithms
 
 let private tempDir () =
     let d = Path.Combine(Path.GetTempPath(), "klear-test-" + Guid.NewGuid().ToString("N"))
@@ -85,44 +86,54 @@ let dataTests =
         }
     ]
 
-/// verl rows as Python's verl writes them, declared independently of the reader: a struct extra_info whose fields
-/// the reader has never heard of, and a nullable ground truth for the error case.
-type PqMessage() =
-    [<Text.Json.Serialization.JsonPropertyName("role")>]
-    member val Role: string = "user" with get, set
-    [<Text.Json.Serialization.JsonPropertyName("content")>]
-    member val Content: string = "2+2" with get, set
-
-type PqRewardModel() =
-    [<Text.Json.Serialization.JsonPropertyName("ground_truth")>]
-    member val GroundTruth: string | null = "4" with get, set
-    [<Text.Json.Serialization.JsonPropertyName("style")>]
-    member val Style: string = "rule" with get, set
-
-type PqExtraInfo() =
-    [<Text.Json.Serialization.JsonPropertyName("split")>]
-    member val Split: string = "train" with get, set
-    [<Text.Json.Serialization.JsonPropertyName("index")>]
-    member val Index = 0L with get, set
-    [<Text.Json.Serialization.JsonPropertyName("difficulty")>]
-    member val Difficulty = 0.5 with get, set
-
-type PqRow() =
-    [<Text.Json.Serialization.JsonPropertyName("data_source")>]
-    member val DataSource: string = "math" with get, set
-    [<Text.Json.Serialization.JsonPropertyName("prompt")>]
-    member val Prompt = Collections.Generic.List [ PqMessage() ] with get, set
-    [<Text.Json.Serialization.JsonPropertyName("reward_model")>]
-    member val RewardModel = PqRewardModel() with get, set
-    [<Text.Json.Serialization.JsonPropertyName("extra_info")>]
-    member val ExtraInfo = PqExtraInfo() with get, set
-
-let private writePq (path: string) (rows: PqRow list) =
-    use stream = File.Create path
-    Parquet.Serialization.ParquetSerializer.SerializeAsync(rows, stream).GetAwaiter().GetResult() |> ignore
+/// A file in the repository's tests/data (see its README for how the parquet fixtures were written).
+let private fixture (name: string) =
+    let rec up (dir: DirectoryInfo) =
+        if obj.ReferenceEquals(dir, null) then failwith "Klear.sln not found above the test binary"
+        elif File.Exists(Path.Combine(dir.FullName, "Klear.sln")) then dir.FullName
+        else up (nonNull dir.Parent)
+    Path.Combine(up (DirectoryInfo AppContext.BaseDirectory), "tests", "data", name)
 
 let parquetTests =
     testList "verl parquet" [
+        test "a file an Arrow writer wrote reads as written: empty list, null list, null member, nested struct" {
+            let rows = VerlDataset.Load(fixture "verl-arrow.parquet")
+            Expect.equal rows.Count 3 "rows"
+            let messages (r: VerlRow) = r.Prompt |> Seq.map (fun m -> m.Role, m.Content) |> List.ofSeq
+            Expect.equal (messages rows[0]) [ "user", "What is 2+2? Let's think step by step." ] "row 1 prompt"
+            Expect.equal (messages rows[1]) [ "system", @"Reason, then answer in \boxed{}."; "user", "Solve 2x = 6 — for x." ] "row 2 prompt"
+            Expect.equal (messages rows[2]) [ "user", "3+4=" ] "row 3 prompt"
+            Expect.equal (rows |> Seq.map (fun r -> r.DataSource, r.Ability, r.GroundTruth) |> List.ofSeq)
+                [ "openai/gsm8k", "math", "4"; "openai/gsm8k", "math", "3"; "klear/arithmetic", "arithmetic", "7" ] "scalars"
+            // extra_info as the script wrote it (tests/data/make-parquet-fixtures.mjs), member by member: a null member
+            // is present and null, not absent; an empty list is [], not null.
+            let expected =
+                [ """{"index":0,"split":"train","tags":[],"answer":null,"difficulty":0.25,"meta":{"level":1,"source":"gsm8k"}}"""
+                  """{"index":1,"split":"test","tags":["algebra","easy"],"answer":"x = 3","difficulty":0.5,"meta":{"level":3,"source":null}}"""
+                  """{"index":2,"split":"train","tags":null,"answer":"7","difficulty":1,"meta":null}""" ]
+            for i in 0 .. 2 do
+                let e = nonNull rows[i].ExtraInfo
+                Expect.equal (e.ToJsonString()) expected[i] $"row {i + 1} extra_info"
+            let first = nonNull rows[0].ExtraInfo
+            Expect.isTrue (first.ContainsKey "answer") "a null member is kept as a member"
+            Expect.isTrue (first["tags"] :? JsonArray) "an empty list is a list"
+        }
+        test "the other Arrow types a dataset may carry read as JSON values, and null as null" {
+            let rows = VerlDataset.Load(fixture "arrow-types.parquet")
+            let e = nonNull rows[0].ExtraInfo
+            let text (k: string) = (nonNull e[k]).ToJsonString()
+            // As the script wrote them: dictionary-encoded and large strings as strings, bytes as base64, a map as an
+            // object, a timestamp and a date as instants in UTC.
+            let expected =
+                [ "category", "\"algebra\""; "large_text", "\"long text\""; "bytes", "\"AQL/\""; "flag", "true"; "small", "-5"
+                  "count", "4000000000"; "ratio", "0.5"; "scores", """{"a":1.5,"b":null}""" ]
+            for (k, v) in expected do Expect.equal (text k) v k
+            Expect.equal ((nonNull e["created"]).GetValue<DateTimeOffset>()) (DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero)) "created"
+            Expect.equal ((nonNull e["day"]).GetValue<DateTimeOffset>()) (DateTimeOffset(2025, 1, 2, 0, 0, 0, TimeSpan.Zero)) "day"
+            let nulls = nonNull rows[1].ExtraInfo
+            Expect.equal (nulls |> Seq.map (fun kv -> kv.Key) |> List.ofSeq) (e |> Seq.map (fun kv -> kv.Key) |> List.ofSeq) "row 2 has every member"
+            Expect.isTrue (nulls |> Seq.forall (fun kv -> isNull kv.Value)) "each of them null"
+        }
         test "rows round-trip through Save and Load, extra_info included" {
             let dir = tempDir ()
             let path = Path.Combine(dir, "train.parquet")
@@ -157,7 +168,8 @@ let parquetTests =
         test "a file written by another writer: its extra_info struct is read, whatever its fields" {
             let dir = tempDir ()
             let path = Path.Combine(dir, "extra.parquet")
-            writePq path [ PqRow(); PqRow(ExtraInfo = PqExtraInfo(Split = "test", Index = 7L, Difficulty = 0.25)) ]
+            // Written by arrow-rs (tests/data/make-parquet-fixtures.mjs): row 2's extra_info is {split: test, index: 7, difficulty: 0.25}.
+            File.Copy(fixture "other-writer.parquet", path)
             let rows = VerlDataset.Load path
             Expect.equal (rows |> Seq.map (fun r -> r.GroundTruth) |> List.ofSeq) [ "4"; "4" ] "ground truth"
             let e = nonNull rows[1].ExtraInfo
@@ -168,7 +180,8 @@ let parquetTests =
         test "a missing ground truth names file, row and field; a non-parquet file is named" {
             let dir = tempDir ()
             let bad = Path.Combine(dir, "bad.parquet")
-            writePq bad [ PqRow(); PqRow(RewardModel = PqRewardModel(GroundTruth = null)) ]
+            // Written by arrow-rs: row 2's reward_model.ground_truth is null.
+            File.Copy(fixture "missing-ground-truth.parquet", bad)
             let ex = Expect.throwsC (fun () -> VerlDataset.Load bad |> ignore) id
             Expect.stringContains ex.Message "bad.parquet: row 2: field 'reward_model.ground_truth': missing" "names it"
             let junk = Path.Combine(dir, "junk.parquet")
@@ -298,34 +311,101 @@ let private protoFields (bytes: byte[]) =
             at <- at + len
         | w -> failwith $"unexpected wire type {w}" ]
 
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), bit by bit, and TFRecord's mask of it: the test's own
+/// check of the event files' framing, independent of the writer's.
+let private crc32c (data: ReadOnlySpan<byte>) =
+    let mutable crc = 0xFFFFFFFFu
+    for b in data do
+        crc <- crc ^^^ uint32 b
+        for _ in 1..8 do
+            crc <- if crc &&& 1u <> 0u then (crc >>> 1) ^^^ 0x82F63B78u else crc >>> 1
+    ~~~crc
+let private maskedCrc (data: ReadOnlySpan<byte>) =
+    let c = crc32c data
+    ((c >>> 15) ||| (c <<< 17)) + 0xA282EAD8u
+
 let tensorBoardTests =
     test "TensorBoard events: CRC-32C check value; framing and CRCs verify; the Event decodes to step, tag and value" {
-        Expect.equal (Crc32C.Compute("123456789"B)) 0xE3069283u "CRC-32C check value"
+        Expect.equal (crc32c (ReadOnlySpan "123456789"B)) 0xE3069283u "CRC-32C check value"
         let dir = tempDir ()
         let write () =
-            use w = new TensorBoardWriter(dir)
-            w.Scalars(3L, [ Collections.Generic.KeyValuePair("rl/reward", 0.5) ])
+            use log = new MetricsLog(dir)
+            log.Write("rl", 3L, readOnlyDict [ "reward", 0.5 ])
+        let before = DateTimeOffset.UtcNow.ToUnixTimeSeconds()
         write ()
-        let bytes = File.ReadAllBytes(Directory.GetFiles(dir).[0])
+        let bytes = File.ReadAllBytes(Directory.GetFiles(Path.Combine(dir, "tb")) |> Array.exactlyOne)
         let mutable at = 0
         let mutable records = 0
         while at < bytes.Length do
             let len = int (BitConverter.ToUInt64(bytes, at))
-            Expect.equal (BitConverter.ToUInt32(bytes, at + 8)) (Crc32C.Masked(ReadOnlySpan(bytes, at, 8))) "length CRC"
-            Expect.equal (BitConverter.ToUInt32(bytes, at + 12 + len)) (Crc32C.Masked(ReadOnlySpan(bytes, at + 12, len))) "data CRC"
+            Expect.equal (BitConverter.ToUInt32(bytes, at + 8)) (maskedCrc (ReadOnlySpan(bytes, at, 8))) "length CRC"
+            Expect.equal (BitConverter.ToUInt32(bytes, at + 12 + len)) (maskedCrc (ReadOnlySpan(bytes, at + 12, len))) "data CRC"
             at <- at + 16 + len
             records <- records + 1
         Expect.equal records 2 "file-version event + one summary"
+        // The first record is the header TensorBoard looks for: Event.file_version = 3.
+        let header = protoFields bytes[12 .. 12 + int (BitConverter.ToUInt64(bytes, 0)) - 1]
+        Expect.equal (Text.Encoding.UTF8.GetString(header |> List.find (fun (f, _) -> f = 3) |> snd :?> byte[])) "brain.Event:2" "file_version"
         // Decode the second record as tensorflow.Event: step = 2, summary = 5 { value = 1 { tag = 1, simple_value = 2 } }.
         let firstLen = int (BitConverter.ToUInt64(bytes, 0))
         let second = 16 + firstLen
         let event = protoFields bytes[second + 12 .. second + 12 + int (BitConverter.ToUInt64(bytes, second)) - 1]
         Expect.equal (event |> List.find (fun (f, _) -> f = 2) |> snd) (box 3UL) "step"
+        // wall_time = 1 in Unix seconds, as TensorBoard plots it (SummaryWriter writes whole seconds).
+        let wallTime = event |> List.find (fun (f, _) -> f = 1) |> snd :?> float
+        Expect.isTrue (wallTime >= float before && wallTime <= float (DateTimeOffset.UtcNow.ToUnixTimeSeconds())) $"wall_time {wallTime} is now ({before})"
         let summary = event |> List.find (fun (f, _) -> f = 5) |> snd :?> byte[] |> protoFields
         let value = summary |> List.find (fun (f, _) -> f = 1) |> snd :?> byte[] |> protoFields
         Expect.equal (Text.Encoding.UTF8.GetString(value |> List.find (fun (f, _) -> f = 1) |> snd :?> byte[])) "rl/reward" "tag"
         Expect.equal (value |> List.find (fun (f, _) -> f = 2) |> snd) (box 0.5f) "simple_value"
     }
 
+let metricAccumulatorTests =
+    test "metric accumulator: micro-batch sums and counts add up as doubles, read once; a whole-step metric replaces; nothing leaks" {
+        let rng = Random 4
+        let micro () =
+            [ for name in [ "actor/pg_loss"; "actor/ppo_kl" ] -> name, float32 (rng.NextDouble() - 0.5), float32 (rng.Next(0, 3)) ]
+        let batches = List.init 5 (fun _ -> micro ())
+        let before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount
+        let read =
+            use acc = new MetricAccumulator()
+            for b in batches do
+                use _scope = TorchSharp.torch.NewDisposeScope()
+                let metrics = dict [ for n, s, c in b -> n, { Sum = TorchSharp.torch.tensor s; Count = TorchSharp.torch.tensor c } ]
+                acc.Add(Collections.Generic.Dictionary metrics)
+            use _scope = TorchSharp.torch.NewDisposeScope()
+            acc.Set("actor/entropy", { Sum = TorchSharp.torch.tensor 3.0f; Count = TorchSharp.torch.tensor 2.0f })
+            acc.Set("actor/ppo_kl", { Sum = TorchSharp.torch.tensor 1.0f; Count = TorchSharp.torch.tensor 4.0f })
+            acc.Read()
+        Expect.equal TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount before "no tensor outlives the accumulator"
+        // Independently: the double accumulation the trainer used to do, metric by metric.
+        let sum = batches |> List.concat |> List.filter (fun (n, _, _) -> n = "actor/pg_loss") |> List.fold (fun (s, c) (_, x, k) -> s + float x, c + float k) (0.0, 0.0)
+        Expect.equal read["actor/pg_loss"] (if snd sum > 0.0 then fst sum / snd sum else 0.0) "Σ sums / Σ counts, bit for bit"
+        Expect.equal read["actor/ppo_kl"] 0.25 "Set replaces the accumulated value"
+        Expect.equal read["actor/entropy"] 1.5 "a whole-step metric"
+    }
+
+let phaseTests =
+    test "the phase is written as sft/rl in state.json and checkpoint names, and read back from either spelling" {
+        Expect.equal [ for p in Enum.GetValues<TrainingPhase>() -> p.Name(), p.EvalName() ] [ "sft", "eval-sft"; "rl", "eval-rl" ] "names"
+        for p in Enum.GetValues<TrainingPhase>() do Expect.equal (TrainingPhaseNames.Parse(p.Name())) p "round trip"
+        Expect.throwsT<InvalidDataException> (fun () -> TrainingPhaseNames.Parse "ppo" |> ignore) "unknown phase"
+        let dir = tempDir ()
+        let config = ConfigBinder.Bind<RunConfig>(null, [ "model.layers=1"; "model.hidden=16"; "model.heads=2"; "model.kv_heads=1" ])
+        use model = PolicyFactory.Create(config.Model, 23, 0L)
+        use optimizer = TorchSharp.torch.optim.AdamW(model.parameters())
+        let saved = TrainingCheckpoint.Save(dir, model, optimizer, CheckpointState(Phase = TrainingPhase.Rl, NextStep = 2), config)
+        Expect.equal (Path.GetFileName saved) "rl-step-000002" "checkpoint directory"
+        let state = JsonNode.Parse(File.ReadAllText(Path.Combine(saved, "state.json")))
+        Expect.equal (state["phase"].GetValue<string>()) "rl" "state.json spells the phase"
+        // A state.json as earlier versions wrote it (the phase was a string field).
+        File.WriteAllText(Path.Combine(saved, "state.json"), """{ "phase": "sft", "next_step": 5, "seed": 3, "skipped_steps": 1, "results": { "seconds": 2.5 } }""")
+        let back = TrainingCheckpoint.ReadState saved
+        Expect.equal (back.Phase, back.NextStep, back.Seed, back.SkippedSteps, back.Results["seconds"]) (TrainingPhase.Sft, 5, 3L, 1, 2.5) "read back"
+        Directory.Delete(dir, true)
+    }
+
 [<Tests>]
-let tests = testList "training pieces" [ dataTests; parquetTests; configTests; scheduleTests; passAtKTests; rewardTests; registryTests; batchTests; tensorBoardTests ]
+let tests =
+    testList "training pieces" [ dataTests; parquetTests; configTests; scheduleTests; passAtKTests; rewardTests; registryTests; batchTests
+                                 tensorBoardTests; metricAccumulatorTests; phaseTests ]

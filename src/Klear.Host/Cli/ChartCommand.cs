@@ -1,17 +1,18 @@
+using System.CommandLine;
 using Klear.Host.Metrics;
 
 namespace Klear.Host.Cli;
 
 /// <summary><c>klear chart --run DIR</c>: (re)draws a run's chart.html from its metrics.jsonl, e.g. for a run still going.</summary>
-public sealed class ChartCommand : ICommand
+public sealed class ChartCommand : KlearCommand
 {
-    public string Name => "chart";
-    public string Summary => "draw chart.html of a run directory from its metrics.jsonl";
+    readonly Option<string> _run = CliOption.Text("--run", "the run directory (holding metrics.jsonl)", required: true);
 
-    public int Run(CliArgs args)
+    public ChartCommand() : base("chart", "draw chart.html of a run directory from its metrics.jsonl") => Add(_run);
+
+    protected override int Run(ParseResult parsed)
     {
-        var dir = args.RequiredString("run");
-        args.RejectUnknown();
+        var dir = parsed.GetRequiredValue(_run);
         var metrics = Path.Combine(dir, "metrics.jsonl");
         if (!File.Exists(metrics)) throw new UsageException($"{metrics} not found");
         var output = Path.Combine(dir, "chart.html");

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Klear.Host.Data;
 using Klear.Host.Training;
@@ -6,20 +7,28 @@ namespace Klear.Host.Cli;
 
 /// <summary><c>klear data export --out DIR [--format jsonl|parquet]</c>: the built-in arithmetic task as verl-format files
 /// (train RL prompts, val held-out problems, sft with teacher responses in extra_info.response).</summary>
-public sealed class DataExportCommand : ICommand
+public sealed class DataExportCommand : KlearCommand
 {
-    public string Name => "data export";
-    public string Summary => "write the built-in arithmetic task as verl-format JSONL or parquet (--out DIR, --format)";
+    readonly Option<string> _out = CliOption.Text("--out", "directory to write train, val and sft files into", required: true);
+    readonly Option<int> _train = CliOption.Int("--train", "RL prompts in train", 1000);
+    readonly Option<int> _sft = CliOption.Int("--sft", "SFT examples in sft", 1000);
+    readonly Option<string> _format = CliOption.Choice("--format", "file format", "jsonl", "jsonl", "parquet");
+    readonly RunConfigOptions _config;
 
-    public int Run(CliArgs args)
+    public DataExportCommand() : base("data export", "write the built-in arithmetic task as verl-format JSONL or parquet (train, val, sft)")
     {
-        var outDir = args.RequiredString("out");
-        var train = args.Int("train", 1000);
-        var sft = args.Int("sft", 1000);
-        var format = args.String("format") ?? "jsonl";
-        if (format is not ("jsonl" or "parquet")) throw new UsageException($"--format: '{format}' is not jsonl or parquet");
-        var config = TrainCommand.BindConfig(args);
-        args.RejectUnknown();
+        Add(_out);
+        Add(_train);
+        Add(_sft);
+        Add(_format);
+        _config = new RunConfigOptions(this);
+    }
+
+    protected override int Run(ParseResult parsed)
+    {
+        var outDir = parsed.GetRequiredValue(_out);
+        var (train, sft, format) = (parsed.GetValue(_train), parsed.GetValue(_sft), parsed.GetRequiredValue(_format));
+        var config = _config.Bind(parsed);
         var task = new ArithmeticTrainingTask(config.Seed, config.Data);
         Directory.CreateDirectory(outDir);
         VerlDataset.Save(Path.Combine(outDir, $"val.{format}"), task.EvalSet);

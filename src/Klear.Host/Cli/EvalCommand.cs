@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Klear.Host.Checkpoints;
 using Klear.Host.Data;
 using Klear.Host.Evaluation;
@@ -13,18 +14,27 @@ namespace Klear.Host.Cli;
 /// accuracy of a Hugging Face model directory (a run's <c>checkpoints/*/model</c> included) on a verl-format file, or on
 /// the built-in task's held-out problems; per-problem results as JSON Lines.
 /// </summary>
-public sealed class EvalCommand : ICommand
+public sealed class EvalCommand : KlearCommand
 {
-    public string Name => "eval";
-    public string Summary => "avg@k / pass@k / maj@k of a model on a dataset file or the built-in task";
+    readonly Option<string> _model = CliOption.Text("--model", "Hugging Face model directory (a run's checkpoints/*/model too)", required: true);
+    readonly Option<string> _data = CliOption.Text("--data", "verl-format JSONL or parquet file of problems [default: the built-in task's held-out problems]");
+    readonly Option<string> _out = CliOption.Text("--out", "write per-problem results to this JSON Lines file");
+    readonly RunConfigOptions _config;
 
-    public int Run(CliArgs args)
+    public EvalCommand() : base("eval", "avg@k / pass@k / maj@k of a model on a dataset file or the built-in task")
     {
-        var modelDir = args.RequiredString("model");
-        var dataFile = args.String("data");
-        var outFile = args.String("out");
-        var config = TrainCommand.BindConfig(args);
-        args.RejectUnknown();
+        Add(_model);
+        Add(_data);
+        Add(_out);
+        _config = new RunConfigOptions(this);
+    }
+
+    protected override int Run(ParseResult parsed)
+    {
+        var modelDir = parsed.GetRequiredValue(_model);
+        var dataFile = parsed.GetValue(_data);
+        var outFile = parsed.GetValue(_out);
+        var config = _config.Bind(parsed);
         if (!Directory.Exists(modelDir)) throw new UsageException($"--model: {modelDir} is not a directory");
         torch.set_num_threads(config.Threads);
         var model = HfCheckpoint.Load(modelDir);

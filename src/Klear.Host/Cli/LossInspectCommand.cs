@@ -1,21 +1,28 @@
+using System.CommandLine;
 using System.Text.Json;
 using Klear.Algorithms;
-using Microsoft.FSharp.Collections;
 
 namespace Klear.Host.Cli;
 
 /// <summary><c>loss inspect</c>: per-token loss and autograd d(loss)/d(logp) of an objective, as one JSON array.</summary>
-public sealed class LossInspectCommand : ICommand
+public sealed class LossInspectCommand : KlearCommand
 {
-    public string Name => "loss inspect";
-    public string Summary => "loss and d(loss)/d(logp) per (ratio, advantage) token, as JSON";
+    readonly ObjectiveOptions _objective;
+    readonly Option<double[]> _ratio = CliOption.Numbers("--ratio", "importance ratios r = exp(logp - old logp), one per token");
+    readonly Option<double[]> _advantage = CliOption.Numbers("--advantage", "advantages A, one per ratio");
 
-    public int Run(CliArgs args)
+    public LossInspectCommand() : base("loss inspect", "loss and d(loss)/d(logp) per (ratio, advantage) token, as JSON")
     {
-        var objective = ObjectiveOptions.Read(args);
-        var ratios = args.DoubleList("ratio");
-        var advantages = args.DoubleList("advantage");
-        args.RejectUnknown();
+        _objective = new ObjectiveOptions(this);
+        Add(_ratio);
+        Add(_advantage);
+    }
+
+    protected override int Run(ParseResult parsed)
+    {
+        var objective = _objective.Read(parsed);
+        var ratios = parsed.GetRequiredValue(_ratio);
+        var advantages = parsed.GetRequiredValue(_advantage);
         if (ratios.Length != advantages.Length)
             throw new UsageException($"--ratio has {ratios.Length} values but --advantage has {advantages.Length}; give one advantage per ratio");
         foreach (var r in ratios)
@@ -23,8 +30,7 @@ public sealed class LossInspectCommand : ICommand
         foreach (var a in advantages)
             if (!double.IsFinite(a)) throw new UsageException($"--advantage: every advantage must be finite, got {a}");
 
-        var pairs = ListModule.OfSeq(ratios.Zip(advantages, (r, a) => Tuple.Create(r, a)));
-        var results = Inspect.tokens(objective, pairs);
+        var results = objective.InspectTokens(ratios.Zip(advantages));
 
         using var stdout = Console.OpenStandardOutput();
         using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = false }))

@@ -1,14 +1,16 @@
+using System.CommandLine;
 using Klear.Algorithms;
-using Microsoft.FSharp.Collections;
+using Klear.Host.Metrics;
 
 namespace Klear.Host.Cli;
 
 /// <summary><c>loss table</c>: the gradient weight F (d(loss)/d(logp) = -A·F) of every objective in every clip region,
 /// measured by autograd on real tensors; the spec's table (docs/objectives.md) beside what the code does.</summary>
-public sealed class LossTableCommand : ICommand
+public sealed class LossTableCommand : KlearCommand
 {
-    public string Name => "loss table";
-    public string Summary => "gradient weight per clip region for every objective (autograd)";
+    readonly Option<double> _dualClip = CliOption.Double("--dual-clip", "dual clip c of every objective that has one", ObjectiveDefaults.RecipeDualClip);
+
+    public LossTableCommand() : base("loss table", "gradient weight per clip region for every objective (autograd)") => Add(_dualClip);
 
     static readonly (string Label, string Objective, double Beta1, double Beta2)[] Columns =
     [
@@ -16,29 +18,28 @@ public sealed class LossTableCommand : ICommand
         ("gppo β1=.25", "gppo-general", 0.25, 1), ("gppo-only-high", "gppo-only-high", 1, 1), ("cispo", "cispo", 1, 1),
     ];
 
-    public int Run(CliArgs args)
+    protected override int Run(ParseResult parsed)
     {
-        var dualClip = args.Double("dual-clip", 10);
-        args.RejectUnknown();
-        var probes = Inspect.regionProbes.ToList();
-        Console.WriteLine($"Gradient weight F per region, d(loss)/d(logp) = -A·F (eps_low 0.2, eps_high 0.28, dual clip c = {dualClip}).");
+        var dualClip = parsed.GetValue(_dualClip);
+        Console.WriteLine($"Gradient weight F per region, d(loss)/d(logp) = -A·F (eps_low {ObjectiveDefaults.EpsLow}, eps_high {ObjectiveDefaults.EpsHigh}, dual clip c = {dualClip}).");
         Console.WriteLine("Each cell is autograd's d(loss)/d(logp) / (-A) for one token; A = 0 shows the raw gradient.\n");
-        Console.WriteLine($"| {"region",-22} | {"A",4} | {"r",5} | " + string.Join(" | ", Columns.Select(c => $"{c.Label,14}")) + " |");
-        Console.WriteLine($"|{new string('-', 24)}|{new string('-', 6)}|{new string('-', 7)}|" + string.Join("|", Columns.Select(_ => new string('-', 16))) + "|");
-        foreach (var probe in probes)
+        var table = PlainText.Table(["region", ">A", ">r", .. Columns.Select(c => ">" + c.Label)]);
+        foreach (var probe in Inspect.regionProbes)
         {
             var (label, a, r) = (probe.Item1, probe.Item2, probe.Item3);
-            var cells = Columns.Select(c =>
-            {
-                var settings = new ObjectiveSettings(0.2, null, Microsoft.FSharp.Core.FSharpOption<double>.Some(dualClip), c.Beta1, c.Beta2);
-                var built = Objective.build(Objective.parse(c.Objective).ResultValue, settings);
-                if (built.IsError) throw new UsageException(built.ErrorValue);
-                var token = Inspect.tokens(built.ResultValue, ListModule.OfSeq([Tuple.Create(r, a)])).Head;
-                var f = (a == 0 ? token.Grad : token.Grad / -a) + 0.0;   // + 0.0 turns -0 into 0
-                return $"{f,14:0.####}";
-            });
-            Console.WriteLine($"| {label,-22} | {a,4} | {r,5} | " + string.Join(" | ", cells) + " |");
+            table.Row([label, $"{a}", $"{r}", .. Columns.Select(c => $"{Weight(c.Objective, c.Beta1, c.Beta2, dualClip, a, r):0.####}")]);
         }
+        Console.WriteLine(PlainText.Render(table));
         return 0;
+    }
+
+    /// <summary>F of one token: autograd's d(loss)/d(logp) over -A (the raw gradient when A = 0).</summary>
+    static double Weight(string objective, double beta1, double beta2, double dualClip, double a, double r)
+    {
+        PolicyObjective built;
+        try { built = Objective.fromSettings(objective, null, null, dualClip, beta1, beta2); }
+        catch (ObjectiveSettingException e) { throw new UsageException(e.Message); }
+        var token = built.InspectTokens([(r, a)])[0];
+        return (a == 0 ? token.Grad : token.Grad / -a) + 0.0;   // + 0.0 turns -0 into 0
     }
 }

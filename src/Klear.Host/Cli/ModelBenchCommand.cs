@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -16,12 +17,36 @@ namespace Klear.Host.Cli;
 /// the same generation work (log-probs, host copies, in-place cache). <c>--profile</c> splits a cached decode step
 /// into model forward, sampling and bookkeeping instead.
 /// </summary>
-public sealed class ModelBenchCommand : ICommand
+public sealed class ModelBenchCommand : KlearCommand
 {
     const string Python = "/usr/bin/python3";
 
-    public string Name => "model bench";
-    public string Summary => "benchmark training and generation throughput against a PyTorch peer";
+    readonly Option<int> _layers = CliOption.Int("--layers", "decoder layers", 4);
+    readonly Option<int> _hidden = CliOption.Int("--hidden", "hidden size", 256);
+    readonly Option<int> _heads = CliOption.Int("--heads", "attention heads", 4);
+    readonly Option<int> _kvHeads = CliOption.Int("--kv-heads", "key/value heads (GQA)", 2);
+    readonly Option<int> _headDim = CliOption.Int("--head-dim", "dimension per head", 64);
+    readonly Option<int> _intermediate = CliOption.Int("--intermediate", "MLP intermediate size", 1024);
+    readonly Option<int> _vocab = CliOption.Int("--vocab", "vocabulary size", 512);
+    readonly Option<int> _batch = CliOption.Int("--batch", "sequences per batch", 16);
+    readonly Option<int> _seq = CliOption.Int("--seq", "training sequence length", 256);
+    readonly Option<int> _prompt = CliOption.Int("--prompt-tokens", "prompt length for generation", 16);
+    readonly Option<int> _newTokens = CliOption.Int("--new-tokens", "tokens generated with the KV cache", 256);
+    readonly Option<int> _noCacheTokens = CliOption.Int("--no-cache-tokens", "tokens generated without the cache", 256);
+    readonly Option<int> _steps = CliOption.Int("--train-steps", "timed training steps (the median counts)", 5);
+    // Explicit, because the two sides default differently (libtorch: one per core; the peer used to pin torch to 1).
+    readonly Option<int> _threads = CliOption.Int("--threads", "threads on both sides (libtorch here; torch and OpenBLAS in the peer)", Environment.ProcessorCount);
+    readonly Option<string> _parts = CliOption.Text("--parts", "comma-separated parts to run: train, gen, nocache, stop", string.Join(',', AllParts));
+    readonly Option<bool> _profile = CliOption.Flag("--profile", "split a cached decode step into forward, sampling and host copies instead");
+    readonly Option<bool> _noPyTorch = CliOption.Flag("--no-pytorch", "skip the PyTorch peer");
+    readonly Option<string> _script = CliOption.Text("--pytorch-script", "the peer script [default: bench/model_bench.py found above the working or binary directory]");
+
+    public ModelBenchCommand() : base("model bench", "benchmark training and generation throughput against a PyTorch peer")
+    {
+        foreach (var option in new Option[] { _layers, _hidden, _heads, _kvHeads, _headDim, _intermediate, _vocab, _batch, _seq, _prompt,
+                     _newTokens, _noCacheTokens, _steps, _threads, _parts, _profile, _noPyTorch, _script })
+            Add(option);
+    }
 
     /// <summary>
     /// Null when that part was not run (<c>--parts</c>); GenSimple is the PyTorch peer's lighter loop only. GenPerCpuS
@@ -33,23 +58,21 @@ public sealed class ModelBenchCommand : ICommand
 
     static readonly string[] AllParts = ["train", "gen", "nocache", "stop"];
 
-    public int Run(CliArgs args)
+    protected override int Run(ParseResult parsed)
     {
         var config = new Qwen3Config
         {
-            NumHiddenLayers = args.Int("layers", 4), HiddenSize = args.Int("hidden", 256), NumAttentionHeads = args.Int("heads", 4),
-            NumKeyValueHeads = args.Int("kv-heads", 2), HeadDimOverride = args.Int("head-dim", 64), IntermediateSize = args.Int("intermediate", 1024),
-            VocabSize = args.Int("vocab", 512), MaxPositionEmbeddings = 4096, RopeTheta = 10_000,
+            NumHiddenLayers = parsed.GetValue(_layers), HiddenSize = parsed.GetValue(_hidden), NumAttentionHeads = parsed.GetValue(_heads),
+            NumKeyValueHeads = parsed.GetValue(_kvHeads), HeadDimOverride = parsed.GetValue(_headDim), IntermediateSize = parsed.GetValue(_intermediate),
+            VocabSize = parsed.GetValue(_vocab), MaxPositionEmbeddings = 4096, RopeTheta = 10_000,
         };
-        int batch = args.Int("batch", 16), seq = args.Int("seq", 256), prompt = args.Int("prompt-tokens", 16);
-        int newTokens = args.Int("new-tokens", 256), noCacheTokens = args.Int("no-cache-tokens", 256), steps = args.Int("train-steps", 5);
-        // Explicit, because the two sides default differently (libtorch: one per core; the peer used to pin torch to 1).
-        int threads = args.Int("threads", Environment.ProcessorCount);
-        var parts = (args.String("parts") ?? string.Join(',', AllParts)).Split(',', StringSplitOptions.TrimEntries).ToHashSet();
-        bool profile = args.Flag("profile");
-        bool skipPyTorch = args.Flag("no-pytorch");
-        var script = args.String("pytorch-script") ?? FindScript();
-        args.RejectUnknown();
+        int batch = parsed.GetValue(_batch), seq = parsed.GetValue(_seq), prompt = parsed.GetValue(_prompt);
+        int newTokens = parsed.GetValue(_newTokens), noCacheTokens = parsed.GetValue(_noCacheTokens), steps = parsed.GetValue(_steps);
+        int threads = parsed.GetValue(_threads);
+        var parts = parsed.GetRequiredValue(_parts).Split(',', StringSplitOptions.TrimEntries).ToHashSet();
+        bool profile = parsed.GetValue(_profile);
+        bool skipPyTorch = parsed.GetValue(_noPyTorch);
+        var script = parsed.GetValue(_script) ?? FindScript();
         try { config.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         if (batch <= 0 || seq <= 0 || prompt <= 0 || newTokens <= 0 || noCacheTokens <= 0 || steps <= 0 || threads <= 0)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Klear.Host.Checkpoints;
@@ -10,16 +11,21 @@ namespace Klear.Host.Cli;
 /// <c>model logits --model DIR --input-ids 1,2,3</c>: one JSON object <c>{"logits": [[...], ...]}</c>, a row of fp32
 /// vocabulary logits per input position, so any HF directory can be checked against an independent implementation.
 /// </summary>
-public sealed class ModelLogitsCommand : ICommand
+public sealed class ModelLogitsCommand : KlearCommand
 {
-    public string Name => "model logits";
-    public string Summary => "print the logits of a Hugging Face Qwen3 directory for --input-ids as JSON";
+    readonly Option<string> _model = CliOption.Text("--model", "Hugging Face Qwen3 model directory", required: true);
+    readonly Option<string> _inputIds = CliOption.Text("--input-ids", "comma-separated token ids, e.g. 1,2,3", required: true);
 
-    public int Run(CliArgs args)
+    public ModelLogitsCommand() : base("model logits", "print the logits of a Hugging Face Qwen3 directory for --input-ids as JSON")
     {
-        var directory = args.RequiredString("model");
-        var idsText = args.RequiredString("input-ids");
-        args.RejectUnknown();
+        Add(_model);
+        Add(_inputIds);
+    }
+
+    protected override int Run(ParseResult parsed)
+    {
+        var directory = parsed.GetRequiredValue(_model);
+        var idsText = parsed.GetRequiredValue(_inputIds);
         if (!Directory.Exists(directory)) throw new UsageException($"--model: directory '{directory}' not found");
         var ids = ParseIds(idsText);
 

@@ -1,5 +1,4 @@
-using Klear.Host.Configuration;
-using Klear.Host.Training;
+using System.CommandLine;
 
 namespace Klear.Host.Cli;
 
@@ -8,15 +7,12 @@ namespace Klear.Host.Cli;
 /// improved by GPPO RL, on CPU in minutes. Built-in defaults (RunConfig); any key can be overridden
 /// (<c>klear quickstart sft.steps=300 actor.lr=2e-5</c>). Prints where the run directory and report are.
 /// </summary>
-public sealed class QuickstartCommand : ICommand
+public sealed class QuickstartCommand : KlearCommand
 {
-    public string Name => "quickstart";
-    public string Summary => "SFT + GPPO RL on the built-in arithmetic task, with report and chart";
+    readonly RunConfigOptions _config;
 
-    public int Run(CliArgs args)
-    {
-        var config = TrainCommand.BindConfig(args);
-        args.RejectUnknown();
-        return TrainCommand.Execute(config, null);
-    }
+    public QuickstartCommand() : base("quickstart", "SFT + GPPO RL on the built-in arithmetic task, with report and chart") =>
+        _config = new RunConfigOptions(this);
+
+    protected override int Run(ParseResult parsed) => TrainCommand.Execute(_config.Bind(parsed), null);
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Klear.Host.Rewards.Sandbox;
@@ -10,21 +11,28 @@ namespace Klear.Host.Cli;
 /// machine is shared and noisy; medians are reported, and CPU seconds per execution too (children's and ours), which
 /// other users' load distorts far less than wall time. The load average is printed with the figures.
 /// </summary>
-public sealed class SandboxBenchCommand : ICommand
+public sealed class SandboxBenchCommand : KlearCommand
 {
     const string Program = "import sys\nprint(sum(int(x) for x in sys.stdin.read().split()))\n";
 
-    public string Name => "sandbox bench";
-    public string Summary => "exec/s of a trivial program, sandboxed (--mode warm|cold|both) vs bare python3 (--runs, --rounds, --workers, --cpu-split)";
+    readonly Option<int> _runs = CliOption.Int("--runs", "executions per round and variant", 200);
+    readonly Option<int> _rounds = CliOption.Int("--rounds", "rounds, interleaving the variants (medians are reported)", 3);
+    readonly Option<int> _workers = CliOption.Int("--workers", "concurrent executions", Environment.ProcessorCount);
+    readonly Option<bool> _cpuSplit = CliOption.Flag("--cpu-split", "also print host and children CPU seconds per batch");
+    readonly Option<string> _mode = CliOption.Choice("--mode", "sandbox mode(s) to measure", "both", "warm", "cold", "both");
 
-    public int Run(CliArgs args)
+    public SandboxBenchCommand() : base("sandbox bench", "exec/s of a trivial program, sandboxed (warm, cold) vs bare python3")
     {
-        var runs = args.Int("runs", 200);
-        var rounds = args.Int("rounds", 3);
-        var workers = args.Int("workers", Environment.ProcessorCount);
-        var split = args.Flag("cpu-split");
-        var modeText = args.String("mode") ?? "both";
-        args.RejectUnknown();
+        foreach (var option in new Option[] { _runs, _rounds, _workers, _cpuSplit, _mode }) Add(option);
+    }
+
+    protected override int Run(ParseResult parsed)
+    {
+        var runs = parsed.GetValue(_runs);
+        var rounds = parsed.GetValue(_rounds);
+        var workers = parsed.GetValue(_workers);
+        var split = parsed.GetValue(_cpuSplit);
+        var modeText = parsed.GetRequiredValue(_mode);
         if (runs < 1 || rounds < 1 || workers < 1) throw new UsageException("--runs, --rounds and --workers must be positive");
         SandboxMode[] modes = modeText == "both"
             ? [SandboxMode.Cold, SandboxMode.Warm]
@@ -80,7 +88,7 @@ public sealed class SandboxBenchCommand : ICommand
             Console.WriteLine($"load after: {LoadAverage()}");
             return 0;
         }
-        catch (SandboxUnavailableException e) { Console.Error.WriteLine($"klear {Name}: {e.Message}"); return 1; }
+        catch (SandboxUnavailableException e) { Console.Error.WriteLine($"klear {FullName}: {e.Message}"); return 1; }
         finally
         {
             foreach (var (sandbox, pool) in sandboxes)

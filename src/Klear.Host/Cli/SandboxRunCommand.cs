@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -7,28 +8,33 @@ using Klear.Host.Rewards.Sandbox;
 namespace Klear.Host.Cli;
 
 /// <summary><c>klear sandbox run --code FILE.py --tests TESTS.json</c>: judges one program, prints one JSON object.</summary>
-public sealed class SandboxRunCommand : ICommand
+public sealed class SandboxRunCommand : KlearCommand
 {
-    public string Name => "sandbox run";
-    public string Summary => "run a Python program against ground-truth tests in the sandbox (--mode warm|cold); prints JSON";
+    readonly Option<string> _code = CliOption.Text("--code", "the Python program", required: true);
+    readonly Option<string> _tests = CliOption.Text("--tests", "ground truth as JSON: inputs/outputs (stdin/stdout) or functional asserts", required: true);
+    readonly Option<string> _reward = CliOption.Choice("--reward", "score: pass ratio, signed pass ratio, or all-or-nothing", "ratio", "ratio", "signed", "hard");
+    readonly Option<string> _mode = CliOption.Choice("--mode", "warm: a long-lived sandbox forks each run; cold: a fresh sandbox per run", "warm", "warm", "cold");
+    readonly Option<int> _workers = CliOption.Int("--workers", "tests run concurrently", Environment.ProcessorCount);
+    readonly Option<int> _seed = CliOption.Int("--seed", "seed of the subset drawn when the tests set max_test_cases", 0);
 
-    public int Run(CliArgs args)
+    public SandboxRunCommand() : base("sandbox run", "run a Python program against ground-truth tests in the sandbox; prints JSON")
     {
-        var codePath = args.RequiredString("code");
-        var testsPath = args.RequiredString("tests");
-        var mode = args.String("reward") switch
+        foreach (var option in new Option[] { _code, _tests, _reward, _mode, _workers, _seed }) Add(option);
+    }
+
+    protected override int Run(ParseResult parsed)
+    {
+        var codePath = parsed.GetRequiredValue(_code);
+        var testsPath = parsed.GetRequiredValue(_tests);
+        var mode = parsed.GetRequiredValue(_reward) switch
         {
-            null or "ratio" => CodeRewardMode.PassRatio,
             "signed" => CodeRewardMode.SignedPassRatio,
             "hard" => CodeRewardMode.AllOrNothing,
-            var other => throw new UsageException($"--reward: expected ratio, signed or hard, got '{other}'"),
+            _ => CodeRewardMode.PassRatio,
         };
-        var sandboxMode = args.String("mode") is { } m
-            ? SandboxModeNames.Parse(m) ?? throw new UsageException($"--mode: expected {SandboxModeNames.Valid}, got '{m}'")
-            : SandboxMode.Warm;
-        var workers = args.Int("workers", Environment.ProcessorCount);
-        var seed = args.Int("seed", 0);
-        args.RejectUnknown();
+        var sandboxMode = SandboxModeNames.Parse(parsed.GetRequiredValue(_mode)) ?? SandboxMode.Warm;
+        var workers = parsed.GetValue(_workers);
+        var seed = parsed.GetValue(_seed);
 
         if (!File.Exists(codePath)) throw new UsageException($"--code: no such file '{codePath}'");
         if (!File.Exists(testsPath)) throw new UsageException($"--tests: no such file '{testsPath}'");
@@ -41,7 +47,7 @@ public sealed class SandboxRunCommand : ICommand
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
         PythonSandbox sandbox;
         try { sandbox = new PythonSandbox(mode: sandboxMode); }
-        catch (SandboxUnavailableException e) { Console.Error.WriteLine($"klear {Name}: {e.Message}"); return 1; }
+        catch (SandboxUnavailableException e) { Console.Error.WriteLine($"klear {FullName}: {e.Message}"); return 1; }
         using (sandbox)
         {
             var pool = new SandboxPool(sandbox, workers, cancel.Token);
@@ -52,7 +58,7 @@ public sealed class SandboxRunCommand : ICommand
                     { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
                 return 0;
             }
-            catch (OperationCanceledException) { Console.Error.WriteLine($"klear {Name}: cancelled"); return 130; }
+            catch (OperationCanceledException) { Console.Error.WriteLine($"klear {FullName}: cancelled"); return 130; }
             finally { pool.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
         }
     }

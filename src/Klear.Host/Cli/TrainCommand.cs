@@ -1,5 +1,7 @@
-using Klear.Host.Configuration;
+using System.CommandLine;
 using System.Text.Json;
+using Klear.Host.Configuration;
+using Klear.Host.Metrics;
 using Klear.Host.Training;
 
 namespace Klear.Host.Cli;
@@ -8,42 +10,37 @@ namespace Klear.Host.Cli;
 /// <c>klear train [--config FILE.yaml] [key=value ...]</c> runs SFT then RL as configured;
 /// <c>klear train --resume RUN_DIR</c> continues a run from its latest checkpoint with the config stored in it.
 /// </summary>
-public sealed class TrainCommand : ICommand
+public sealed class TrainCommand : KlearCommand
 {
-    public string Name => "train";
-    public string Summary => "SFT + RL from a YAML config and key=value overrides; --resume RUN_DIR";
+    readonly Option<string> _resume = CliOption.Text("--resume", "continue this run directory from its latest checkpoint, with its stored config");
+    readonly RunConfigOptions _config;
 
-    public int Run(CliArgs args)
+    public TrainCommand() : base("train", "SFT + RL from a YAML config and key=value overrides; --resume RUN_DIR")
     {
-        if (args.String("resume") is { } runDir)
+        Add(_resume);
+        _config = new RunConfigOptions(this);
+    }
+
+    protected override int Run(ParseResult parsed)
+    {
+        if (parsed.GetValue(_resume) is { } runDir)
         {
-            args.RejectUnknown();
+            // The stored config is the run's: changing it halfway would not repeat the uninterrupted run.
+            if (_config.AnyGiven(parsed)) throw new UsageException("--resume takes no other options or overrides: the run's stored config is used");
             var latest = TrainingCheckpoint.Latest(Path.Combine(runDir, "checkpoints"))
                 ?? throw new UsageException($"{runDir} has no checkpoint to resume from");
             var config = ConfigBinder.Bind<RunConfig>(Path.Combine(latest, "config.yaml"), []);
             return Execute(config, new RunDirectory(Path.GetFullPath(runDir)));
         }
-        var fresh = BindConfig(args);
-        args.RejectUnknown();
-        return Execute(fresh, null);
-    }
-
-    /// <summary>Reads --config, --seed, --output-dir and the overrides; errors name the key.</summary>
-    public static RunConfig BindConfig(CliArgs args)
-    {
-        var overrides = new List<string>(args.Overrides);
-        if (args.String("seed") is { } seed) overrides.Add($"seed={seed}");
-        if (args.String("output-dir") is { } output) overrides.Add($"output_dir={output}");
-        try { return ConfigBinder.Bind<RunConfig>(args.String("config"), overrides); }
-        catch (ConfigException e) { throw new UsageException(e.Message); }
+        return Execute(_config.Bind(parsed), null);
     }
 
     public static int Execute(RunConfig config, RunDirectory? dir)
     {
         try
         {
-            var run = new TrainingRun(config, Console.Out);
-            dir ??= RunDirectory.Create(config, config.Data.Task);
+            var run = new TrainingRun(config, ProgressBar.Output);
+            dir ??= RunDirectory.Create(config, config.Data.Task, run.Derived);
             Console.WriteLine($"run directory: {dir.Path}");
             var report = run.Run(dir);
             Console.WriteLine(report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

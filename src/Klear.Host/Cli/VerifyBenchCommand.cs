@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Klear.Verifier;
 
@@ -8,10 +9,16 @@ namespace Klear.Host.Cli;
 /// short boxed answers, long chains of thought ending in a box, fractions against decimals, sets, intervals, symbolic
 /// expressions, and wrong answers. Prints figures; it is not a test.
 /// </summary>
-public sealed class VerifyBenchCommand : ICommand
+public sealed class VerifyBenchCommand : KlearCommand
 {
-    public string Name => "verify bench";
-    public string Summary => "checks/second of the math verifier on a realistic mix (single thread)";
+    readonly Option<double> _seconds = CliOption.Double("--seconds", "measuring time, in (0, 60]", 2.0);
+    readonly Option<bool> _perPair = CliOption.Flag("--per-pair", "also time each pair of the mix");
+
+    public VerifyBenchCommand() : base("verify bench", "checks/second of the math verifier on a realistic mix (single thread)")
+    {
+        Add(_seconds);
+        Add(_perPair);
+    }
 
     static readonly string Reasoning = string.Concat(Enumerable.Repeat(
         "We expand $(x+1)^2 = x^2 + 2x + 1$ and compare coefficients, so $a = 2$ and $b = 1$. ", 20));
@@ -44,13 +51,12 @@ public sealed class VerifyBenchCommand : ICommand
         ("3", "I could not solve this."),
     ];
 
-    public int Run(CliArgs args)
+    protected override int Run(ParseResult parsed)
     {
-        var seconds = args.Double("seconds", 2.0);
-        var perPair = args.Flag("per-pair");
-        args.RejectUnknown();
+        var seconds = parsed.GetValue(_seconds);
+        var perPair = parsed.GetValue(_perPair);
         if (seconds <= 0 || seconds > 60) throw new UsageException("--seconds must be in (0, 60]");
-        var options = VerifyOptionsModule.defaults;
+        var options = VerifyOptions.Defaults;
 
         foreach (var (g, a) in Mix) MathVerifier.verify(options, g, a); // warm-up: JIT and tiered compilation
         long checks = 0, equivalent = 0;

@@ -1,7 +1,7 @@
+using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Klear.Verifier;
-using Microsoft.FSharp.Collections;
 
 namespace Klear.Host.Cli;
 
@@ -10,19 +10,36 @@ namespace Klear.Host.Cli;
 /// (<c>--gold G --answer A</c>) or a JSON-lines file (<c>--jsonl FILE</c>) whose lines carry <c>gold</c>, <c>answer</c>
 /// and optionally Math-Verify's per-check settings and an <c>expected</c> verdict.
 /// </summary>
-public sealed class VerifyMathCommand : ICommand
+public sealed class VerifyMathCommand : KlearCommand
 {
-    public string Name => "verify math";
-    public string Summary => "check answers against gold answers (Math-Verify rules); --jsonl FILE or --gold G --answer A";
+    static readonly VerifyOptions Defaults = VerifyOptions.Defaults;
 
-    public int Run(CliArgs args)
+    readonly Option<string> _jsonl = CliOption.Text("--jsonl", "JSON Lines file: gold, answer, optional per-check settings and expected verdict");
+    readonly Option<string> _gold = CliOption.Text("--gold", "the gold answer (with --answer)");
+    readonly Option<string> _answer = CliOption.Text("--answer", "the answer to check (with --gold)");
+    readonly Option<bool> _explain = CliOption.Flag("--explain", "print what was extracted from gold and answer, on stderr");
+    readonly Option<string> _extraction = CliOption.Text("--extraction", "comma-separated extraction targets: latex, expr [default: Math-Verify's]");
+    readonly Option<int> _boxedPriority = CliOption.Int("--boxed-match-priority", "priority of \\boxed{} matches (0: with \"final answer is\", -1: off)", Defaults.BoxedMatchPriority);
+    readonly Option<int> _floatRounding = CliOption.Int("--float-rounding", "decimal places both sides are rounded to when one is a decimal literal", Defaults.FloatRounding);
+    readonly Option<bool> _strict = CliOption.Flag("--strict", "variables match by name (false: by position, so f(x) equals f(y))", Defaults.Strict);
+    readonly Option<bool> _setRelation = CliOption.Flag("--allow-set-relation-comp", "also read an answer's relation (x > 1) as a set against a gold set", Defaults.AllowSetRelationComp);
+    readonly Option<bool> _afterThink = CliOption.Flag("--after-think", "read only the text after the answer's last </think>", Defaults.AfterThink);
+    readonly Option<bool> _boxBareGold = CliOption.Flag("--box-bare-gold", "read a gold answer without \\boxed{} as if boxed", Defaults.BoxBareGold);
+
+    public VerifyMathCommand() : base("verify math", "check answers against gold answers (Math-Verify rules); --jsonl FILE or --gold G --answer A")
     {
-        var jsonl = args.String("jsonl");
-        var gold = args.String("gold");
-        var answer = args.String("answer");
-        var explain = args.Flag("explain");
-        var baseOptions = OptionsFromArgs(args);
-        args.RejectUnknown();
+        foreach (var option in new Option[] { _jsonl, _gold, _answer, _explain, _extraction, _boxedPriority, _floatRounding, _strict,
+                     _setRelation, _afterThink, _boxBareGold })
+            Add(option);
+    }
+
+    protected override int Run(ParseResult parsed)
+    {
+        var jsonl = parsed.GetValue(_jsonl);
+        var gold = parsed.GetValue(_gold);
+        var answer = parsed.GetValue(_answer);
+        var explain = parsed.GetValue(_explain);
+        var baseOptions = OptionsFrom(parsed);
 
         if (jsonl is not null)
         {
@@ -41,23 +58,16 @@ public sealed class VerifyMathCommand : ICommand
         return 0;
     }
 
-    static VerifyOptions OptionsFromArgs(CliArgs args)
+    VerifyOptions OptionsFrom(ParseResult parsed)
     {
-        var d = VerifyOptionsModule.defaults;
-        var extraction = args.String("extraction") is { } e
+        IEnumerable<Extraction> extraction = parsed.GetValue(_extraction) is { } e
             ? ParseExtraction(e.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), m => new UsageException($"--extraction: {m}"))
-            : d.Extraction;
-        return new VerifyOptions(
-            extraction,
-            args.Int("boxed-match-priority", d.BoxedMatchPriority),
-            args.Int("float-rounding", d.FloatRounding),
-            args.Has("strict") ? args.Flag("strict") : d.Strict,
-            args.Has("allow-set-relation-comp") ? args.Flag("allow-set-relation-comp") : d.AllowSetRelationComp,
-            args.Has("after-think") ? args.Flag("after-think") : d.AfterThink,
-            args.Has("box-bare-gold") ? args.Flag("box-bare-gold") : d.BoxBareGold);
+            : Defaults.Extraction;
+        return VerifyOptions.Create(extraction, parsed.GetValue(_boxedPriority), parsed.GetValue(_floatRounding), parsed.GetValue(_strict),
+            parsed.GetValue(_setRelation), parsed.GetValue(_afterThink), parsed.GetValue(_boxBareGold));
     }
 
-    static FSharpList<Extraction> ParseExtraction(IEnumerable<string> names, Func<string, Exception> error)
+    static IReadOnlyList<Extraction> ParseExtraction(IEnumerable<string> names, Func<string, Exception> error)
     {
         var list = new List<Extraction>();
         foreach (var n in names)
@@ -68,7 +78,7 @@ public sealed class VerifyMathCommand : ICommand
                 _ => throw error($"unknown extraction '{n}' (expected latex or expr)"),
             });
         if (list.Count == 0) throw error("empty extraction list");
-        return ListModule.OfSeq(list);
+        return list;
     }
 
     // Messages quote the input; keep them readable (no \u0027 for quotes).
@@ -95,14 +105,14 @@ public sealed class VerifyMathCommand : ICommand
             : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean()
             : throw new LineError($"'{name}' must be true or false");
 
-        var extraction = defaults.Extraction;
+        IEnumerable<Extraction> extraction = defaults.Extraction;
         if (root.TryGetProperty("extraction", out var ex) && ex.ValueKind != JsonValueKind.Null)
         {
             if (ex.ValueKind != JsonValueKind.Array) throw new LineError("'extraction' must be a list of \"latex\"/\"expr\"");
             extraction = ParseExtraction(ex.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.String ? x.GetString()! : "?"),
                 m => new LineError($"extraction: {m}"));
         }
-        var options = new VerifyOptions(
+        var options = VerifyOptions.Create(
             extraction,
             Int("boxed_match_priority", defaults.BoxedMatchPriority),
             Int("float_rounding", defaults.FloatRounding),

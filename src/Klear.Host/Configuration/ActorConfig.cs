@@ -1,32 +1,44 @@
+using System.ComponentModel;
+using Klear.Algorithms;
+
 namespace Klear.Host.Configuration;
 
-/// <summary>The RL update (verl's <c>actor</c> keys): objective, clip ranges, extra terms, optimizer.</summary>
+/// <summary>The RL update (verl's <c>actor</c> keys): objective, clip ranges, extra terms, optimizer. The objective
+/// knobs' defaults are the registry's (ObjectiveDefaults); null means the objective's own choice.</summary>
 public sealed record ActorConfig
 {
-    /// <summary>ppo | clip-higher | gppo | gppo-general | gppo-only-high | cispo | gspo.</summary>
+    [Description("Policy objective: ppo | clip-higher | gppo | gppo-general | gppo-only-high | cispo | gspo | cispo-capped")]
     public string PolicyLoss { get; init; } = "gppo";
-    public double ClipRatioLow { get; init; } = 0.2;
-    public double ClipRatioHigh { get; init; } = 0.28;
-    /// <summary>Dual-clip constant c (null: off).</summary>
-    public double? ClipRatioC { get; init; } = 10.0;
-    /// <summary>GPPO general: weight of the low (A&lt;0) bound's gradient.</summary>
-    public double Beta1 { get; init; } = 1.0;
-    /// <summary>GPPO general: weight of the high (A&gt;0) bound's gradient.</summary>
-    public double Beta2 { get; init; } = 1.0;
-    /// <summary>token-mean | seq-mean-token-mean | seq-mean-token-sum | seq-mean-token-sum-norm.</summary>
+    [Description("eps_low: a token leaves the trust region below ratio 1 - clip_ratio_low")]
+    public double ClipRatioLow { get; init; } = ObjectiveDefaults.EpsLow;
+    [Description("eps_high: a token leaves the trust region above ratio 1 + clip_ratio_high; null: the objective's own (ppo: = clip_ratio_low; others: DAPO's clip-higher value; see derived.objective)")]
+    public double? ClipRatioHigh { get; init; }
+    [Description("Dual-clip constant c: for A<0 the loss is capped at -A·c (the released recipe's; null: off)")]
+    public double? ClipRatioC { get; init; } = ObjectiveDefaults.RecipeDualClip;
+    [Description("GPPO general: weight of the low (A<0) bound's value and gradient")]
+    public double Beta1 { get; init; } = ObjectiveDefaults.Beta;
+    [Description("GPPO general: weight of the high (A>0) bound's value and gradient")]
+    public double Beta2 { get; init; } = ObjectiveDefaults.Beta;
+    [Description("Loss aggregation: token-mean | seq-mean-token-mean | seq-mean-token-sum | seq-mean-token-sum-norm")]
     public string LossAggMode { get; init; } = "token-mean";
-    /// <summary>alpha of the NLL term on correct rollouts (paper 0.1; the tiny quickstart needs a stronger anchor).</summary>
+    [Description("alpha of the NLL term on correct rollouts (paper 0.1; the tiny quickstart needs a stronger anchor)")]
     public double SftLossCoef { get; init; } = 0.5;
+    [Description("Weight of the KL penalty against the policy at the start of RL (0: off, no reference copy)")]
     public double KlLossCoef { get; init; } = 0.0;
-    /// <summary>k1 | k2 | k3.</summary>
+    [Description("KL estimator: k1 | k2 | k3")]
     public string KlLossType { get; init; } = "k3";
+    [Description("Weight of the entropy bonus (0: off)")]
     public double EntropyCoeff { get; init; } = 0.0;
+    [Description("AdamW learning rate of RL (constant after warm-up)")]
     public double Lr { get; init; } = 1e-5;
+    [Description("RL steps of linear LR warm-up")]
     public int WarmupSteps { get; init; } = 0;
+    [Description("AdamW weight decay")]
     public double WeightDecay { get; init; } = 0.1;
+    [Description("Gradient norm clip")]
     public double GradClip { get; init; } = 1.0;
-    /// <summary>Optimizer steps per rollout batch (later mini-batches are off-policy).</summary>
+    [Description("Optimizer steps per rollout batch (later mini-batches are off-policy)")]
     public int MiniBatches { get; init; } = 2;
-    /// <summary>Micro-batches per mini-batch (gradient accumulation; exact for every aggregation mode).</summary>
+    [Description("Micro-batches per mini-batch (gradient accumulation; exact for every aggregation mode)")]
     public int MicroBatches { get; init; } = 1;
 }

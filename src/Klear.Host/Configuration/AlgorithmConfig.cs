@@ -1,10 +1,12 @@
+using System.ComponentModel;
+
 namespace Klear.Host.Configuration;
 
 /// <summary>Advantages and the zero-advantage filter.</summary>
 public sealed record AlgorithmConfig
 {
-    /// <summary>grpo | drgrpo | rloo | reinforce++.</summary>
+    [Description("Advantage estimator: grpo | drgrpo | rloo | reinforce++")]
     public string AdvEstimator { get; init; } = "grpo";
-    /// <summary>Drop groups whose rewards have no spread (Fig. 5).</summary>
+    [Description("Drop groups whose rewards have no spread (Fig. 5)")]
     public bool FilterZeroAdvGroups { get; init; } = true;
 }

@@ -15,7 +15,7 @@ namespace Klear.Host.Configuration;
 /// </summary>
 public static class ConfigBinder
 {
-    static readonly JsonSerializerOptions Json = new()
+    internal static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
@@ -26,6 +26,8 @@ public static class ConfigBinder
     public static T Bind<T>(string? yamlPath, IEnumerable<string> overrides) where T : new()
     {
         var root = yamlPath is null ? new JsonObject() : LoadYaml(yamlPath);
+        // What a run recorded as implied by its settings (ConfigDescription.DerivedKey) is output, not input.
+        root.Remove(ConfigDescription.DerivedKey);
         foreach (var o in overrides) ApplyOverride(root, o);
         CheckKeys(typeof(T), root, "");
         try { return root.Deserialize<T>(Json) ?? new T(); }
@@ -36,13 +38,19 @@ public static class ConfigBinder
         }
     }
 
-    /// <summary>The resolved configuration as YAML, every key included (what a run directory keeps).</summary>
+    /// <summary>The resolved configuration as YAML, every key included (what a checkpoint keeps).</summary>
     public static string ToYaml<T>(T config)
     {
         var sb = new StringBuilder();
         WriteYaml(JsonSerializer.SerializeToNode(config, Json)!, 0, sb);
         return sb.ToString();
     }
+
+    /// <summary>The properties bound as keys of a record type, by key, in declaration order.</summary>
+    internal static IEnumerable<(string Key, PropertyInfo Property)> Keys(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+            .Select(p => (JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name), p));
 
     static string FirstSentence(string m) => m.Split(". Path:")[0];
 
@@ -106,17 +114,20 @@ public static class ConfigBinder
     /// numbers given where a string is expected become strings.</summary>
     static void CheckKeys(Type type, JsonObject obj, string prefix)
     {
-        var props = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
-            .ToDictionary(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name));
+        var props = Keys(type).ToDictionary(k => k.Key, k => k.Property);
         foreach (var (key, value) in obj.ToList())
         {
             var full = prefix + key;
             if (!props.TryGetValue(key, out var prop))
             {
-                var nearest = props.Keys.OrderBy(k => Levenshtein(k, key)).FirstOrDefault();
+                var nearest = Nearest(key, props.Keys);
                 throw new ConfigException($"unknown config key '{full}'" + (nearest is null ? "" : $"; did you mean '{prefix}{nearest}'?"));
             }
+            // An empty section (YAML "actor:" with nothing under it) keeps its defaults; otherwise only keys declared
+            // nullable (string?, double?) may be null: a null name would fail deep inside a run.
+            if (value is null && IsRecord(prop.PropertyType)) { obj.Remove(key); continue; }
+            if (value is null && !prop.PropertyType.IsValueType && NullabilityOf.Create(prop).WriteState is not NullabilityState.Nullable)
+                throw new ConfigException($"config key '{full}' cannot be null");
             var t = Nullable.GetUnderlyingType(prop.PropertyType) ?? prop.PropertyType;
             if (t == typeof(string) && value is JsonValue v && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
                 obj[key] = JsonValue.Create(v.ToJsonString());
@@ -128,8 +139,22 @@ public static class ConfigBinder
         }
     }
 
-    static bool IsRecord(Type t) =>
+    static readonly NullabilityInfoContext NullabilityOf = new();
+
+    internal static bool IsRecord(Type t) =>
         t.IsClass && t != typeof(string) && !typeof(System.Collections.IEnumerable).IsAssignableFrom(t);
+
+    /// <summary>The candidate closest to <paramref name="text"/> by edit distance, ties going to the longer common
+    /// prefix (a typo rarely hits the first letter: 'gpo' means 'gppo', not 'ppo'); null when there is none.</summary>
+    public static string? Nearest(string text, IEnumerable<string> candidates) =>
+        candidates.OrderBy(k => Levenshtein(k, text)).ThenByDescending(k => CommonPrefix(k, text)).FirstOrDefault();
+
+    static int CommonPrefix(string a, string b)
+    {
+        int n = 0;
+        while (n < a.Length && n < b.Length && a[n] == b[n]) n++;
+        return n;
+    }
 
     static int Levenshtein(string a, string b)
     {

@@ -1,20 +1,28 @@
+using System.ComponentModel;
+
 namespace Klear.Host.Configuration;
 
 /// <summary>The policy: a Hugging Face model directory, or a tiny Qwen3 built from these sizes.</summary>
 public sealed record ModelConfig
 {
-    /// <summary>HF directory (config.json + safetensors); null builds the tiny model below.</summary>
+    [Description("Hugging Face directory (config.json + safetensors); null builds the tiny model below")]
     public string? Path { get; init; }
-    /// <summary>Built-in vocabulary when the model directory has no tokenizer.json: "arithmetic" (23 tokens) or
-    /// "ascii" (printable ASCII, for the synthetic code task).</summary>
+    [Description("Built-in vocabulary when the model directory has no tokenizer.json: arithmetic (23 tokens) | ascii (printable ASCII, for the synthetic code task)")]
     public string Tokenizer { get; init; } = "arithmetic";
+    [Description("Transformer layers")]
     public int Layers { get; init; } = 3;
+    [Description("Hidden size")]
     public int Hidden { get; init; } = 128;
+    [Description("Attention heads (must divide hidden)")]
     public int Heads { get; init; } = 4;
+    [Description("Key/value heads (must divide heads)")]
     public int KvHeads { get; init; } = 4;
-    /// <summary>SwiGLU width as a multiple of hidden.</summary>
+    [Description("SwiGLU width as a multiple of hidden")]
     public int MlpRatio { get; init; } = 4;
+    [Description("Share the input embedding with the output head")]
     public bool TieEmbeddings { get; init; } = true;
+    [Description("Standard deviation of the initial weights")]
     public double InitStd { get; init; } = 0.02;
+    [Description("Longest sequence (prompt + response), in tokens")]
     public int MaxPositions { get; init; } = 128;
 }

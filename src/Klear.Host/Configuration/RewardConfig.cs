@@ -1,18 +1,20 @@
+using System.ComponentModel;
+
 namespace Klear.Host.Configuration;
 
 /// <summary>Rule rewards of the released recipe: ±1 for the answer, penalties for a broken think block.</summary>
 public sealed record RewardConfig
 {
+    [Description("Reward of a correct answer")]
     public double Correct { get; init; } = 1.0;
+    [Description("Reward of a wrong answer")]
     public double Wrong { get; init; } = -1.0;
-    /// <summary>Reward when <c>&lt;/think&gt;</c> is missing.</summary>
+    [Description("Reward when </think> is missing")]
     public double MissingThinkClose { get; init; } = -0.5;
-    /// <summary>Reward when <c>&lt;think&gt;</c> is missing.</summary>
+    [Description("Reward when <think> is missing")]
     public double MissingThinkOpen { get; init; } = -2.0;
-    /// <summary>Code reward: "ratio" (pass ratio, the paper's soft reward), "signed" (2·ratio − 1, the released code),
-    /// "hard" (all-or-nothing).</summary>
+    [Description("Code reward: ratio (pass ratio, the paper's soft reward) | signed (2·ratio − 1, the released code) | hard (all-or-nothing)")]
     public string CodeMode { get; init; } = "ratio";
-    /// <summary>How the code reward's sandbox starts programs: "warm" (a long-lived worker per core forks each run;
-    /// ≈ 5× the throughput) or "cold" (a fresh sandbox and interpreter per run). Both isolate runs alike.</summary>
+    [Description("How the code sandbox starts programs: warm (a long-lived worker per core forks each run; ≈ 5× the throughput) | cold (a fresh sandbox per run); both isolate runs alike")]
     public string SandboxMode { get; init; } = "warm";
 }

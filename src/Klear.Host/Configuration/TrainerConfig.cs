@@ -1,15 +1,18 @@
+using System.ComponentModel;
+
 namespace Klear.Host.Configuration;
 
 /// <summary>The RL loop's schedule.</summary>
 public sealed record TrainerConfig
 {
+    [Description("RL steps")]
     public int Steps { get; init; } = 80;
-    /// <summary>Target number of informative prompt groups per step.</summary>
+    [Description("Target number of informative prompt groups per step")]
     public int PromptsPerStep { get; init; } = 32;
-    /// <summary>Prompts drawn per step as a multiple of prompts_per_step (the released recipe draws 2×).</summary>
+    [Description("Prompts drawn per step as a multiple of prompts_per_step (the released recipe draws 2x)")]
     public double Oversample { get; init; } = 1.0;
-    /// <summary>Evaluate every this many RL steps (0: only at the end).</summary>
+    [Description("Evaluate every this many RL steps (0: only at the end)")]
     public int EvalEvery { get; init; } = 0;
-    /// <summary>Checkpoint every this many RL steps (0: only at the end).</summary>
+    [Description("Checkpoint every this many RL steps (0: only at the end)")]
     public int SaveEvery { get; init; } = 20;
 }

@@ -1,85 +1,77 @@
-using System.Collections;
 using System.Text.Json.Nodes;
-using Parquet.Schema;
-using Parquet.Serialization;
+using Apache.Arrow;
+using ParquetSharp;
+using ParquetSharp.Arrow;
 
 namespace Klear.Host.Data;
 
 /// <summary>
 /// verl's parquet layout: <c>data_source</c> string, <c>prompt</c> list of {role, content}, <c>ability</c> string,
 /// <c>reward_model</c> {ground_truth, style}, <c>extra_info</c> struct. The struct's fields differ between datasets, so
-/// rows are read untyped, turned into the JSON object a JSON Lines file would hold, and validated by the same code
-/// (<see cref="VerlDataset.Parse"/>): both formats give the same rows and the same errors.
+/// rows are read through Arrow's schema, turned into the JSON object a JSON Lines file would hold, and validated by the
+/// same code (<see cref="VerlDataset.Parse"/>): both formats give the same rows and the same errors.
 /// </summary>
+/// <remarks>
+/// ParquetSharp wraps Arrow's C++ parquet library, the one pyarrow (and so pandas, datasets and verl) writes with.
+/// Parquet.Net's untyped reader, used before, read an empty list and a null struct member as absent members.
+/// </remarks>
 public static class VerlParquet
 {
     public static IReadOnlyList<VerlRow> Load(string path)
     {
-        IList<Dictionary<string, object>> rows;
+        var rows = new List<VerlRow>();
         try
         {
-            using var stream = File.OpenRead(path);
-            rows = ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
+            using var reader = new FileReader(path);
+            using var batches = reader.GetRecordBatchReader();
+            while (batches.ReadNextRecordBatchAsync().AsTask().GetAwaiter().GetResult() is { } batch)
+                using (batch)
+                    foreach (var row in ArrowJson.Rows(batch, path, rows.Count + 1))
+                        rows.Add(VerlDataset.Parse(row, path, rows.Count + 1));
         }
-        catch (Exception e) when (e is not FileNotFoundException)
+        catch (Exception e) when (e is not (FileNotFoundException or DataFormatException))
         {
             throw new DataFormatException(path, 0, "(schema)", $"not a readable parquet file: {e.Message}");
         }
-        return rows.Select((r, i) => VerlDataset.Parse((JsonObject)ToJson(r)!, path, i + 1)).ToList();
+        return rows;
     }
 
-    /// <summary>A value from the untyped reader as JSON: structs and maps become objects, lists arrays.</summary>
-    static JsonNode? ToJson(object? value) => value switch
-    {
-        null => null,
-        string s => JsonValue.Create(s),
-        ReadOnlyMemory<char> m => JsonValue.Create(m.ToString()),
-        bool b => JsonValue.Create(b),
-        byte[] bytes => JsonValue.Create(Convert.ToBase64String(bytes)),
-        DateTime t => JsonValue.Create(t),
-        DateTimeOffset t => JsonValue.Create(t),
-        IDictionary<string, object?> d => new JsonObject(d.Select(kv => KeyValuePair.Create(kv.Key, ToJson(kv.Value)))),
-        IDictionary d => new JsonObject(d.Keys.Cast<object>().Select(k => KeyValuePair.Create(k.ToString() ?? "", ToJson(d[k])))),
-        IEnumerable e => new JsonArray(e.Cast<object?>().Select(ToJson).ToArray()),
-        IConvertible c when c.GetTypeCode() is TypeCode.Single or TypeCode.Double or TypeCode.Decimal =>
-            JsonValue.Create(c.ToDouble(System.Globalization.CultureInfo.InvariantCulture)),
-        IConvertible c when c.GetTypeCode() is TypeCode.UInt64 => JsonValue.Create(c.ToUInt64(null)),
-        IConvertible c when c.GetTypeCode() >= TypeCode.SByte && c.GetTypeCode() <= TypeCode.Int64 => JsonValue.Create(c.ToInt64(null)),
-        _ => JsonValue.Create(value.ToString()),
-    };
-
     /// <summary>
-    /// Writes rows in verl's layout. <c>extra_info</c> becomes a struct of the scalar fields the rows carry (a field that
-    /// is a string in one row and a number in another, or a nested value, is written as JSON text).
+    /// Writes rows in verl's layout, snappy-compressed as pyarrow writes. <c>extra_info</c> becomes a struct of the
+    /// scalar fields the rows carry (a field that is a string in one row and a number in another, or a nested value, is
+    /// written as JSON text); a row without extra_info gets a null struct.
     /// </summary>
     public static void Save(string path, IEnumerable<VerlRow> rows)
     {
         var list = rows.ToList();
-        var extraFields = ExtraInfoFields(list);
-        var fields = new List<Field>
+        var columns = new List<(string Name, IArrowArray Array)>
         {
-            new DataField<string>("data_source"),
-            new ListField("prompt", new StructField("element", new DataField<string>("role"), new DataField<string>("content"))),
-            new DataField<string>("ability"),
-            new StructField("reward_model", new DataField<string>("ground_truth"), new DataField<string>("style")),
+            ("data_source", ArrowColumns.Strings(list.Select(r => r.DataSource))),
+            ("prompt", Prompts(list)),
+            ("ability", ArrowColumns.Strings(list.Select(r => r.Ability))),
+            ("reward_model", ArrowColumns.Struct(list.Count, null,
+                ("ground_truth", ArrowColumns.Strings(list.Select(r => r.GroundTruth))),
+                ("style", ArrowColumns.Strings(list.Select(_ => "rule"))))),
         };
+        var extraFields = ExtraInfoFields(list);
         if (extraFields.Count > 0)
-            fields.Add(new StructField("extra_info", extraFields.Select(f => (Field)new DataField(f.Key, f.Value, isNullable: true)).ToArray()));
-        var data = list.Select(r =>
-        {
-            var row = new Dictionary<string, object?>
-            {
-                ["data_source"] = r.DataSource,
-                ["prompt"] = r.Prompt.Select(m => (IDictionary<string, object?>)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
-                ["ability"] = r.Ability,
-                ["reward_model"] = new Dictionary<string, object?> { ["ground_truth"] = r.GroundTruth, ["style"] = "rule" },
-            };
-            if (extraFields.Count > 0)
-                row["extra_info"] = extraFields.ToDictionary(f => f.Key, f => ScalarAs(r.ExtraInfo?[f.Key], f.Value));
-            return (IDictionary<string, object?>)row;
-        }).ToList();
-        using var stream = File.Create(path);
-        ParquetSerializer.SerializeUntypedAsync(data!, new ParquetSchema(fields), stream).GetAwaiter().GetResult();
+            columns.Add(("extra_info", ArrowColumns.Struct(list.Count, list.Select(r => r.ExtraInfo is not null).ToList(),
+                extraFields.Select(f => (f.Key, ArrowColumns.Scalars(f.Value, list.Select(r => ScalarAs(r.ExtraInfo?[f.Key], f.Value))))).ToArray())));
+        var schema = new Schema(columns.Select(c => new Field(c.Name, c.Array.Data.DataType, nullable: true)), null);
+        using var batch = new RecordBatch(schema, columns.Select(c => c.Array), list.Count);
+        using var properties = new WriterPropertiesBuilder().Compression(Compression.Snappy).Build();
+        using var writer = new FileWriter(path, schema, properties);
+        writer.WriteRecordBatch(batch);
+        writer.Close();
+    }
+
+    static ListArray Prompts(List<VerlRow> rows)
+    {
+        var messages = rows.SelectMany(r => r.Prompt).ToList();
+        var structs = ArrowColumns.Struct(messages.Count, null,
+            ("role", ArrowColumns.Strings(messages.Select(m => m.Role))),
+            ("content", ArrowColumns.Strings(messages.Select(m => m.Content))));
+        return ArrowColumns.List(structs, rows.Select(r => r.Prompt.Count));
     }
 
     /// <summary>extra_info field name → column type (long, double, bool or string), in first-seen order.</summary>

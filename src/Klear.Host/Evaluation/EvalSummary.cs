@@ -1,3 +1,5 @@
+using Klear.Host.Metrics;
+
 namespace Klear.Host.Evaluation;
 
 /// <summary>avg@k (mean accuracy over k samples per problem), pass@k (unbiased), maj@k and greedy accuracy.</summary>
@@ -26,8 +28,8 @@ public sealed record EvalSummary(int Problems, int K, double AvgAtK, double Pass
         return m;
     }
 
-    public string Table() =>
-        $"| problems | avg@{K} | pass@{K} | maj@{K} | greedy | mean response tokens |\n" +
-        $"|---|---|---|---|---|---|\n" +
-        $"| {Problems} | {AvgAtK:0.0000} | {PassAtK:0.0000} | {MajAtK:0.0000} | {(Greedy is { } g ? g.ToString("0.0000") : "-")} | {MeanResponseTokens:0.0} |";
+    /// <summary>The summary as a one-row Markdown table (plain text: it goes to logs as well as terminals).</summary>
+    public string Table() => PlainText.Render(
+        PlainText.Table(">problems", $">avg@{K}", $">pass@{K}", $">maj@{K}", ">greedy", ">mean response tokens")
+            .Row($"{Problems}", $"{AvgAtK:0.0000}", $"{PassAtK:0.0000}", $"{MajAtK:0.0000}", Greedy is { } g ? $"{g:0.0000}" : "-", $"{MeanResponseTokens:0.0}"));
 }

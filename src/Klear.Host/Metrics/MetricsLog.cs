@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using TorchSharp;
 
 namespace Klear.Host.Metrics;
 
@@ -10,13 +11,13 @@ namespace Klear.Host.Metrics;
 public sealed class MetricsLog : IDisposable
 {
     readonly StreamWriter _jsonl;
-    readonly TensorBoardWriter _tb;
+    readonly TorchSharp.Modules.SummaryWriter _tb;
     readonly List<(string Phase, long Step, Dictionary<string, double> Values)> _rows = [];
 
     public MetricsLog(string runDir, bool append = false)
     {
         _jsonl = new StreamWriter(Path.Combine(runDir, "metrics.jsonl"), append);
-        _tb = new TensorBoardWriter(Path.Combine(runDir, "tb"));
+        _tb = torch.utils.tensorboard.SummaryWriter(Path.Combine(runDir, "tb"));
     }
 
     public IReadOnlyList<(string Phase, long Step, Dictionary<string, double> Values)> Rows => _rows;
@@ -29,8 +30,18 @@ public sealed class MetricsLog : IDisposable
             row[k] = double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _jsonl.WriteLine(row.ToJsonString());
         _jsonl.Flush();
-        _tb.Scalars(step, values.Select(kv => KeyValuePair.Create($"{phase}/{kv.Key}", kv.Value)));
+        WriteScalars(phase, step, values);
         _rows.Add((phase, step, new Dictionary<string, double>(values)));
+    }
+
+    /// <summary>
+    /// The same values as TensorBoard scalars tagged "phase/name"; TensorBoard has no NaN or infinity to show, so those
+    /// stay in metrics.jsonl only.
+    /// </summary>
+    void WriteScalars(string phase, long step, IReadOnlyDictionary<string, double> values)
+    {
+        foreach (var (name, v) in values)
+            if (double.IsFinite(v)) _tb.add_scalar($"{phase}/{name}", (float)v, checked((int)step));
     }
 
     /// <summary>The numeric rows of a metrics.jsonl file, in order.</summary>
@@ -43,9 +54,6 @@ public sealed class MetricsLog : IDisposable
             return (o["phase"]!.GetValue<string>(), o["step"]!.GetValue<long>(), values);
         }).ToList();
 
-    public void Dispose()
-    {
-        _jsonl.Dispose();
-        _tb.Dispose();
-    }
+    // SummaryWriter opens, appends to and closes its event file on every scalar: nothing of it to dispose.
+    public void Dispose() => _jsonl.Dispose();
 }

@@ -13,7 +13,7 @@ public sealed class MathReward(RewardConfig config) : IRewardFunction
     public static readonly IReadOnlyList<string> DataSources =
         ["klear/arithmetic", "math", "math_dapo", "aime", "aime24", "aime25", "hmmt", "deepscaler", "openr1_math", "lighteval/MATH"];
 
-    static readonly VerifyOptions Options = VerifyOptionsModule.defaults;
+    static readonly VerifyOptions Options = VerifyOptions.Defaults;
 
     public string Name => "math";
 

@@ -14,10 +14,10 @@ public static class StandardRewards
             "ratio" => CodeRewardMode.PassRatio,
             "signed" => CodeRewardMode.SignedPassRatio,
             "hard" => CodeRewardMode.AllOrNothing,
-            var other => throw new ConfigException($"reward.code_mode: unknown '{other}'; valid: ratio, signed, hard"),
+            var other => throw ConfigException.UnknownName("reward.code_mode", other, ["ratio", "signed", "hard"]),
         };
         var sandboxMode = SandboxModeNames.Parse(config.SandboxMode)
-            ?? throw new ConfigException($"reward.sandbox_mode: unknown '{config.SandboxMode}'; valid: {SandboxModeNames.Valid}");
+            ?? throw ConfigException.UnknownName("reward.sandbox_mode", config.SandboxMode, SandboxModeNames.Valid.Split(", "));
         var code = new DeferredReward("code", () => new CodeReward(new SandboxPool(new PythonSandbox(mode: sandboxMode)), mode));
         return new RewardRegistry()
             .Register(new MathReward(config), MathReward.DataSources)

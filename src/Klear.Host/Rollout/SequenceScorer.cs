@@ -1,3 +1,4 @@
+using Klear.Algorithms;
 using Klear.Host.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,7 +8,8 @@ namespace Klear.Host.Rollout;
 /// <summary>
 /// Per-token log-probabilities and entropies of given sequences, for the training objectives. The LM head runs on
 /// chunks of positions, so no [B, T, V] logits tensor is built: each chunk's logits live only as long as autograd needs
-/// them (without grad, one chunk at a time), and no log-softmax copy of the vocabulary is kept.
+/// them (without grad, one chunk at a time). The log-probs and entropies of each chunk are the loss algebra's
+/// (<see cref="Terms.logProbsAndEntropy"/>).
 /// </summary>
 public static class SequenceScorer
 {
@@ -32,8 +34,9 @@ public static class SequenceScorer
         using var scope = torch.NewDisposeScope();
         var hidden = model.Hidden(new CausalLMInput(inputIds, attentionMask));                 // [B, T, C]
         var h = hidden.narrow(1, 0, t - 1).reshape(b * (t - 1), hidden.shape[2]);              // [N, C]
-        var targets = inputIds.narrow(1, 1, t - 1).reshape(b * (t - 1), 1);                    // [N, 1]
+        var targets = inputIds.narrow(1, 1, t - 1).reshape(b * (t - 1));                       // [N]
         long n = h.shape[0];
+        var use = entropyGrad ? EntropyUse.Bonus : EntropyUse.Diagnostic;
         var logProbs = new List<Tensor>();
         var entropies = new List<Tensor>();
         for (long start = 0; start < n; start += chunkTokens)
@@ -41,16 +44,7 @@ public static class SequenceScorer
             long len = Math.Min(chunkTokens, n - start);
             using var chunkScope = torch.NewDisposeScope();
             var logits = model.Logits(h.narrow(0, start, len)).to_type(ScalarType.Float32) / temperature; // [n, V]
-            var lse = logits.logsumexp(-1);                                                     // [n]
-            var lp = logits.gather(1, targets.narrow(0, start, len)).squeeze(1) - lse;
-            Tensor entropy;
-            if (entropyGrad) entropy = lse - (logits.softmax(-1) * logits).sum(-1);              // for an entropy bonus
-            else
-                using (torch.no_grad())
-                {
-                    var detached = logits.detach();
-                    entropy = lse.detach() - (detached.softmax(-1) * detached).sum(-1);          // H = lse - E[logit]
-                }
+            var (lp, entropy) = Terms.logProbsAndEntropy(use, logits, targets.narrow(0, start, len));
             logProbs.Add(lp.MoveToOuterDisposeScope());
             entropies.Add(entropy.MoveToOuterDisposeScope());
         }

@@ -3,8 +3,7 @@ namespace Klear.Host.Training;
 /// <summary>Where a run stands: the phase and the next step to run, plus what later phases need from earlier ones.</summary>
 public sealed record CheckpointState
 {
-    /// <summary>"sft" or "rl".</summary>
-    public string Phase { get; init; } = "sft";
+    public TrainingPhase Phase { get; init; } = TrainingPhase.Sft;
     /// <summary>The next step of that phase to run (steps before it are done).</summary>
     public int NextStep { get; init; }
     public long Seed { get; init; }

@@ -23,7 +23,7 @@ public sealed class FileTrainingTask : ITrainingTask
     {
         _seed = seed;
         _format = config.PromptFormat is "raw" or "qwen3-chat" ? config.PromptFormat
-            : throw new ConfigException($"data.prompt_format: unknown '{config.PromptFormat}'; valid: raw, qwen3-chat");
+            : throw ConfigException.UnknownName("data.prompt_format", config.PromptFormat, ["raw", "qwen3-chat"]);
         _train = config.TrainFiles is { } t ? VerlDataset.Load(t) : [];
         EvalSet = config.ValFiles is { } v ? VerlDataset.Load(v) : [];
         _sft = config.SftFiles is { } s ? LoadSft(s) : [];

@@ -10,9 +10,27 @@ public static class PolicyFactory
     public static Qwen3ForCausalLM Create(ModelConfig config, int vocabSize, long seed)
     {
         if (config.Path is { } path) return HfCheckpoint.Load(path);
+        return new Qwen3ForCausalLM(Describe(config, vocabSize)!).InitializeWeights(seed);
+    }
+
+    /// <summary>The checked architecture (no weights), so a bad model setting fails before any work.</summary>
+    public static Qwen3Config? Describe(ModelConfig config, int vocabSize)
+    {
+        if (config.Path is { } path)
+        {
+            if (!File.Exists(System.IO.Path.Combine(path, "config.json")))
+                throw new ConfigException($"model.path: no config.json in '{path}' (a Hugging Face model directory is expected)");
+            return null;
+        }
+        foreach (var (key, value) in new[] { ("layers", config.Layers), ("hidden", config.Hidden), ("heads", config.Heads),
+                     ("kv_heads", config.KvHeads), ("mlp_ratio", config.MlpRatio), ("max_positions", config.MaxPositions) })
+            if (value < 1) throw new ConfigException($"model.{key} must be >= 1, got {value}");
         if (config.Hidden % config.Heads != 0)
-            throw new ArgumentException($"model.hidden ({config.Hidden}) must be divisible by model.heads ({config.Heads})");
-        var q = new Qwen3Config
+            throw new ConfigException($"model.hidden ({config.Hidden}) must be divisible by model.heads ({config.Heads})");
+        if (config.Heads % config.KvHeads != 0)
+            throw new ConfigException($"model.heads ({config.Heads}) must be divisible by model.kv_heads ({config.KvHeads})");
+        if (!(config.InitStd > 0)) throw new ConfigException($"model.init_std must be > 0, got {config.InitStd}");
+        return new Qwen3Config
         {
             VocabSize = vocabSize,
             HiddenSize = config.Hidden,
@@ -26,6 +44,5 @@ public static class PolicyFactory
             TieWordEmbeddings = config.TieEmbeddings,
             InitializerRange = config.InitStd,
         };
-        return new Qwen3ForCausalLM(q).InitializeWeights(seed);
     }
 }

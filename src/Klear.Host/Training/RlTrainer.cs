@@ -36,21 +36,17 @@ public sealed class RlTrainer
     {
         (_model, _reference, _tokenizer, _task, _rewards, _config) = (model, reference, tokenizer, task, rewards, config);
         _special = SpecialTokens.From(tokenizer);
-        _loss = RlLossFactory.Create(config.Actor, config.Rollout.MaxNewTokens);
-        var est = Advantages.parse(config.Algorithm.AdvEstimator);
-        if (est.IsError) throw new ConfigException($"algorithm.adv_estimator: {est.ErrorValue}");
-        _estimator = est.ResultValue;
+        // The same builder TrainingRun runs before any work, so what is checked up front is what trains.
+        var parts = RlComponents.Create(config);
+        (_loss, _estimator, Schedule) = (parts.Loss, parts.Estimator, parts.Schedule);
         if (config.Actor.KlLossCoef != 0 && reference is null)
             throw new ConfigException("actor.kl_loss_coef is set but no reference policy was given");
-        if (config.Rollout.N < 2) throw new ConfigException($"rollout.n must be >= 2 for group advantages, got {config.Rollout.N}");
-        if (config.Actor.MiniBatches < 1 || config.Actor.MicroBatches < 1)
-            throw new ConfigException("actor.mini_batches and actor.micro_batches must be >= 1");
     }
 
     public TorchSharp.Modules.OptimizerHelper CreateOptimizer() =>
         optim.AdamW(_model.parameters(), _config.Actor.Lr, 0.9, 0.999, 1e-8, _config.Actor.WeightDecay);
 
-    public LearningRateSchedule Schedule => LearningRateSchedule.WarmupConstant(_config.Actor.Lr, _config.Actor.WarmupSteps);
+    public LearningRateSchedule Schedule { get; }
 
     /// <summary>The rollouts of one step, after rewards and the filter.</summary>
     public sealed record Rollouts(int[][] Prompts, int[][] Responses, double[] Scores, bool[] Correct, bool[] Finished,
@@ -68,40 +64,17 @@ public sealed class RlTrainer
     {
         var cfg = _config;
         int n = cfg.Rollout.N;
-        int drawn = (int)Math.Ceiling(cfg.Trainer.PromptsPerStep * cfg.Trainer.Oversample);
+        int drawn = RlComponents.PromptsDrawn(cfg.Trainer);
         var rows = Enumerable.Range(0, drawn).Select(i => _task.RlPrompt((long)step * drawn + i)).ToList();
         var promptIds = rows.Select(r => _special.EncodePrompt(_tokenizer, _task.RenderPrompt(r))).ToList();
-        var requests = Enumerable.Range(0, drawn * n).Select(k => promptIds[k / n]).ToList();
-        var seeds = Enumerable.Range(0, drawn * n).Select(k => SeedSequence.Derive(cfg.Seed, "rollout", (long)step * drawn * n + k)).ToList();
-        _model.eval();
-        var generated = new Sampler(_model).Generate(requests, new SamplingOptions
-        {
-            Temperature = cfg.Rollout.Temperature, TopP = cfg.Rollout.TopP, TopK = cfg.Rollout.TopK,
-            MaxNewTokens = cfg.Rollout.MaxNewTokens, StopTokenIds = [_special.Eos], PadTokenId = _special.Pad,
-        }, seeds);
-
-        var scores = new double[drawn * n];
-        var correct = new bool[drawn * n];
-        Parallel.For(0, drawn * n, k =>
-        {
-            var row = rows[k / n];
-            var text = _tokenizer.Decode(generated.Tokens[k].Where(t => t != _special.Eos).ToArray());
-            var r = _rewards.Get(row.DataSource).ScoreAsync(text, row.GroundTruth).GetAwaiter().GetResult();
-            (scores[k], correct[k]) = (r.Score, r.Correct);
-        });
+        var generated = Generate(step, promptIds, n);
+        var (scores, correct) = ScoreRewards(rows, generated, n);
 
         // Zero-advantage filter (Fig. 5): a group whose rewards have no spread teaches nothing.
-        var kept = Enumerable.Range(0, drawn)
-            .Where(g => !cfg.Algorithm.FilterZeroAdvGroups || scores.Skip(g * n).Take(n).Distinct().Count() > 1)
-            .Take(cfg.Trainer.PromptsPerStep).ToList();
+        var zero = cfg.Algorithm.FilterZeroAdvGroups ? ZeroAdvantageGroups(scores, drawn, n) : new bool[drawn];
+        var kept = Enumerable.Range(0, drawn).Where(g => !zero[g]).Take(cfg.Trainer.PromptsPerStep).ToList();
         var keptIdx = kept.SelectMany(g => Enumerable.Range(g * n, n)).ToArray();
-        double[] advantages = [];
-        if (kept.Count > 0)
-        {
-            using var scope = torch.NewDisposeScope();
-            var r = torch.tensor(keptIdx.Select(k => scores[k]).ToArray(), [kept.Count, n], ScalarType.Float64);
-            advantages = Advantages.compute(_estimator, r).flatten().data<double>().ToArray();
-        }
+        var advantages = GroupAdvantages(keptIdx.Select(k => scores[k]).ToArray(), kept.Count, n);
         return new Rollouts(keptIdx.Select(k => promptIds[k / n]).ToArray(), keptIdx.Select(k => generated.Tokens[k]).ToArray(),
             keptIdx.Select(k => scores[k]).ToArray(), keptIdx.Select(k => correct[k]).ToArray(),
             keptIdx.Select(k => generated.Finished[k]).ToArray(), drawn, kept.Count, advantages)
@@ -109,6 +82,50 @@ public sealed class RlTrainer
             AllScores = scores, AllCorrect = correct,
             AllLengths = generated.Tokens.Select(t => t.Length).ToArray(), AllFinished = generated.Finished,
         };
+    }
+
+    /// <summary><paramref name="n"/> rollouts of each prompt, each with its own seed keyed by (seed, step, index).</summary>
+    GenerationResult Generate(int step, List<int[]> promptIds, int n)
+    {
+        var cfg = _config;
+        int count = promptIds.Count * n;
+        var requests = Enumerable.Range(0, count).Select(k => promptIds[k / n]).ToList();
+        var seeds = Enumerable.Range(0, count).Select(k => SeedSequence.Derive(cfg.Seed, "rollout", (long)step * count + k)).ToList();
+        _model.eval();
+        return new Sampler(_model).Generate(requests, new SamplingOptions
+        {
+            Temperature = cfg.Rollout.Temperature, TopP = cfg.Rollout.TopP, TopK = cfg.Rollout.TopK,
+            MaxNewTokens = cfg.Rollout.MaxNewTokens, StopTokenIds = [_special.Eos], PadTokenId = _special.Pad,
+        }, seeds);
+    }
+
+    /// <summary>The reward of every rollout (rollout k answers prompt k / n), scored in parallel.</summary>
+    (double[] Scores, bool[] Correct) ScoreRewards(List<VerlRow> rows, GenerationResult generated, int n)
+    {
+        var scores = new double[generated.Tokens.Length];
+        var correct = new bool[generated.Tokens.Length];
+        Parallel.For(0, scores.Length, k =>
+        {
+            var row = rows[k / n];
+            var text = _tokenizer.Decode(generated.Tokens[k].Where(t => t != _special.Eos).ToArray());
+            var r = _rewards.Get(row.DataSource).ScoreAsync(text, row.GroundTruth).GetAwaiter().GetResult();
+            (scores[k], correct[k]) = (r.Score, r.Correct);
+        });
+        return (scores, correct);
+    }
+
+    static bool[] ZeroAdvantageGroups(double[] scores, int groups, int n)
+    {
+        using var scope = torch.NewDisposeScope();
+        return Advantages.zeroAdvantageGroups(torch.tensor(scores, [groups, n], ScalarType.Float64)).data<bool>().ToArray();
+    }
+
+    /// <summary>The estimator's advantages of <paramref name="groups"/> groups of <paramref name="n"/> scores each.</summary>
+    double[] GroupAdvantages(double[] scores, int groups, int n)
+    {
+        if (groups == 0) return [];
+        using var scope = torch.NewDisposeScope();
+        return Advantages.compute(_estimator, torch.tensor(scores, [groups, n], ScalarType.Float64)).flatten().data<double>().ToArray();
     }
 
     /// <summary>One RL step: rollouts, then the updates. Returns the step's metrics (verl's names).</summary>
@@ -144,61 +161,78 @@ public sealed class RlTrainer
     /// <summary>The updates of one step on collected rollouts (public so tests can poison the model between the two).</summary>
     public Dictionary<string, double> Update(optim.Optimizer optimizer, int step, Rollouts ro)
     {
-        var cfg = _config;
-        var temperature = cfg.Rollout.Temperature;
         using var scope = torch.NewDisposeScope();
-        var batch = SequenceBatch.Create(ro.Prompts, ro.Responses, _special.Pad);
-        Tensor oldLogp, entropy, refLogp;
-        using (torch.no_grad())
-        {
-            _model.eval();
-            (oldLogp, entropy) = SequenceScorer.Score(_model, batch.InputIds, temperature: temperature);
-            refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
-        }
-        var mask = batch.ResponseMask;
-        var adv = torch.tensor(ro.Advantages, ScalarType.Float32).unsqueeze(1) * mask;           // [B, T-1]
-        var correct = torch.tensor(ro.Correct.Select(c => c ? 1f : 0f).ToArray());               // [B]
-        var metrics = new RlStepMetrics();
+        var scored = ScoreOldPolicy(ro);
+        using var metrics = new MetricAccumulator();
         var gradNorms = new List<double>();
 
         // Mini-batches over a seeded shuffle of the sequences; each takes one optimizer step.
         var order = Enumerable.Range(0, ro.Responses.Length).ToArray();
-        new Random((int)(Data.SeedSequence.Derive(cfg.Seed, "minibatch", step) & int.MaxValue)).Shuffle(order);
+        new Random((int)(Data.SeedSequence.Derive(_config.Seed, "minibatch", step) & int.MaxValue)).Shuffle(order);
         _model.train();
-        foreach (var mini in Split(order, cfg.Actor.MiniBatches))
+        foreach (var mini in Split(order, _config.Actor.MiniBatches))
         {
-            using var miniScope = torch.NewDisposeScope();
-            var micro = Split(mini, cfg.Actor.MicroBatches).Select(idx => torch.tensor(idx.Select(i => (long)i).ToArray())).ToList();
-            LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null) => new(
-                PolicyBatchModule.create(logp, oldLogp.index_select(0, idx), adv.index_select(0, idx), mask.index_select(0, idx)),
-                Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(correct.index_select(0, idx)),
-                Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(refLogp.index_select(0, idx)),
-                entropyWithGrad is null ? null : Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(entropyWithGrad));
-            // Normalisers read masks only, so the old log-probs stand in for the not yet computed ones.
-            var norms = LossModule.normalisers(_loss, micro.Select(idx => Inputs(idx, oldLogp.index_select(0, idx))));
-            optimizer.zero_grad();
-            foreach (var idx in micro)
-            {
-                using var microScope = torch.NewDisposeScope();
-                var bonus = cfg.Actor.EntropyCoeff != 0;
-                var (logp, ent) = SequenceScorer.Score(_model, batch.InputIds.index_select(0, idx), temperature: temperature, entropyGrad: bonus);
-                var output = LossModule.evaluateMicro(_loss, norms, Inputs(idx, logp, bonus ? ent : null));
-                output.Total.backward();
-                metrics.Add(output.Metrics);
-            }
-            var norm = nn.utils.clip_grad_norm_(_model.parameters(), cfg.Actor.GradClip);
-            if (double.IsFinite(norm))
-            {
-                optimizer.step();
-                gradNorms.Add(norm);
-            }
+            var norm = UpdateMiniBatch(optimizer, scored, mini, metrics);
+            if (double.IsFinite(norm)) gradNorms.Add(norm);
             else SkippedSteps++;
-            optimizer.zero_grad();
         }
-        var m = metrics.Means();
+        // The policy's entropy before the update, over every response token of the step.
+        metrics.Set("actor/entropy", Metric.TokenMean(scored.Mask, scored.Entropy));
+        var m = metrics.Read();
         m["actor/grad_norm"] = gradNorms.Count > 0 ? gradNorms.Average() : double.NaN;
-        m["actor/entropy"] = ((entropy * mask).sum() / mask.sum()).item<float>();
         return m;
+    }
+
+    /// <summary>The step's sequences with what the loss reads besides the new log-probs: the old (and reference)
+    /// policy's log-probs and entropies, advantages per token, correctness per sequence.</summary>
+    sealed record Scored(SequenceBatch Batch, Tensor OldLogp, Tensor Entropy, Tensor RefLogp, Tensor Advantages, Tensor Correct)
+    {
+        public Tensor Mask => Batch.ResponseMask;
+
+        /// <summary>The loss inputs of the sequences <paramref name="idx"/> given their current log-probs.</summary>
+        public LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null) =>
+            LossInputs.Of(PolicyBatch.Create(logp, OldLogp.index_select(0, idx), Advantages.index_select(0, idx), Mask.index_select(0, idx)))
+                .WithCorrect(Correct.index_select(0, idx))
+                .WithRefLogp(RefLogp.index_select(0, idx))
+                .WithEntropy(entropyWithGrad);
+    }
+
+    Scored ScoreOldPolicy(Rollouts ro)
+    {
+        var temperature = _config.Rollout.Temperature;
+        var batch = SequenceBatch.Create(ro.Prompts, ro.Responses, _special.Pad);
+        using var _ = torch.no_grad();
+        _model.eval();
+        var (oldLogp, entropy) = SequenceScorer.Score(_model, batch.InputIds, temperature: temperature);
+        var refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
+        var adv = Advantages.toTokens(torch.tensor(ro.Advantages, ScalarType.Float32), batch.ResponseMask);    // [B, T-1]
+        var correct = torch.tensor(ro.Correct.Select(c => c ? 1f : 0f).ToArray());                            // [B]
+        return new Scored(batch, oldLogp, entropy, refLogp, adv, correct);
+    }
+
+    /// <summary>One optimizer step on the sequences <paramref name="mini"/>, its gradient accumulated over
+    /// micro-batches; returns the gradient norm (the step is not taken when it is not finite).</summary>
+    double UpdateMiniBatch(optim.Optimizer optimizer, Scored scored, int[] mini, MetricAccumulator metrics)
+    {
+        using var miniScope = torch.NewDisposeScope();
+        var micro = Split(mini, _config.Actor.MicroBatches).Select(idx => torch.tensor(idx.Select(i => (long)i).ToArray())).ToList();
+        // Normalisers read masks only, so the old log-probs stand in for the not yet computed ones.
+        var norms = _loss.Normalisers(micro.Select(idx => scored.Inputs(idx, scored.OldLogp.index_select(0, idx))));
+        var bonus = _config.Actor.EntropyCoeff != 0;
+        optimizer.zero_grad();
+        foreach (var idx in micro)
+        {
+            using var microScope = torch.NewDisposeScope();
+            var (logp, ent) = SequenceScorer.Score(_model, scored.Batch.InputIds.index_select(0, idx),
+                temperature: _config.Rollout.Temperature, entropyGrad: bonus);
+            var output = _loss.EvaluateMicro(norms, scored.Inputs(idx, logp, bonus ? ent : null));
+            output.Total.backward();
+            metrics.Add(output.Metrics);
+        }
+        var norm = nn.utils.clip_grad_norm_(_model.parameters(), _config.Actor.GradClip);
+        if (double.IsFinite(norm)) optimizer.step();
+        optimizer.zero_grad();
+        return norm;
     }
 
     static IEnumerable<int[]> Split(int[] items, int parts)

@@ -1,3 +1,4 @@
+using Klear.Algorithms;
 using Klear.Host.Configuration;
 using Klear.Host.Metrics;
 using Klear.Host.Model;
@@ -55,7 +56,7 @@ public sealed class SftTrainer
         model.train();
         var (logProbs, _) = SequenceScorer.Score(model, batch.InputIds);
         var tokens = batch.ResponseMask.sum();
-        var loss = -(logProbs * batch.ResponseMask).sum() / tokens;
+        var loss = Terms.nllTokenMean(batch.ResponseMask, logProbs);
         optimizer.zero_grad();
         loss.backward();
         var gradNorm = nn.utils.clip_grad_norm_(model.parameters(), config.GradClip);
@@ -76,7 +77,7 @@ public sealed class SftTrainer
     {
         if (examples.Count == 0) throw new ArgumentException("no validation examples", nameof(examples));
         model.eval();
-        double nll = 0, tokens = 0;
+        using var nll = new MetricAccumulator();
         foreach (var chunk in examples.Chunk(config.BatchSize))
         {
             using var scope = torch.NewDisposeScope();
@@ -84,9 +85,8 @@ public sealed class SftTrainer
             var encoded = chunk.Select(Encode).ToList();
             var batch = SequenceBatch.Create(encoded.Select(e => e.Prompt).ToList(), encoded.Select(e => e.Response).ToList(), _special.Pad);
             var (logProbs, _) = SequenceScorer.Score(model, batch.InputIds);
-            nll -= (logProbs * batch.ResponseMask).sum().item<float>();
-            tokens += batch.ResponseMask.sum().item<float>();
+            nll.Add(new Dictionary<string, Metric> { ["nll"] = Metric.TokenMean(batch.ResponseMask, Terms.nll(logProbs)) });
         }
-        return nll / tokens;
+        return nll.Read()["nll"];
     }
 }

@@ -1,5 +1,6 @@
 using Klear.Host.Configuration;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Klear.Host.Checkpoints;
 using Klear.Host.Model;
 using TorchSharp.Modules;
@@ -14,12 +15,25 @@ namespace Klear.Host.Training;
 /// </summary>
 public static class TrainingCheckpoint
 {
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Converters = { new PhaseConverter() },
+    };
+
+    /// <summary>The phase as its file name ("sft", "rl"), the spelling state.json has always had.</summary>
+    sealed class PhaseConverter : JsonConverter<TrainingPhase>
+    {
+        public override TrainingPhase Read(ref Utf8JsonReader reader, Type type, JsonSerializerOptions options) =>
+            TrainingPhaseNames.Parse(reader.GetString() ?? "");
+
+        public override void Write(Utf8JsonWriter writer, TrainingPhase value, JsonSerializerOptions options) =>
+            writer.WriteStringValue(value.Name());
+    }
 
     public static string Save(string checkpointsDir, Qwen3ForCausalLM model, OptimizerHelper optimizer, CheckpointState state, RunConfig config)
     {
         Directory.CreateDirectory(checkpointsDir);
-        var name = $"{state.Phase}-step-{state.NextStep:D6}";
+        var name = $"{state.Phase.Name()}-step-{state.NextStep:D6}";
         var final = Path.Combine(checkpointsDir, name);
         var temp = Path.Combine(checkpointsDir, $".tmp-{name}-{Environment.ProcessId}");
         if (Directory.Exists(temp)) Directory.Delete(temp, true);

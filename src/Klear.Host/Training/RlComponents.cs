@@ -1,0 +1,62 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Klear.Algorithms;
+using Klear.Host.Configuration;
+using Klear.Host.Rollout;
+
+namespace Klear.Host.Training;
+
+/// <summary>
+/// What the RL phase is made of, built from the config: the objective, the loss, the advantage estimator, the LR
+/// schedule, with the batch shape and sampling settings checked. RlTrainer builds itself from this, and TrainingRun
+/// builds it before any work, so a bad RL setting fails before SFT runs or a run directory exists.
+/// </summary>
+public sealed record RlComponents(PolicyObjective Objective, Loss Loss, AdvantageEstimator Estimator, LearningRateSchedule Schedule)
+{
+    public static RlComponents Create(RunConfig config)
+    {
+        var estimator = Advantages.parse(config.Algorithm.AdvEstimator)
+            .OrThrow(_ => ConfigException.UnknownName("algorithm.adv_estimator", config.Algorithm.AdvEstimator, Advantages.names));
+        CheckBatches(config);
+        CheckSampling("rollout", new SamplingOptions
+        {
+            Temperature = config.Rollout.Temperature, TopP = config.Rollout.TopP, TopK = config.Rollout.TopK, MaxNewTokens = config.Rollout.MaxNewTokens,
+        });
+        var objective = RlLossFactory.Objective(config.Actor);
+        return new RlComponents(objective, RlLossFactory.Create(config.Actor, objective, config.Rollout.MaxNewTokens),
+            estimator, LearningRateSchedule.ForRl(config.Actor));
+    }
+
+    /// <summary>Prompts drawn per step: prompts_per_step × oversample, rounded up.</summary>
+    public static int PromptsDrawn(TrainerConfig t) => (int)Math.Ceiling(t.PromptsPerStep * t.Oversample);
+
+    static void CheckBatches(RunConfig c)
+    {
+        if (c.Rollout.N < 2) throw new ConfigException($"rollout.n must be >= 2 for group advantages, got {c.Rollout.N}");
+        if (c.Trainer.Steps < 0) throw new ConfigException($"trainer.steps must be 0 or positive, got {c.Trainer.Steps}");
+        if (c.Trainer.PromptsPerStep < 1) throw new ConfigException($"trainer.prompts_per_step must be >= 1, got {c.Trainer.PromptsPerStep}");
+        if (!(c.Trainer.Oversample >= 1) || double.IsInfinity(c.Trainer.Oversample))
+            throw new ConfigException($"trainer.oversample must be a finite number >= 1, got {c.Trainer.Oversample}");
+        if (c.Actor.MiniBatches < 1) throw new ConfigException($"actor.mini_batches must be >= 1, got {c.Actor.MiniBatches}");
+        if (c.Actor.MicroBatches < 1) throw new ConfigException($"actor.micro_batches must be >= 1, got {c.Actor.MicroBatches}");
+        // Splits need not be even (the aggregation is exact for any split), but every micro-batch of a full step must
+        // hold a rollout, or the setting silently means fewer optimizer steps than asked.
+        var full = c.Trainer.PromptsPerStep * c.Rollout.N;
+        if (c.Actor.MiniBatches * c.Actor.MicroBatches > full)
+            throw new ConfigException($"actor.mini_batches × actor.micro_batches = {c.Actor.MiniBatches * c.Actor.MicroBatches} exceeds the " +
+                                      $"rollouts of a full step (trainer.prompts_per_step × rollout.n = {full})");
+        if (!(c.Actor.GradClip > 0)) throw new ConfigException($"actor.grad_clip must be > 0, got {c.Actor.GradClip}");
+        if (!(c.Actor.WeightDecay >= 0)) throw new ConfigException($"actor.weight_decay must be >= 0, got {c.Actor.WeightDecay}");
+    }
+
+    /// <summary>Runs the sampler's own check and names the config key it came from (the option and key names match).</summary>
+    public static void CheckSampling(string section, SamplingOptions options)
+    {
+        try { options.Validate(); }
+        catch (ArgumentException e)
+        {
+            var m = Regex.Match(e.Message, @"^SamplingOptions: (\w+) (.*)$");
+            throw new ConfigException(m.Success ? $"{section}.{JsonNamingPolicy.SnakeCaseLower.ConvertName(m.Groups[1].Value)} {m.Groups[2].Value}" : $"{section}: {e.Message}");
+        }
+    }
+}
