@@ -124,6 +124,15 @@ let private bind args = ConfigBinder.Bind<RunConfig>(null, Runner.substitute pat
 
 let experimentTests =
     testList "experiment values" [
+        test "every cell on the built-in task passes the trainer's own checks (TrainingRun's constructor)" {
+            for e in Experiments.everything |> List.filter (fun e -> e.Runnable = Runnable && e.Prepare.IsEmpty) do
+                for c in Experiment.cells e |> List.filter (fun c -> c.Seed = e.Seeds.Head) do
+                    try Klear.Host.Training.TrainingRun(bind (Runner.cellArgs e c), TextWriter.Null) |> ignore
+                    with ex -> failtestf "%s/%s: %s" e.Name (Cell.id c) ex.Message
+                match e.Kind with
+                | RlFrom r -> Klear.Host.Training.TrainingRun(bind (Runner.sftArgs r 1L), TextWriter.Null) |> ignore
+                | SftOnly -> ()
+        }
         test "code-reward's files resolve into the work folder" {
             let c = bind (Runner.cellArgs Experiments.codeReward { Experiment = "code-reward"; Arm = "hard"; Seed = 1L })
             Expect.equal c.Data.ValFiles "/w/data/synthetic-code/val.jsonl" "{data} = WORK/data"
