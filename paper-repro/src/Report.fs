@@ -97,6 +97,17 @@ let comparisonsTable (s: ExperimentSummary) =
         sb.AppendLine(sprintf "| %s beats %s | %s | %s | %s | **%s** |" c.Comparison.Treatment c.Comparison.Baseline diffs m i (Verdict.name c.Verdict)) |> ignore
     sb.ToString()
 
+/// The other metrics (clip fractions, GPPO's preserved-gradient share, training reward, ...) per arm.
+let secondaryTable (s: ExperimentSummary) =
+    let e = s.Experiment
+    let sb = StringBuilder()
+    sb.AppendLine("Other metrics (mean ± sd over seeds):").AppendLine() |> ignore
+    sb.AppendLine("| metric | " + String.Join(" | ", e.Arms |> List.map _.Name) + " |") |> ignore
+    sb.AppendLine("|---|" + String.replicate e.Arms.Length "---|") |> ignore
+    for m, arms in s.Secondary do
+        sb.AppendLine(sprintf "| %s | %s |" m.Label (String.Join(" | ", arms |> List.map meanSd))) |> ignore
+    sb.ToString()
+
 let tableMd (s: ExperimentSummary) =
     let e = s.Experiment
     let sb = StringBuilder()
@@ -120,12 +131,7 @@ let tableMd (s: ExperimentSummary) =
     line ""
     sb.Append(comparisonsTable s) |> ignore
     line ""
-    line "Other metrics (mean ± sd over seeds):"
-    line ""
-    line ("| metric | " + String.Join(" | ", e.Arms |> List.map _.Name) + " |")
-    line ("|---|" + String.replicate e.Arms.Length "---|")
-    for m, arms in s.Secondary do
-        line (sprintf "| %s | %s |" m.Label (String.Join(" | ", arms |> List.map meanSd)))
+    sb.Append(secondaryTable s) |> ignore
     line ""
     line "The paper's numbers:"
     line ""
@@ -193,6 +199,8 @@ let resultsMd (experiments: Experiment list) (summaries: Map<string, ExperimentS
             for a in s.Primary do line (sprintf "| %s | %s | %s | %s |" a.Arm.Name (paperValue a.Arm) (meanSd a) (seedsText a))
             line ""
             sb.Append(comparisonsTable s) |> ignore
+            line ""
+            sb.Append(secondaryTable s) |> ignore
             line ""
             line (sprintf "![%s](%s/chart.png)" e.Name e.Name)
             line ""

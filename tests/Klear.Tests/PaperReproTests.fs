@@ -107,6 +107,19 @@ let verdictTests =
             Expect.equal s.Comparisons.Head.Verdict Inconclusive "no interval from one pair"
             Expect.equal (s.Primary |> List.map (fun a -> a.Values)) [ [ 1L, 0.9 ]; [ 1L, 0.1 ] ] "values per arm"
         }
+        test "a learning curve is the mean and sd over seeds per step, starting from the evaluation after SFT" {
+            let s = constructed [ 0.6; 0.8 ] [ 0.5; 0.5 ]
+            let start = { Phase = "eval-sft"; Step = 0L; Values = Map.ofList [ "val/avg@4", 0.1 ] }
+            let cells = s.Cells |> List.filter (fun c -> c.Cell.Arm = "t") |> List.map (fun c -> { c with Rows = start :: c.Rows })
+            let pts = Chart.curve { Experiments.heldOutFinal with Reduce = Final } cells
+            Expect.equal (pts |> List.map (fun (step, _, _) -> step)) [ 0L; 10L; 20L ] "steps, SFT first"
+            let _, m20, sd20 = pts.[2]
+            Expect.floatClose close m20 0.7 "mean of 0.6 and 0.8"
+            Expect.floatClose close sd20 (sqrt 0.02) "sd of 0.6 and 0.8"
+            let _, m0, sd0 = pts.[0]
+            Expect.floatClose close m0 0.1 "the shared start"
+            Expect.floatClose close sd0 0.0 "no spread at the start"
+        }
         test "the table shows the paper's and our numbers and the interval" {
             let md = Report.tableMd (constructed [ 0.5; 0.6; 0.7 ] [ 0.4; 0.5; 0.55 ])
             Expect.stringContains md "0.6000 ± 0.1000" "treatment mean ± sd"
