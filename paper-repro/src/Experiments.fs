@@ -20,7 +20,7 @@ let clipFrac = metric "pg_clipfrac, run mean" "rl" "actor/pg_clipfrac" (MeanOfLa
 let clipFracLower = metric "pg_clipfrac_lower, run mean" "rl" "actor/pg_clipfrac_lower" (MeanOfLast 100000)
 let preservedShare = metric "GPPO preserved-gradient share, run mean" "rl" "actor/gppo_preserved_grad_share" (MeanOfLast 100000)
 let sftLoss = { metric "SFT loss" "sft" "sft/loss" Final with Direction = LowerIsBetter }
-let sftValLoss = { metric "SFT validation loss" "sft" "sft/val_loss" Final with Direction = LowerIsBetter }
+let sftValLoss = { metric "SFT validation loss (on the arm's own teachers)" "sft" "sft/val_loss" Final with Direction = LowerIsBetter }
 
 let private rlCurves =
     [ metric "held-out avg@4" "eval-rl" "val/avg@4" Final

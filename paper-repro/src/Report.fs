@@ -80,7 +80,7 @@ let private seedsText (a: ArmStats) =
 
 let private paperValue (a: Arm) =
     match a.Paper with
-    | Some p -> p.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
+    | Some p -> p.ToString((if abs p >= 1.0 then "0.00" else "0.000"), Globalization.CultureInfo.InvariantCulture)
     | None -> "–"
 
 /// The comparisons as markdown rows: paired difference mean, 95% interval, verdict.
