@@ -66,6 +66,13 @@ let readCell (dir: string) : CellResult =
       WallSeconds = o["wall_seconds"].GetValue<float>()
       Quick = o["quick"].GetValue<bool>() }
 
+/// The SFT run a stored RL cell started from.
+let readStartedFrom (dir: string) =
+    let o = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, CellFile))).AsObject()
+    match o["started_from"] with
+    | null -> None
+    | v -> Some(v.GetValue<string>())
+
 /// The `klear train` overrides a stored cell ran with.
 let readArguments (dir: string) =
     let o = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, CellFile))).AsObject()

@@ -219,6 +219,12 @@ let cellArgs (e: Experiment) (c: Cell) =
 
 let private workDir (s: Settings) (c: Cell) = Path.Combine(s.Work, "cells", c.Experiment, Cell.id c)
 
+/// The SFT run an RL cell starts from, as "recipe-HASH__sSEED" (an edited recipe is another start).
+let startedFrom (e: Experiment) (c: Cell) =
+    match e.Kind with
+    | RlFrom r -> Some(sprintf "%s-%s__s%d" r.Name (hash r.Overrides) c.Seed)
+    | SftOnly -> None
+
 /// Copies the run's small files into results/NAME/cells/ARM__sSEED/ (via a temporary folder renamed into place).
 let private store (s: Settings) (e: Experiment) (c: Cell) (runDir: string) =
     let final = Results.cellDir s.Results c
@@ -233,19 +239,18 @@ let private store (s: Settings) (e: Experiment) (c: Cell) (runDir: string) =
         { Cell = c
           GitCommit = s.GitCommit
           WallSeconds = seconds
-          StartedFrom =
-            match e.Kind with
-            | RlFrom r -> Some(sprintf "%s-%s__s%d" r.Name (hash r.Overrides) c.Seed)
-            | SftOnly -> None
+          StartedFrom = startedFrom e c
           Arguments = cellArgs e c
           Quick = s.Quick }
     if Directory.Exists final then Directory.Delete(final, true)
     Directory.Move(temp, final)
 
-/// A stored cell is current when it ran with the arguments the experiment gives it now.
+/// A stored cell is current when it ran with the arguments the experiment gives it now, from the same SFT run.
 let private current (s: Settings) (e: Experiment) (c: Cell) =
     let dir = Results.cellDir s.Results c
-    File.Exists(Path.Combine(dir, Results.CellFile)) && Results.readArguments dir = cellArgs e c
+    File.Exists(Path.Combine(dir, Results.CellFile))
+    && Results.readArguments dir = cellArgs e c
+    && Results.readStartedFrom dir = startedFrom e c
 
 let private runCell (s: Settings) (e: Experiment, c: Cell) =
     let name = sprintf "%s/%s" e.Name (Cell.id c)
@@ -262,7 +267,14 @@ let private runCell (s: Settings) (e: Experiment, c: Cell) =
         match extra with
         | Error msg -> fail Started msg
         | Ok extra ->
-            match complete s (workDir s c) (cellArgs e c @ extra) with
+            // A run left by an earlier version of the experiment is not this cell's: start over.
+            let dir = workDir s c
+            let key = String.concat "\n" (cellArgs e c @ Option.toList (startedFrom e c))
+            let keyFile = Path.Combine(dir, "cell.key")
+            if Directory.Exists dir && not (File.Exists keyFile && File.ReadAllText keyFile = key) then Directory.Delete(dir, true)
+            Directory.CreateDirectory dir |> ignore
+            File.WriteAllText(keyFile, key)
+            match complete s dir (cellArgs e c @ extra) with
             | Ok(runDir, action) ->
                 store s e c runDir
                 { Name = name; Action = action; Error = None }

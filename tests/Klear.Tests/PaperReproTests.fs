@@ -273,6 +273,11 @@ let pipelineTests =
             let collected = Runner.run s [ e ]
             Expect.equal (actions collected |> List.map (fun (n, a, _) -> n, a))
                 [ "sft quickstart seed 1", Runner.Cached; "zero-adv-filter/filter__s1", Runner.Collected; "zero-adv-filter/no-filter__s1", Runner.Cached ] "collected"
+
+            // An edited experiment is another experiment: a changed SFT recipe re-runs SFT and every cell built on it.
+            let edited = { e with Kind = match e.Kind with RlFrom r -> RlFrom { r with Overrides = r.Overrides @ [ "sft.lr=1e-3" ] } | k -> k }
+            Expect.equal (Runner.run s [ edited ] |> List.map (fun o -> o.Name, o.Action))
+                [ "sft quickstart seed 1", Runner.Started; "zero-adv-filter/filter__s1", Runner.Started; "zero-adv-filter/no-filter__s1", Runner.Started ] "stale cells run again"
             Directory.Delete(root, true)
         }
         test "code-reward --quick: its data is written once, {data} resolves at launch and stays a placeholder in the results" {
