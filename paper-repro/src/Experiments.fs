@@ -130,7 +130,7 @@ let sftAlpha =
           arm "alpha-0.2" [ "actor.sft_loss_coef=0.2" ] (Some 78.44) ]
       Seeds = seeds 3
       Primary = heldOutFinal
-      Secondary = [ heldOutPeak; heldOutGreedy; trainReward; clipFrac ]
+      Secondary = [ heldOutPeak; heldOutGreedy; trainReward; clipFrac; clipFracLower; preservedShare ]
       Comparisons =
         [ { Treatment = "alpha-0.1"; Baseline = "alpha-0" }
           { Treatment = "alpha-0.1"; Baseline = "alpha-0.05" }
@@ -162,7 +162,7 @@ let zeroAdvFilter =
           arm "no-filter" [ "algorithm.filter_zero_adv_groups=false" ] (Some 0.800) ]
       Seeds = seeds 3
       Primary = heldOutFinal
-      Secondary = [ heldOutPeak; heldOutGreedy; trainReward; clipFrac ]
+      Secondary = [ heldOutPeak; heldOutGreedy; trainReward; clipFrac; clipFracLower; preservedShare ]
       Comparisons = [ { Treatment = "filter"; Baseline = "no-filter" } ]
       Rule = rule
       Regime =
@@ -218,7 +218,7 @@ let codeReward =
           arm "hard" [ "reward.code_mode=hard" ] (Some 0.592) ]
       Seeds = seeds 3
       Primary = heldOutPeak
-      Secondary = [ heldOutFinal; trainReward; afterSft; clipFrac ]
+      Secondary = [ heldOutFinal; trainReward; afterSft; clipFrac; clipFracLower; preservedShare ]
       Comparisons = [ { Treatment = "soft"; Baseline = "hard" } ]
       Rule = rule
       Regime = codeRegimeNote + " The paper's training-reward claim is reported (training reward, last 10 steps), not tested."
