@@ -17,12 +17,17 @@ public sealed record MachineInfo(string Cpu, string Isa, int Threads, string Tor
     public static string VectorIsa() =>
         Avx512F.IsSupported ? "avx512" : Avx2.IsSupported ? "avx2" : Avx.IsSupported ? "avx" : System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
 
+    /// <summary>The model name with its family and model numbers: "AMD EPYC" alone names several generations.</summary>
     static string CpuModel()
     {
         const string cpuinfo = "/proc/cpuinfo";
         if (!File.Exists(cpuinfo)) return "unknown";
-        var line = File.ReadLines(cpuinfo).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-        return line is null ? "unknown" : line[(line.IndexOf(':') + 1)..].Trim();
+        var fields = File.ReadLines(cpuinfo).TakeWhile(l => l.Length > 0)   // the first processor's block
+            .Select(l => l.Split(':', 2)).Where(kv => kv.Length == 2)
+            .GroupBy(kv => kv[0].Trim()).ToDictionary(g => g.Key, g => g.First()[1].Trim());
+        var name = fields.GetValueOrDefault("model name", "unknown");
+        return fields.TryGetValue("cpu family", out var family) && fields.TryGetValue("model", out var model)
+            ? $"{name} (family {family}, model {model})" : name;
     }
 
     public JsonObject ToJson() => new() { ["cpu"] = Cpu, ["isa"] = Isa, ["threads"] = Threads, ["torch"] = Torch };
