@@ -107,6 +107,12 @@ let verdictTests =
             Expect.equal s.Comparisons.Head.Verdict Inconclusive "no interval from one pair"
             Expect.equal (s.Primary |> List.map (fun a -> a.Values)) [ [ 1L, 0.9 ]; [ 1L, 0.1 ] ] "values per arm"
         }
+        test "gain over start: the last held-out row minus the evaluation after SFT" {
+            let c = (constructed [ 0.45 ] [ 0.4 ]).Cells.Head
+            let c = { c with Rows = { Phase = "eval-sft"; Step = 0L; Values = Map.ofList [ "val/avg@4", 0.3 ] } :: c.Rows }
+            Expect.floatClose close (Results.value Experiments.regime.Primary c).Value 0.15 "0.45 - 0.3"
+            Expect.equal (Results.value Experiments.regime.Primary { c with Rows = List.tail c.Rows }) None "no start, no gain"
+        }
         test "a learning curve is the mean and sd over seeds per step, starting from the evaluation after SFT" {
             let s = constructed [ 0.6; 0.8 ] [ 0.5; 0.5 ]
             let start = { Phase = "eval-sft"; Step = 0L; Values = Map.ofList [ "val/avg@4", 0.1 ] }
