@@ -1,5 +1,6 @@
-/// Learning curves per arm (mean over seeds with a ±1 sd band), one panel per curve metric, as self-contained HTML
-/// (plotly.js inlined) and, when Debian's chromium is there, a PNG.
+/// Learning curves per arm (mean over seeds with a ±1 sd band), one panel per curve metric, as HTML that loads the one
+/// plotly.js copy beside the results (works offline; inlining it would add 3.6 MB per experiment to the repository)
+/// and, when Debian's chromium is there, a PNG.
 module PaperRepro.Chart
 
 open System
@@ -67,10 +68,24 @@ let private fixIds (name: string) (html: string) =
     let html = Regex.Replace(html, "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "chart-" + name)
     Regex.Replace(html, "renderPlotly_[0-9a-fA-F]{32}", "renderPlotly_chart")
 
+/// The file name of the shared plotly.js, written once into the results folder; each chart.html is one level below it.
+let plotlyJs = "plotly.min.js"
+
+/// Writes Plotly.NET's own bundled plotly.js (and its licence) into the results folder, if it is not there already.
+let writePlotlyJs (resultsDir: string) =
+    let assembly = typeof<GenericChart>.Assembly
+    for suffix, target in [ ".min.js", plotlyJs; ".min.js.LICENSE.txt", plotlyJs + ".LICENSE.txt" ] do
+        let resource = assembly.GetManifestResourceNames() |> Array.find (fun n -> n.StartsWith "Plotly.NET.plotly-" && n.EndsWith suffix)
+        let path = Path.Combine(resultsDir, target)
+        if not (File.Exists path) then
+            use source = assembly.GetManifestResourceStream resource
+            use file = File.Create path
+            source.CopyTo file
+
 let saveHtml (path: string) (e: Experiment) (chart: GenericChart) =
     let html =
         chart
-        |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
+        |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.CDN("../" + plotlyJs)))
         |> GenericChart.toEmbeddedHTML
     File.WriteAllText(path, fixIds e.Name html)
 

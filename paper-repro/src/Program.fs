@@ -146,7 +146,7 @@ let runCommand (r: ParseResults<RunArgs>) =
             Console.WriteLine(sprintf "done in %.0f s: %d ran or collected, %d cached, %d failed; report: %s" clock.Elapsed.TotalSeconds
                                   (outcomes |> List.filter (fun o -> o.Error.IsNone && o.Action <> Runner.Cached) |> List.length)
                                   (outcomes |> List.filter (fun o -> o.Action = Runner.Cached) |> List.length) failed.Length
-                                  (Path.Combine(results, "RESULTS.md")))
+                                  (Report.resultsMdPath results))
             if failed.IsEmpty then 0 else 1
 
 let reportCommand (r: ParseResults<ReportArgs>) =
@@ -155,7 +155,7 @@ let reportCommand (r: ParseResults<ReportArgs>) =
     else
         let png = not (r.Contains ReportArgs.No_Png) && pngAvailable Console.Out
         let summaries = Report.writeAll results png Console.Out Experiments.everything
-        Console.WriteLine(sprintf "rebuilt %d experiment(s) and %s" summaries.Count (Path.Combine(results, "RESULTS.md")))
+        Console.WriteLine(sprintf "rebuilt %d experiment(s) and %s" summaries.Count (Report.resultsMdPath results))
         0
 
 /// The whole CLI; usage errors exit 2 with Argu's message.

@@ -160,7 +160,8 @@ let writeExperiment (resultsDir: string) (png: bool) (log: TextWriter) (e: Exper
             with ex -> log.WriteLine(sprintf "%s: chart.png not written (%s)" e.Name ex.Message)
         Some s
 
-let resultsMd (experiments: Experiment list) (summaries: Map<string, ExperimentSummary>) =
+/// RESULTS.md; `linkTo` is the results folder as seen from RESULTS.md's own folder ("results/" or "").
+let resultsMd (linkTo: string) (experiments: Experiment list) (summaries: Map<string, ExperimentSummary>) =
     let sb = StringBuilder()
     let line (t: string) = sb.AppendLine t |> ignore
     line "# Klear-Reasoner's ablations at small scale"
@@ -202,15 +203,27 @@ let resultsMd (experiments: Experiment list) (summaries: Map<string, ExperimentS
             line ""
             sb.Append(secondaryTable s) |> ignore
             line ""
-            line (sprintf "![%s](%s/chart.png)" e.Name e.Name)
+            line (sprintf "![%s](%s%s/chart.png)" e.Name linkTo e.Name)
             line ""
-            line (sprintf "Details: [table](%s/table.md), [interactive chart](%s/chart.html), [summary.json](%s/summary.json)." e.Name e.Name e.Name)
+            let dir = linkTo + e.Name
+            line (sprintf "Details: [table](%s/table.md), [interactive chart](%s/chart.html), [summary.json](%s/summary.json)." dir dir dir)
     sb.ToString()
 
-/// Rebuilds every experiment's files and RESULTS.md in `resultsDir`.
+/// Where RESULTS.md goes: paper-repro/RESULTS.md for the default results folder paper-repro/results, else inside the
+/// results folder given.
+let resultsMdPath (resultsDir: string) =
+    let full = Path.GetFullPath resultsDir
+    let parent = Path.GetDirectoryName full
+    if Path.GetFileName full = "results" && File.Exists(Path.Combine(parent, "PaperRepro.fsproj")) then Path.Combine(parent, "RESULTS.md")
+    else Path.Combine(full, "RESULTS.md")
+
+/// Rebuilds every experiment's files in `resultsDir`, and RESULTS.md (resultsMdPath).
 let writeAll (resultsDir: string) (png: bool) (log: TextWriter) (experiments: Experiment list) =
     Directory.CreateDirectory resultsDir |> ignore
+    Chart.writePlotlyJs resultsDir
     let summaries =
         experiments |> List.choose (fun e -> writeExperiment resultsDir png log e |> Option.map (fun s -> e.Name, s)) |> Map.ofList
-    File.WriteAllText(Path.Combine(resultsDir, "RESULTS.md"), resultsMd experiments summaries)
+    let md = resultsMdPath resultsDir
+    let linkTo = Path.GetRelativePath(Path.GetDirectoryName md, Path.GetFullPath resultsDir) |> fun r -> if r = "." then "" else r + "/"
+    File.WriteAllText(md, resultsMd linkTo experiments summaries)
     summaries
