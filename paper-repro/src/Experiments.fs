@@ -48,7 +48,10 @@ let private rlRegimeNote =
     + "80 steps × 32 prompts × 8 samples, evaluation every 10 steps on 400 held-out problems. Rule for the regime "
     + "(fixed before any comparison): on calibration seed 0, the highest lr at which the baseline still improves "
     + "held-out accuracy, with enough mini-batches that a few percent or more of tokens leave the clip range; the "
-    + "values here are that search's starting point until it has run. Clip fractions and GPPO's preserved-gradient "
+    + "values here are that search's starting point until it has run. Precisely (fixed on 2026-12-01 before the "
+    + "calibration's results were seen): among the regime arms with a held-out avg@4 gain over SFT > 0 and a mean "
+    + "actor/pg_clipfrac + actor/pg_clipfrac_lower over the RL steps ≥ 0.01, take the highest lr, then the larger "
+    + "mini-batch count; if no arm clips that much, the highest gaining lr with 4 mini-batches. Clip fractions and GPPO's preserved-gradient "
     + "share are reported per arm so a reader can see whether the compared variable acted at all."
 
 let private rule = { Confidence = 0.95 }
