@@ -29,7 +29,7 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
 
         // Requests are (problem, sample) pairs; a batch mixes them freely because each has its own seed.
         var requests = Enumerable.Range(0, n).SelectMany(i => Enumerable.Range(0, k).Select(j => (i, j))).ToList();
-        var sampling = Options(config.Temperature, config.TopP, config.TopK);
+        var sampling = SamplingSettings.Of(config, _special.Eos, _special.Pad);
         foreach (var chunk in requests.Chunk(Math.Max(1, config.BatchSize)))
         {
             var result = sampler.Generate(chunk.Select(r => prompts[r.i]).ToList(), sampling,
@@ -39,7 +39,7 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
         if (greedy is not null)
             foreach (var chunk in Enumerable.Range(0, n).Chunk(Math.Max(1, config.BatchSize)))
             {
-                var result = sampler.Generate(chunk.Select(i => prompts[i]).ToList(), Options(0, 1, 0));
+                var result = sampler.Generate(chunk.Select(i => prompts[i]).ToList(), SamplingSettings.Greedy(sampling));
                 for (int c = 0; c < chunk.Length; c++) greedy[chunk[c]] = result.Tokens[c];
             }
 
@@ -61,12 +61,6 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
     }
 
     string Decode(int[] ids) => tokenizer.Decode(ids.Where(t => t != _special.Eos && t != _special.Pad).ToArray());
-
-    SamplingOptions Options(double temperature, double topP, int topK) => new()
-    {
-        Temperature = temperature, TopP = topP, TopK = topK, MaxNewTokens = config.MaxNewTokens,
-        StopTokenIds = [_special.Eos], PadTokenId = _special.Pad,
-    };
 
     /// <summary>Per-problem results as JSON Lines.</summary>
     public static void Save(string path, IEnumerable<ProblemResult> results)

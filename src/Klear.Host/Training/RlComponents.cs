@@ -18,10 +18,7 @@ public sealed record RlComponents(PolicyObjective Objective, Loss Loss, Advantag
         var estimator = Advantages.parse(config.Algorithm.AdvEstimator)
             .OrThrow(_ => ConfigException.UnknownName("algorithm.adv_estimator", config.Algorithm.AdvEstimator, Advantages.names));
         CheckBatches(config);
-        CheckSampling("rollout", new SamplingOptions
-        {
-            Temperature = config.Rollout.Temperature, TopP = config.Rollout.TopP, TopK = config.Rollout.TopK, MaxNewTokens = config.Rollout.MaxNewTokens,
-        });
+        CheckSampling("rollout", SamplingSettings.Of(config.Rollout));
         var objective = RlLossFactory.Objective(config.Actor);
         return new RlComponents(objective, RlLossFactory.Create(config.Actor, objective, config.Rollout.MaxNewTokens),
             estimator, LearningRateSchedule.ForRl(config.Actor));

@@ -92,11 +92,7 @@ public sealed class RlTrainer
         var requests = Enumerable.Range(0, count).Select(k => promptIds[k / n]).ToList();
         var seeds = Enumerable.Range(0, count).Select(k => SeedSequence.Derive(cfg.Seed, "rollout", (long)step * count + k)).ToList();
         _model.eval();
-        return new Sampler(_model).Generate(requests, new SamplingOptions
-        {
-            Temperature = cfg.Rollout.Temperature, TopP = cfg.Rollout.TopP, TopK = cfg.Rollout.TopK,
-            MaxNewTokens = cfg.Rollout.MaxNewTokens, StopTokenIds = [_special.Eos], PadTokenId = _special.Pad,
-        }, seeds);
+        return new Sampler(_model).Generate(requests, SamplingSettings.Of(cfg.Rollout, _special.Eos, _special.Pad), seeds);
     }
 
     /// <summary>The reward of every rollout (rollout k answers prompt k / n), scored in parallel.</summary>

@@ -67,10 +67,7 @@ public sealed class TrainingRun
     {
         if (e.K < 1) throw new ConfigException($"eval.k must be >= 1, got {e.K}");
         if (e.BatchSize < 1) throw new ConfigException($"eval.batch_size must be >= 1, got {e.BatchSize}");
-        RlComponents.CheckSampling("eval", new Rollout.SamplingOptions
-        {
-            Temperature = e.Temperature, TopP = e.TopP, TopK = e.TopK, MaxNewTokens = e.MaxNewTokens,
-        });
+        RlComponents.CheckSampling("eval", Rollout.SamplingSettings.Of(e));
     }
 
     public JsonObject Run(RunDirectory dir)
