@@ -36,6 +36,6 @@ public sealed class KlearHelp(IReadOnlyList<KlearCommand> commands) : Synchronou
         output.WriteLine($"  {"-h, --help".PadRight(width)}Show help and usage information");
         output.WriteLine($"  {"--version".PadRight(width)}Show version information");
         output.WriteLine();
-        output.WriteLine("'klear <command> --help' lists a command's options; config keys are listed in README.md.");
+        output.WriteLine("'klear <command> --help' lists a command's options; 'klear config show' lists every config key with its default and help.");
     }
 }
