@@ -222,4 +222,89 @@ module Nb =
                 register "text/plain" (fun (t: Table) w -> w.Write(tableText t))
         with e -> eprintfn "notebook formatters not registered: %s" e.Message
 
+/// Run directories of `klear train` / `klear quickstart`: running one, reading what it wrote.
+module Runs =
+    open System.Text.Json
+
+    /// One line of metrics.jsonl: its phase (sft, rl, eval-sft, eval-rl), step and every numeric value.
+    type MetricRow = { Phase: string; Step: int; Values: Map<string, float> }
+
+    /// One problem of an eval/*.jsonl file.
+    type EvalRow =
+        { Id: string; Prompt: string; GroundTruth: string; Accuracy: float; GreedyCorrect: bool
+          GreedyResponse: string; Responses: string list; Correct: bool list }
+
+    /// Where the notebooks put their runs (gitignored: `runs/` anywhere is).
+    let dir = Path.Combine(Nb.notebooks, "runs")
+
+    let metrics (run: string) =
+        File.ReadLines(Path.Combine(run, "metrics.jsonl"))
+        |> Seq.filter (fun l -> l.Trim() <> "")
+        |> Seq.map (fun l ->
+            let r = JsonDocument.Parse(l).RootElement
+            { Phase = r.GetProperty("phase").GetString()
+              Step = r.GetProperty("step").GetInt32()
+              Values =
+                r.EnumerateObject()
+                |> Seq.filter (fun p -> p.Value.ValueKind = JsonValueKind.Number && p.Name <> "step")
+                |> Seq.map (fun p -> p.Name, p.Value.GetDouble())
+                |> Map.ofSeq })
+        |> List.ofSeq
+
+    let evalFile (path: string) =
+        File.ReadLines path
+        |> Seq.filter (fun l -> l.Trim() <> "")
+        |> Seq.map (fun l ->
+            let r = JsonDocument.Parse(l).RootElement
+            let strs (n: string) = [ for x in r.GetProperty(n).EnumerateArray() -> x.GetString() ]
+            { Id = r.GetProperty("id").GetString(); Prompt = r.GetProperty("prompt").GetString()
+              GroundTruth = r.GetProperty("ground_truth").GetString(); Accuracy = r.GetProperty("accuracy").GetDouble()
+              GreedyCorrect = r.GetProperty("greedy_correct").GetBoolean(); GreedyResponse = r.GetProperty("greedy_response").GetString()
+              Responses = strs "responses"; Correct = [ for x in r.GetProperty("correct").EnumerateArray() -> x.GetBoolean() ] })
+        |> List.ofSeq
+
+    /// The eval files of a run in step order (sft first, then rl), as (file name, rows).
+    let evals (run: string) =
+        Directory.GetFiles(Path.Combine(run, "eval"), "*.jsonl")
+        |> Array.sortBy (fun f -> (if Path.GetFileName(f).StartsWith "sft" then 0 else 1), f)
+        |> Array.map (fun f -> Path.GetFileNameWithoutExtension f, evalFile f)
+        |> List.ofArray
+
+    let report (run: string) = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "report.json"))).RootElement
+
+    /// Runs `klear train` with key=value overrides into `outputDir`, printing its progress lines; returns the run
+    /// directory it reports.
+    let train (outputDir: string) (overrides: string list) =
+        Directory.CreateDirectory outputDir |> ignore
+        let psi = Diagnostics.ProcessStartInfo(Nb.klear, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+        psi.ArgumentList.Add "train"
+        psi.ArgumentList.Add $"output_dir={outputDir}"
+        for o in overrides do psi.ArgumentList.Add o
+        let sw = Diagnostics.Stopwatch.StartNew()
+        use p = Diagnostics.Process.Start psi
+        let err = p.StandardError.ReadToEndAsync()
+        let lines = ResizeArray()
+        let mutable line = p.StandardOutput.ReadLine()
+        while not (isNull line) do
+            lines.Add line
+            line <- p.StandardOutput.ReadLine()
+        p.WaitForExit()
+        let runDir = lines |> Seq.tryPick (fun l -> if l.StartsWith "run directory: " then Some(l.Substring 15) else None)
+        if p.ExitCode <> 0 || runDir.IsNone then
+            let shown = String.concat "\n" (Seq.truncate 40 lines)
+            failwith $"klear train failed (exit {p.ExitCode}): {err.Result} {shown}"
+        // The progress lines (the report JSON that follows is read from report.json instead).
+        lines |> Seq.takeWhile (fun l -> not (l.StartsWith "{")) |> Seq.iter (printfn "%s")
+        printfn "klear train finished in %.0f s" sw.Elapsed.TotalSeconds
+        runDir.Value
+
+    /// The newest run directory (one with a report.json) under the given folders, if any.
+    let latest (folders: string list) =
+        folders
+        |> List.filter Directory.Exists
+        |> List.collect (fun f -> Directory.GetDirectories f |> List.ofArray)
+        |> List.filter (fun d -> File.Exists(Path.Combine(d, "report.json")))
+        |> List.sortByDescending (fun d -> File.GetLastWriteTimeUtc(Path.Combine(d, "report.json")))
+        |> List.tryHead
+
 printfn "Klear loaded from %s (TorchSharp %s)" Nb.bin (typeof<TorchSharp.torch>.Assembly.GetName().Version.ToString())
