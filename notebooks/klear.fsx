@@ -302,7 +302,8 @@ module Runs =
     let latest (folders: string list) =
         folders
         |> List.filter Directory.Exists
-        |> List.collect (fun f -> Directory.GetDirectories f |> List.ofArray)
+        // A run directory sits in the folder or one level down (notebooks/runs/<notebook>/<run>).
+        |> List.collect (fun f -> [ for d in Directory.GetDirectories f do yield d; yield! Directory.GetDirectories d ])
         |> List.filter (fun d -> File.Exists(Path.Combine(d, "report.json")))
         |> List.sortByDescending (fun d -> File.GetLastWriteTimeUtc(Path.Combine(d, "report.json")))
         |> List.tryHead
