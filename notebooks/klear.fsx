@@ -101,7 +101,7 @@ module Nb =
             let x0, x1 = Array.min xs, Array.max xs
             let y0, y1 =
                 let a, b = Array.min ys, Array.max ys
-                let pad = max ((b - a) * 0.06) 0.05
+                let pad = if b > a then (b - a) * 0.06 else max (abs b * 0.1) 0.05
                 a - pad, b + pad
             let px x = ox + ml + (x - x0) / (max (x1 - x0) 1e-9) * (w - ml - mr)
             let py y = mt + (y1 - y) / (max (y1 - y0) 1e-9) * (h - mt - mb)
@@ -112,7 +112,7 @@ module Nb =
             text (ox + w / 2.0) 14.0 "middle" p.Title "font-size=\"12\" font-weight=\"bold\""
             for t in ticks y0 y1 do
                 line (px x0) (py t) (px x1) (py t) "stroke=\"#eee\""
-                text (ox + ml - 4.0) (py t + 3.0) "end" (f t) ""
+                text (ox + ml - 4.0) (py t + 3.0) "end" (t.ToString("0.#####", Globalization.CultureInfo.InvariantCulture)) ""
             for t in ticks x0 x1 do
                 text (px t) (h - mb + 12.0) "middle" (f t) ""
             line (px x0) (py y0) (px x1) (py y0) "stroke=\"#888\""
