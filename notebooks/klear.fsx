@@ -160,19 +160,23 @@ module Nb =
         let charts =
             panels
             |> List.map (fun p ->
-                let lines = p.Series |> List.map (fun s -> Chart.Line(s.X, s.Y, Name = s.Name))
-                let shapes =
-                    p.VLines
-                    |> List.map (fun m ->
-                        LayoutObjects.Shape.init (
-                            ShapeType = StyleParam.ShapeType.Line, X0 = m.At, X1 = m.At, Y0 = 0.0, Y1 = 1.0,
-                            Yref = "paper", Line = Line.init (Dash = StyleParam.DrawingStyle.Dash, Color = Color.fromString "grey")))
-                Chart.combine lines
+                Chart.combine (p.Series |> List.map (fun s -> Chart.Line(s.X, s.Y, Name = s.Name)))
                 |> Chart.withXAxisStyle (TitleText = p.XLabel)
-                |> Chart.withYAxisStyle (TitleText = p.YLabel)
-                |> Chart.withShapes shapes
-                |> Chart.withTitle p.Title)
+                |> Chart.withYAxisStyle (TitleText = p.YLabel))
+        // The markers go on the grid, one set per subplot's axes (x, x2, ...): shapes of a panel would be dropped.
+        let shapes =
+            panels
+            |> List.mapi (fun i p ->
+                let axis = if i = 0 then "x" else $"x{i + 1}"
+                p.VLines
+                |> List.map (fun m ->
+                    LayoutObjects.Shape.init (
+                        ShapeType = StyleParam.ShapeType.Line, X0 = m.At, X1 = m.At, Y0 = 0.0, Y1 = 1.0, Xref = axis,
+                        Yref = "paper", Line = Line.init (Dash = StyleParam.DrawingStyle.Dash, Color = Color.fromString "grey"))))
+            |> List.concat
         Chart.Grid(1, panels.Length) charts
+        |> Chart.withShapes shapes
+        |> Chart.withTitle (panels |> List.map (fun p -> p.Title) |> String.concat "   |   ")
 
     /// Shows the panels: the SVG in the notebook, the interactive chart saved to notebooks/charts/<name>.html.
     let chart (name: string) (panels: Panel list) =
