@@ -189,6 +189,10 @@ module Nb =
         File.WriteAllText(html, GenericChart.toEmbeddedHTML c)
         { Svg = svgOf panels; Html = Some html }
 
+    /// A PNG file shown in the notebook as an image/png output (base64, as notebooks store images).
+    type Png = { Path: string; Base64: string }
+    let png (path: string) = { Path = path; Base64 = Convert.ToBase64String(File.ReadAllBytes path) }
+
     /// An HTML table from a header and rows (rendered in the notebook output).
     type Table = { Header: string list; Rows: string list list }
     let table header rows = { Header = header; Rows = rows }
@@ -222,6 +226,10 @@ module Nb =
                 formatter.GetMethod("SetPreferredMimeTypesFor").Invoke(null, [| box typeof<Svg>; box [| "image/svg+xml" |] |])
                 |> ignore
                 register "text/plain" (fun (s: Svg) w -> w.Write(match s.Html with Some p -> $"interactive chart: {p}" | None -> "chart"))
+                register "image/png" (fun (p: Png) w -> w.Write p.Base64)
+                formatter.GetMethod("SetPreferredMimeTypesFor").Invoke(null, [| box typeof<Png>; box [| "image/png" |] |])
+                |> ignore
+                register "text/plain" (fun (p: Png) w -> w.Write $"image: {p.Path}")
                 register "text/html" (fun (t: Table) w -> w.Write(tableHtml t))
                 register "text/plain" (fun (t: Table) w -> w.Write(tableText t))
         with e -> eprintfn "notebook formatters not registered: %s" e.Message
