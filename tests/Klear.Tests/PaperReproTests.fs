@@ -158,9 +158,9 @@ let experimentTests =
             Expect.equal c.Reward.CodeMode "hard" "the arm"
             Expect.equal c.Sft.Steps 0 "RL from the shared SFT"
         }
-        test "the eight experiments of the paper, with unique names and valid arms" {
+        test "the eight experiments of the paper (objectives in two regimes), with unique names and valid arms" {
             Expect.equal (Experiments.all |> List.map _.Name)
-                [ "objectives"; "beta"; "sft-alpha"; "zero-adv-filter"; "code-reward"; "code-test-filter"; "sft-correctness"; "sft-sources" ] "names"
+                [ "objectives"; "objectives-clipping"; "beta"; "sft-alpha"; "zero-adv-filter"; "code-reward"; "code-test-filter"; "sft-correctness"; "sft-sources" ] "names"
             for e in Experiments.all do
                 Expect.equal (Experiment.validate e) [] e.Name
         }
