@@ -7,14 +7,7 @@ open System.IO
 open System.Text.RegularExpressions
 open Expecto
 
-/// The repository root, found upwards from the test binary (the checkout's sources, not a copy).
-let repoRoot =
-    let rec up (d: DirectoryInfo | null) =
-        match d with
-        | null -> failwith "Klear.sln not found above the test binary"
-        | d when File.Exists(Path.Combine(d.FullName, "Klear.sln")) -> d.FullName
-        | d -> up d.Parent
-    up (DirectoryInfo AppContext.BaseDirectory)
+let private repoRoot = Repo.root
 
 /// The host's stages in dependency order: a folder may use only the folders before it (README's tour lists them so).
 let stageOrder =

@@ -293,18 +293,10 @@ let out = Loss.evaluate loss { Policy = PolicyBatch.create logp oldLogp adv mask
 out.Total.backward ()
 out.Metrics |> Map.iter (fun name m -> printfn "%s %f" name ((Metric.value m).item<float32> ()))"""
 
-let private repoRoot () =
-    let rec up (dir: IO.DirectoryInfo | null) =
-        match dir with
-        | null -> failwith "Klear.sln not found above the test binary"
-        | d when IO.File.Exists(IO.Path.Combine(d.FullName, "Klear.sln")) -> d.FullName
-        | d -> up d.Parent
-    up (IO.DirectoryInfo AppContext.BaseDirectory)
-
 let readmeTests =
     testList "README" [
         test "the README's F# example is the one compiled below" {
-            let readme = IO.File.ReadAllText(IO.Path.Combine(repoRoot (), "README.md")).Replace("\r\n", "\n")
+            let readme = IO.File.ReadAllText(Repo.file [ "README.md" ]).Replace("\r\n", "\n")
             Expect.stringContains readme readmeExample "README's fsharp block (update both together)"
         }
         test "the README's F# example compiles and runs as written" {

@@ -87,12 +87,7 @@ let dataTests =
     ]
 
 /// A file in the repository's tests/data (see its README for how the parquet fixtures were written).
-let private fixture (name: string) =
-    let rec up (dir: DirectoryInfo) =
-        if obj.ReferenceEquals(dir, null) then failwith "Klear.sln not found above the test binary"
-        elif File.Exists(Path.Combine(dir.FullName, "Klear.sln")) then dir.FullName
-        else up (nonNull dir.Parent)
-    Path.Combine(up (DirectoryInfo AppContext.BaseDirectory), "tests", "data", name)
+let private fixture (name: string) = Repo.file [ "tests"; "data"; name ]
 
 let parquetTests =
     testList "verl parquet" [

@@ -78,13 +78,8 @@ let private equivalenceCases =
       "1000000000000000000001", "\\boxed{10^{21}+1}", true, "exact big integers"
       "1000000000000000000001", "\\boxed{10^{21}}", false, "exact, where doubles would round them together" ]
 
-let private publicFile () =
-    let rec up (dir: DirectoryInfo) =
-        if obj.ReferenceEquals(dir, null) then failwith "Klear.sln not found above the test binary"
-        elif File.Exists(Path.Combine(dir.FullName, "Klear.sln")) then dir.FullName
-        else up (nonNull dir.Parent)
-    // The repository's copy (tests/data, see its README), so the check runs on any clone.
-    Path.Combine(up (DirectoryInfo AppContext.BaseDirectory), "tests", "data", "math-equivalence-public.jsonl")
+// The repository's copy (tests/data, see its README), so the check runs on any clone.
+let private publicFile () = Repo.file [ "tests"; "data"; "math-equivalence-public.jsonl" ]
 
 let private caseOptions (root: JsonElement) =
     let prop (name: string) = match root.TryGetProperty name with | true, v when v.ValueKind <> JsonValueKind.Null -> Some v | _ -> None
