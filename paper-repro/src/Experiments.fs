@@ -122,7 +122,7 @@ let beta =
         "The paper (v1) reports no β ablation. The authors' later material: a large low-side gradient (β1 = 1) can "
         + "collapse entropy on other models; they recommend β1 ∈ {0.25, 0.5}, β2 = 1, or the \"only high\" variant."
       Kind = RlFrom quickstartSft
-      Base = rlRegime @ [ "actor.policy_loss=gppo-general"; "actor.beta2=1" ]
+      Base = rlClippingRegime @ [ "actor.policy_loss=gppo-general"; "actor.beta2=1" ]
       Arms =
         [ for b in [ "0"; "0.25"; "0.5"; "0.75"; "1" ] -> arm ("beta1-" + b) [ "actor.beta1=" + b ] None ]
       Seeds = seeds 3
@@ -131,7 +131,11 @@ let beta =
       Comparisons =
         [ { Treatment = "beta1-0.25"; Baseline = "beta1-1" }; { Treatment = "beta1-0.5"; Baseline = "beta1-1" } ]
       Rule = rule
-      Regime = rlRegimeNote + " The outcome is the policy entropy over the last 10 RL steps (higher = less collapse)."
+      Regime =
+        "As objectives-clipping: actor.lr 3e-5 with 16 mini-batches per rollout batch (1.48% of tokens clipped on "
+        + "calibration seed 0). β1 only scales the gradient of tokens clipped on the low side, so in the rule's regime "
+        + "(0.01% clipped) every arm would take nearly the same step; this regime was declared on 2026-12-01 before any "
+        + "beta cell ran. The outcome is the policy entropy over the last 10 RL steps (higher = less collapse)."
       Curves = rlCurves
       CellMinutes = 6.5
       SftMinutes = 5.5
@@ -223,7 +227,7 @@ let private codeRegime =
 let private codeRegimeNote =
     "Synthetic stdin/stdout code task (7 function families, 8–16 tests each; the teacher's program is the SFT target), "
     + "rewards from the Python sandbox. SFT 600 × 32 on the 2,000 training problems, then RL 40 steps × 16 prompts × 8 "
-    + "samples from that checkpoint, actor.lr 3e-5 with 4 mini-batches, evaluation every 5 steps on 200 held-out "
+    + "samples from that checkpoint, actor.lr 1e-5 with 4 mini-batches (the rule's regime), evaluation every 5 steps on 200 held-out "
     + "problems (avg@4 = mean pass-all-tests rate). The SFT size is a first guess, not yet shown to make the tiny "
     + "ASCII policy write passing programs: read the evaluation after SFT in the table before trusting a verdict."
 
