@@ -114,6 +114,8 @@ type CellResult =
       Final: Map<string, float>
       GitCommit: string
       WallSeconds: float
+      /// The CPU the cell ran on ("AMD EPYC (family 26, model 2), avx512"): figures differ between CPU kinds.
+      Machine: string
       Quick: bool }
 
 type Verdict =

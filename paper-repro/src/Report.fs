@@ -64,7 +64,8 @@ let summaryJson (s: ExperimentSummary) =
                           "verdict", str (Verdict.name c.Verdict) ] ]
           "secondary", arr [ for m, arms in s.Secondary -> obj [ "metric", metricJson m; "arms", arr (arms |> List.map armJson) ] ]
           "git_commits", arr [ for c in s.Commits -> str c ]
-          "cell_seconds", num (Math.Round(s.CellSeconds, 1)) ]
+          "cell_seconds", num (Math.Round(s.CellSeconds, 1))
+          "machines", arr [ for m, n in s.Machines -> obj [ "cpu", str m; "cells", JsonValue.Create n ] ] ]
 
 let private f4 (x: float) = if Double.IsFinite x then x.ToString("0.0000", Globalization.CultureInfo.InvariantCulture) else "–"
 let private f3 (x: float) = if Double.IsFinite x then x.ToString("0.000", Globalization.CultureInfo.InvariantCulture) else "–"
@@ -108,7 +109,31 @@ let secondaryTable (s: ExperimentSummary) =
         sb.AppendLine(sprintf "| %s | %s |" m.Label (String.Join(" | ", arms |> List.map meanSd))) |> ignore
     sb.ToString()
 
-let tableMd (s: ExperimentSummary) =
+/// Cell count, their summed run time and the CPUs they ran on (figures differ between CPU kinds).
+let runLine (s: ExperimentSummary) =
+    let machines = String.Join("; ", [ for m, n in s.Machines -> sprintf "%s (%d)" m n ])
+    sprintf "Cells: %d; their run time: %.0f s (%.1f h of one core); CPU: %s; commits: %s."
+        s.Cells.Length s.CellSeconds (s.CellSeconds / 3600.0) machines (String.Join(", ", s.Commits))
+
+/// The experiment's discussion.md, written by a person after the results were in, if there is one. Its first line may
+/// be `<!-- cells: N -->`, the cell count it was written against; a different count now gets a notice, so a reader
+/// knows the text may be behind the tables.
+let discussion (resultsDir: string) (s: ExperimentSummary) =
+    let path = Path.Combine(resultsDir, s.Experiment.Name, "discussion.md")
+    if not (File.Exists path) then None
+    else
+        let text = File.ReadAllText(path).Replace("\r\n", "\n").Trim()
+        let m = RegularExpressions.Regex.Match(text, @"^<!--\s*cells:\s*(\d+)\s*-->\s*")
+        let body = if m.Success then text.Substring(m.Length) else text
+        let stale =
+            match m.Success with
+            | true when int m.Groups[1].Value <> s.Cells.Length ->
+                sprintf "\n\n_Written when %s cells were in; %d are now: the text may be behind the tables._" m.Groups[1].Value s.Cells.Length
+            | true -> ""
+            | false -> "\n\n_Written against an unstated number of cells._"
+        Some("Discussion (written after the results were in; everything else here is generated):\n\n" + body + stale)
+
+let tableMd (resultsDir: string) (s: ExperimentSummary) =
     let e = s.Experiment
     let sb = StringBuilder()
     let line (t: string) = sb.AppendLine t |> ignore
@@ -139,7 +164,12 @@ let tableMd (s: ExperimentSummary) =
     line ""
     line (sprintf "Regime: %s" e.Regime)
     line ""
-    line (sprintf "Cells: %d; their run time: %.0f s; commits: %s." s.Cells.Length s.CellSeconds (String.Join(", ", s.Commits)))
+    line (runLine s)
+    match discussion resultsDir s with
+    | Some d ->
+        line ""
+        line d
+    | None -> ()
     sb.ToString()
 
 
@@ -152,7 +182,7 @@ let writeExperiment (resultsDir: string) (png: bool) (log: TextWriter) (e: Exper
         let dir = Path.Combine(resultsDir, e.Name)
         let json = (summaryJson s).ToJsonString(JsonSerializerOptions(WriteIndented = true, Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping))
         File.WriteAllText(Path.Combine(dir, "summary.json"), json + "\n")
-        File.WriteAllText(Path.Combine(dir, "table.md"), tableMd s)
+        File.WriteAllText(Path.Combine(dir, "table.md"), tableMd resultsDir s)
         let chart = Chart.build e cells
         Chart.saveHtml (Path.Combine(dir, "chart.html")) e chart
         if png then
@@ -161,7 +191,7 @@ let writeExperiment (resultsDir: string) (png: bool) (log: TextWriter) (e: Exper
         Some s
 
 /// RESULTS.md; `linkTo` is the results folder as seen from RESULTS.md's own folder ("results/" or "").
-let resultsMd (linkTo: string) (experiments: Experiment list) (summaries: Map<string, ExperimentSummary>) =
+let resultsMd (resultsDir: string) (linkTo: string) (experiments: Experiment list) (summaries: Map<string, ExperimentSummary>) =
     let sb = StringBuilder()
     let line (t: string) = sb.AppendLine t |> ignore
     line "# Klear-Reasoner's ablations at small scale"
@@ -205,6 +235,13 @@ let resultsMd (linkTo: string) (experiments: Experiment list) (summaries: Map<st
             line ""
             line (sprintf "![%s](%s%s/chart.png)" e.Name linkTo e.Name)
             line ""
+            match discussion resultsDir s with
+            | Some d ->
+                line d
+                line ""
+            | None -> ()
+            line (runLine s)
+            line ""
             let dir = linkTo + e.Name
             line (sprintf "Details: [table](%s/table.md), [interactive chart](%s/chart.html), [summary.json](%s/summary.json)." dir dir dir)
     sb.ToString()
@@ -225,5 +262,5 @@ let writeAll (resultsDir: string) (png: bool) (log: TextWriter) (experiments: Ex
         experiments |> List.choose (fun e -> writeExperiment resultsDir png log e |> Option.map (fun s -> e.Name, s)) |> Map.ofList
     let md = resultsMdPath resultsDir
     let linkTo = Path.GetRelativePath(Path.GetDirectoryName md, Path.GetFullPath resultsDir) |> fun r -> if r = "." then "" else r + "/"
-    File.WriteAllText(md, resultsMd linkTo experiments summaries)
+    File.WriteAllText(md, resultsMd resultsDir linkTo experiments summaries)
     summaries

@@ -33,6 +33,14 @@ let readFinal path =
           | _ -> () ]
     |> Map.ofList
 
+/// report.json's "machine" as "CPU, ISA" ("unknown" for a report without it).
+let readMachine path =
+    match JsonNode.Parse(File.ReadAllText path).AsObject()["machine"] with
+    | :? JsonObject as m ->
+        let text (k: string) = match m[k] with null -> "?" | v -> v.ToString()
+        sprintf "%s, %s" (text "cpu") (text "isa")
+    | _ -> "unknown"
+
 /// What a cell records about itself besides the run's own files.
 type CellInfo =
     { Cell: Cell
@@ -64,6 +72,7 @@ let readCell (dir: string) : CellResult =
       Final = readFinal (Path.Combine(dir, "report.json"))
       GitCommit = o["git_commit"].GetValue<string>()
       WallSeconds = o["wall_seconds"].GetValue<float>()
+      Machine = readMachine (Path.Combine(dir, "report.json"))
       Quick = o["quick"].GetValue<bool>() }
 
 /// The SFT run a stored RL cell started from.

@@ -28,7 +28,9 @@ type ExperimentSummary =
       Quick: bool
       Commits: string list
       /// Sum of the cells' own run times (SFT runs shared by RL cells not included).
-      CellSeconds: float }
+      CellSeconds: float
+      /// Each CPU kind the cells ran on, with its cell count.
+      Machines: (string * int) list }
 
 let armStats (m: Metric) (cells: CellResult list) (arm: Arm) =
     let mine = cells |> List.filter (fun c -> c.Cell.Arm = arm.Name) |> List.sortBy _.Cell.Seed
@@ -59,4 +61,5 @@ let summarizeExperiment (e: Experiment) (cells: CellResult list) =
       Verdict = comparisons |> List.map _.Verdict |> combine
       Quick = cells |> List.exists _.Quick
       Commits = cells |> List.map _.GitCommit |> List.distinct |> List.sort
-      CellSeconds = cells |> List.sumBy _.WallSeconds }
+      CellSeconds = cells |> List.sumBy _.WallSeconds
+      Machines = cells |> List.countBy _.Machine |> List.sortBy fst }

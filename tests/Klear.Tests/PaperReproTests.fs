@@ -78,6 +78,7 @@ let private constructed (treatment: float list) (baseline: float list) =
           Final = Map.empty
           GitCommit = "test"
           WallSeconds = 1.0
+          Machine = "test CPU, avx2"
           Quick = false }
     let cells =
         (treatment |> List.mapi (fun i v -> cell "t" (int64 (i + 1)) v)) @ (baseline |> List.mapi (fun i v -> cell "b" (int64 (i + 1)) v))
@@ -127,11 +128,27 @@ let verdictTests =
             Expect.floatClose close sd0 0.0 "no spread at the start"
         }
         test "the table shows the paper's and our numbers and the interval" {
-            let md = Report.tableMd (constructed [ 0.5; 0.6; 0.7 ] [ 0.4; 0.5; 0.55 ])
+            let md = Report.tableMd (tempDir ()) (constructed [ 0.5; 0.6; 0.7 ] [ 0.4; 0.5; 0.55 ])
             Expect.stringContains md "0.6000 ± 0.1000" "treatment mean ± sd"
+            Expect.stringContains md "CPU: test CPU, avx2 (6)" "the CPU kind of every cell"
             Expect.stringContains md "s1 +0.1000, s2 +0.1000, s3 +0.1500" "every paired difference"
             Expect.stringContains md "**reproduced**" "verdict"
             Expect.stringContains md "0.810 (85)" "the paper's own table"
+            Expect.isFalse (md.Contains "Discussion") "no discussion.md, no discussion"
+        }
+        test "a discussion written against another cell count says the text may be behind the tables" {
+            let s = constructed [ 0.5; 0.6; 0.7 ] [ 0.4; 0.5; 0.55 ]
+            let dir = tempDir ()
+            Directory.CreateDirectory(Path.Combine(dir, s.Experiment.Name)) |> ignore
+            let write (t: string) = File.WriteAllText(Path.Combine(dir, s.Experiment.Name, "discussion.md"), t)
+            write "<!-- cells: 6 -->\nThe treatment leads on every seed."
+            let current = Report.tableMd dir s
+            Expect.stringContains current "The treatment leads on every seed." "the text is included"
+            Expect.isFalse (current.Contains "may be behind") "written against all 6 cells: no notice"
+            write "<!-- cells: 4 -->\nThe treatment leads on every seed."
+            Expect.stringContains (Report.tableMd dir s) "Written when 4 cells were in; 6 are now" "stale notice"
+            write "The treatment leads."
+            Expect.stringContains (Report.tableMd dir s) "unstated number of cells" "no count line: said so"
         }
     ]
 
