@@ -228,8 +228,9 @@ let private codeRegimeNote =
     "Synthetic stdin/stdout code task (7 function families, 8–16 tests each; the teacher's program is the SFT target), "
     + "rewards from the Python sandbox. SFT 600 × 32 on the 2,000 training problems, then RL 40 steps × 16 prompts × 8 "
     + "samples from that checkpoint, actor.lr 1e-5 with 4 mini-batches (the rule's regime), evaluation every 5 steps on 200 held-out "
-    + "problems (avg@4 = mean pass-all-tests rate). The SFT size is a first guess, not yet shown to make the tiny "
-    + "ASCII policy write passing programs: read the evaluation after SFT in the table before trusting a verdict."
+    + "problems (avg@4 = mean pass-all-tests rate). The SFT size was checked before any RL cell of this task was "
+    + "read: on seed 1 the tiny ASCII policy passes every test on 0.551 of held-out problems after SFT (avg@4; greedy "
+    + "0.525, pass@4 0.645, mean response 350 characters), so it writes working programs and still has headroom."
 
 let codeReward =
     { Name = "code-reward"
