@@ -37,7 +37,7 @@ public static class CollectiveOps
         {
             var norms = loss.Normalisers(micro);
             for (int p = 0; p < parts; p++)
-                (local[2 * p], local[2 * p + 1]) = (norms[p].Tokens.item<float>(), norms[p].Sequences.item<float>());
+                (local[2 * p], local[2 * p + 1]) = (norms[p].Tokens.ToDouble(), norms[p].Sequences.ToDouble());
         }
         var sum = world.Sum(local);
         return Enumerable.Range(0, parts)
