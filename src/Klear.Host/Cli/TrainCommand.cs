@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text;
 using Klear.Host.Configuration;
+using Klear.Host.Distributed;
 using Klear.Host.Metrics;
 using Klear.Host.Training;
 
@@ -35,17 +37,42 @@ public sealed class TrainCommand : KlearCommand
         return Execute(_config.Bind(parsed), null);
     }
 
+    /// <summary>
+    /// Runs <paramref name="config"/> as one process, or as one rank of an <c>mpiexec</c> job (docs/distributed.md):
+    /// then rank 0 makes the run directory and prints, every rank trains its share, and a rank that fails ends the
+    /// whole job at once (MPI_Abort) with an error naming it.
+    /// </summary>
     public static int Execute(RunConfig config, RunDirectory? dir)
     {
+        var launch = MpiLaunch.FromEnvironment();
+        // Rank 0 speaks for the job; the others' stdout would repeat it (errors still go to stderr).
+        if (launch is { Rank: > 0 }) Console.SetOut(TextWriter.Null);
+        TrainingRun run;
+        try { run = new TrainingRun(config, ProgressBar.Output); }
+        catch (ConfigException e) { throw new UsageException(e.Message); }
+        var world = MpiLaunch.Join(launch);
         try
         {
-            var run = new TrainingRun(config, ProgressBar.Output);
-            dir ??= RunDirectory.Create(config, config.Data.Task, run.Derived);
+            if (world.Size > 1)
+            {
+                Console.Error.WriteLine($"klear: rank {world.Rank} of {world.Size} is pid {Environment.ProcessId} on {Environment.MachineName}");
+                if (world.Rank == 0) Console.WriteLine($"data parallel: {world.Size} ranks (MPI), {config.Threads} intra-op thread(s) each");
+            }
+            var path = world.Rank == 0 ? (dir ?? RunDirectory.Create(config, config.Data.Task, run.Derived)).Path : "";
+            dir = new RunDirectory(Encoding.UTF8.GetString(world.Broadcast(Encoding.UTF8.GetBytes(path))));
             Console.WriteLine($"run directory: {dir.Path}");
-            var report = run.Run(dir);
+            var report = run.Run(dir, world);
             Console.WriteLine(report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"report: {Path.Combine(dir.Path, "report.json")}\nchart:  {Path.Combine(dir.Path, "chart.html")}");
+            (world as IDisposable)?.Dispose();
             return 0;
+        }
+        catch (Exception e) when (world is MpiCollectives mpi)
+        {
+            Console.Error.WriteLine($"klear: rank {mpi.Rank} of {mpi.Size} failed, ending all {mpi.Size} ranks: {e.GetType().Name}: {e.Message}");
+            Console.Error.WriteLine(e.StackTrace);
+            mpi.Abort(e is ConfigException or UsageException or FileNotFoundException or InvalidDataException ? 2 : 1);
+            throw;
         }
         catch (ConfigException e) { throw new UsageException(e.Message); }
     }

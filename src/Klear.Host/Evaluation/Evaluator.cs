@@ -19,6 +19,19 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
 
     public (EvalSummary Summary, IReadOnlyList<ProblemResult> Results) Run(IReadOnlyList<VerlRow> problems, Func<VerlRow, string> render, long seed)
     {
+        var (results, tokens, responses) = Sample(problems, render, seed);
+        return (EvalSummary.Of(results, tokens / (double)responses), results);
+    }
+
+    /// <summary>
+    /// The per-problem results of <paramref name="problems"/>, which are problems <paramref name="firstIndex"/>, … of a
+    /// larger set (their seeds are the ones they have there, so a set split into parts evaluates as the whole does),
+    /// with the total tokens and count of the sampled responses.
+    /// </summary>
+    public (ProblemResult[] Results, long ResponseTokens, long Responses) Sample(IReadOnlyList<VerlRow> problems,
+        Func<VerlRow, string> render, long seed, int firstIndex = 0)
+    {
+        if (problems.Count == 0) return ([], 0, 0);
         model.eval();
         var sampler = new Sampler(model);
         var prompts = problems.Select(p => _special.EncodePrompt(tokenizer, render(p))).ToArray();
@@ -33,7 +46,7 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
         foreach (var chunk in requests.Chunk(Math.Max(1, config.BatchSize)))
         {
             var result = sampler.Generate(chunk.Select(r => prompts[r.i]).ToList(), sampling,
-                chunk.Select(r => SeedSequence.Derive(seed, "eval", (long)r.i * k + r.j)).ToList());
+                chunk.Select(r => SeedSequence.Derive(seed, "eval", (long)(firstIndex + r.i) * k + r.j)).ToList());
             for (int c = 0; c < chunk.Length; c++) responses[chunk[c].i][chunk[c].j] = result.Tokens[c];
         }
         if (greedy is not null)
@@ -56,8 +69,7 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
             var majority = MajorityVote.IsCorrect(scored.Select(s => s.Answer).ToArray(), correct, reward.SameAnswer);
             results[i] = new ProblemResult(row.Origin, render(row), row.GroundTruth, texts, correct, majority, greedyCorrect, greedyText);
         });
-        var meanTokens = responses.SelectMany(r => r).Average(r => (double)r.Length);
-        return (EvalSummary.Of(results, meanTokens), results);
+        return (results, responses.SelectMany(r => r).Sum(r => (long)r.Length), (long)n * k);
     }
 
     string Decode(int[] ids) => tokenizer.Decode(ids.Where(t => t != _special.Eos && t != _special.Pad).ToArray());

@@ -1,4 +1,5 @@
 using Klear.Algorithms;
+using TorchSharp;
 
 namespace Klear.Host.Training;
 
@@ -32,6 +33,33 @@ public sealed class MetricAccumulator : IDisposable
         var all = new Dictionary<string, Metric>(_acc, StringComparer.Ordinal);
         foreach (var (name, metric) in _whole) all[name] = metric;
         return Metric.ReadAll(all);
+    }
+
+    /// <summary>
+    /// Sums every metric's sum and count over ranks (in one all-reduce), so <see cref="Read"/> gives the metrics of
+    /// the whole step. Ranks may have seen different metric names (one with no data sees none): the union is reduced,
+    /// a name a rank lacks counting zero there.
+    /// </summary>
+    public void AllReduce(ICollectives world)
+    {
+        if (world.Size == 1) return;
+        Reduce(world, _acc);
+        Reduce(world, _whole);
+    }
+
+    static void Reduce(ICollectives world, Dictionary<string, Metric> metrics)
+    {
+        var mine = System.Text.Encoding.UTF8.GetBytes(string.Join('\n', metrics.Keys));
+        var names = world.AllGather(mine).SelectMany(b => System.Text.Encoding.UTF8.GetString(b).Split('\n'))
+            .Where(n => n.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (names.Count == 0) return;
+        var packed = new double[2 * names.Count];
+        for (int i = 0; i < names.Count; i++)
+            if (metrics.TryGetValue(names[i], out var m))
+                (packed[2 * i], packed[2 * i + 1]) = (m.Sum.ToDouble(), m.Count.ToDouble());
+        var sum = world.Sum(packed);
+        for (int i = 0; i < names.Count; i++)
+            Replace(metrics, names[i], new Metric(torch.tensor(sum[2 * i], torch.ScalarType.Float64), torch.tensor(sum[2 * i + 1], torch.ScalarType.Float64)));
     }
 
     public void Dispose()

@@ -15,14 +15,14 @@ internal static class RlPhase
     {
         var config = run.Config;
         using var reference = config.Actor.KlLossCoef != 0 ? FrozenCopy(run.Model) : null;
-        var rl = new RlTrainer(run.Model, reference, run.Tokenizer, run.Task, run.Rewards, config) { SkippedSteps = state.SkippedSteps };
+        var rl = new RlTrainer(run.Model, reference, run.Tokenizer, run.Task, run.Rewards, config, run.World) { SkippedSteps = state.SkippedSteps };
         using var optimizer = rl.CreateOptimizer();
         if (run.ResumedFrom is not null && state.NextStep > 0) TrainingCheckpoint.Restore(run.ResumedFrom, run.Model, optimizer);
         using var bar = new ProgressBar("rl ", config.Trainer.Steps, 5);
         for (int step = state.NextStep; step < config.Trainer.Steps; step++)
         {
             var m = rl.Step(optimizer, step);
-            run.Log.Write(TrainingPhase.Rl.Name(), step, m);
+            run.Write(TrainingPhase.Rl.Name(), step, m);
             bar.Update(step + 1, $"reward {m["critic/score/mean"]:+0.00;-0.00}  acc {m["reward/accuracy"]:0.00}  " +
                 $"clip {m.GetValueOrDefault("actor/pg_clipfrac"):0.000}  kept {m["rl/kept_groups"]}/{m["rl/groups"]}");
             var done = step + 1;

@@ -16,6 +16,10 @@ namespace Klear.Host.Training;
 /// optimizer steps over mini-batches (later ones are off-policy), each accumulated over micro-batches with the loss
 /// algebra (default GPPO 0.2/0.28, dual clip 10, + alpha·NLL on correct rollouts). A step whose gradient norm is not
 /// finite is skipped and counted. Every random draw is keyed by (seed, step), so a resumed run repeats exactly.
+/// Data parallel over the ranks of <see cref="ICollectives"/>: each rank generates and scores whole prompt groups (with
+/// the seeds one process would give them), the rollouts are gathered so the filter and advantages are global, each
+/// mini-batch is split over ranks with its normalisers and gradients all-reduced: every rank takes the step one process
+/// takes (docs/distributed.md).
 /// </summary>
 public sealed class RlTrainer
 {
@@ -28,13 +32,16 @@ public sealed class RlTrainer
     readonly SpecialTokens _special;
     readonly Loss _loss;
     readonly AdvantageEstimator _estimator;
+    readonly ICollectives _world;
+    readonly Dictionary<string, double> _seconds = new(StringComparer.Ordinal);
 
     public int SkippedSteps { get; set; }
 
     public RlTrainer(Qwen3ForCausalLM model, Qwen3ForCausalLM? reference, ITokenizer tokenizer, ITrainingTask task,
-        RewardRegistry rewards, RunConfig config)
+        RewardRegistry rewards, RunConfig config, ICollectives? world = null)
     {
         (_model, _reference, _tokenizer, _task, _rewards, _config) = (model, reference, tokenizer, task, rewards, config);
+        _world = world ?? SingleProcess.Instance;
         _special = SpecialTokens.From(tokenizer);
         // The same builder TrainingRun runs before any work, so what is checked up front is what trains.
         var parts = RlComponents.Create(config);
@@ -67,8 +74,15 @@ public sealed class RlTrainer
         int drawn = RlComponents.PromptsDrawn(cfg.Trainer);
         var rows = Enumerable.Range(0, drawn).Select(i => _task.RlPrompt((long)step * drawn + i)).ToList();
         var promptIds = rows.Select(r => _special.EncodePrompt(_tokenizer, _task.RenderPrompt(r))).ToList();
-        var generated = Generate(step, promptIds, n);
-        var (scores, correct) = ScoreRewards(rows, generated, n);
+        // This rank's whole groups; concatenated in rank order they are the groups of one process, in its order.
+        var (first, end) = Shard.Range(drawn, _world.Rank, _world.Size);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var mine = Generate(step, promptIds, n, first, end);
+        _seconds["gen"] = clock.Elapsed.TotalSeconds;
+        var (myScores, myCorrect) = ScoreRewards(rows, mine, n, first);
+        _seconds["reward"] = clock.Elapsed.TotalSeconds - _seconds["gen"];
+        var all = RolloutShard.Gather(_world, new RolloutShard(mine.Tokens, mine.Finished, myScores, myCorrect));
+        var (generated, scores, correct) = (all, all.Scores, all.Correct);
 
         // Zero-advantage filter (Fig. 5): a group whose rewards have no spread teaches nothing.
         var zero = cfg.Algorithm.FilterZeroAdvGroups ? ZeroAdvantageGroups(scores, drawn, n) : new bool[drawn];
@@ -84,25 +98,28 @@ public sealed class RlTrainer
         };
     }
 
-    /// <summary><paramref name="n"/> rollouts of each prompt, each with its own seed keyed by (seed, step, index).</summary>
-    GenerationResult Generate(int step, List<int[]> promptIds, int n)
+    /// <summary><paramref name="n"/> rollouts of each prompt of groups [<paramref name="first"/>, <paramref name="end"/>),
+    /// each with its own seed keyed by (seed, step, index in the whole step).</summary>
+    GenerationResult Generate(int step, List<int[]> promptIds, int n, int first, int end)
     {
         var cfg = _config;
         int count = promptIds.Count * n;
-        var requests = Enumerable.Range(0, count).Select(k => promptIds[k / n]).ToList();
-        var seeds = Enumerable.Range(0, count).Select(k => SeedSequence.Derive(cfg.Seed, "rollout", (long)step * count + k)).ToList();
+        if (end <= first) return new GenerationResult([], [], []);
+        var ks = Enumerable.Range(first * n, (end - first) * n).ToList();
+        var requests = ks.Select(k => promptIds[k / n]).ToList();
+        var seeds = ks.Select(k => SeedSequence.Derive(cfg.Seed, "rollout", (long)step * count + k)).ToList();
         _model.eval();
         return new Sampler(_model).Generate(requests, SamplingSettings.Of(cfg.Rollout, _special.Eos, _special.Pad), seeds);
     }
 
-    /// <summary>The reward of every rollout (rollout k answers prompt k / n), scored in parallel.</summary>
-    (double[] Scores, bool[] Correct) ScoreRewards(List<VerlRow> rows, GenerationResult generated, int n)
+    /// <summary>The reward of every rollout (rollout k answers prompt first + k / n), scored in parallel.</summary>
+    (double[] Scores, bool[] Correct) ScoreRewards(List<VerlRow> rows, GenerationResult generated, int n, int first)
     {
         var scores = new double[generated.Tokens.Length];
         var correct = new bool[generated.Tokens.Length];
         Parallel.For(0, scores.Length, k =>
         {
-            var row = rows[k / n];
+            var row = rows[first + k / n];
             var text = _tokenizer.Decode(generated.Tokens[k].Where(t => t != _special.Eos).ToArray());
             var r = _rewards.Get(row.DataSource).ScoreAsync(text, row.GroundTruth).GetAwaiter().GetResult();
             (scores[k], correct[k]) = (r.Score, r.Correct);
@@ -128,6 +145,7 @@ public sealed class RlTrainer
     public Dictionary<string, double> Step(optim.Optimizer optimizer, int step)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        var comm = _world.Stats.Snapshot();
         var ro = Collect(step);
         var genSeconds = clock.Elapsed.TotalSeconds;
         var m = new Dictionary<string, double>
@@ -139,6 +157,8 @@ public sealed class RlTrainer
             ["rl/groups"] = ro.Groups,
             ["rl/kept_groups"] = ro.KeptGroups,
             ["perf/gen_tokens_per_s"] = ro.AllLengths.Sum() / Math.Max(genSeconds, 1e-9),
+            ["perf/gen_seconds"] = _seconds["gen"],
+            ["perf/reward_seconds"] = _seconds["reward"],
         };
         var lr = Schedule.At(step);
         foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
@@ -148,9 +168,14 @@ public sealed class RlTrainer
             m["rl/skipped_steps"] = SkippedSteps;
             return m;
         }
+        var update = System.Diagnostics.Stopwatch.StartNew();
         foreach (var (k, v) in Update(optimizer, step, ro)) m[k] = v;
         m["rl/skipped_steps"] = SkippedSteps;
+        m["perf/update_seconds"] = update.Elapsed.TotalSeconds;
         m["perf/step_seconds"] = clock.Elapsed.TotalSeconds;
+        var after = _world.Stats.Snapshot();
+        m["perf/allreduce_seconds"] = after.Seconds - comm.Seconds;
+        m["perf/allreduce_bytes"] = after.Bytes - comm.Bytes;
         return m;
     }
 
@@ -158,22 +183,28 @@ public sealed class RlTrainer
     public Dictionary<string, double> Update(optim.Optimizer optimizer, int step, Rollouts ro)
     {
         using var scope = torch.NewDisposeScope();
-        var scored = ScoreOldPolicy(ro);
         using var metrics = new MetricAccumulator();
         var gradNorms = new List<double>();
 
-        // Mini-batches over a seeded shuffle of the sequences; each takes one optimizer step.
+        // Mini-batches over a seeded shuffle of the sequences; each takes one optimizer step. Each rank takes its part
+        // of every mini-batch, and scores (old policy) only the sequences it trains on: together the ranks cover all.
         var order = Enumerable.Range(0, ro.Responses.Length).ToArray();
         new Random((int)(Data.SeedSequence.Derive(_config.Seed, "minibatch", step) & int.MaxValue)).Shuffle(order);
+        var minis = Split(order, _config.Actor.MiniBatches).Select(_world.Mine).ToList();
+        var rows = _world.Size == 1 ? Enumerable.Range(0, order.Length).ToArray() : minis.SelectMany(x => x).Order().ToArray();
+        var position = new int[order.Length];
+        for (int i = 0; i < rows.Length; i++) position[rows[i]] = i;
+        var scored = rows.Length > 0 ? ScoreOldPolicy(ro, rows) : null;
         _model.train();
-        foreach (var mini in Split(order, _config.Actor.MiniBatches))
+        foreach (var mini in minis)
         {
-            var norm = UpdateMiniBatch(optimizer, scored, mini, metrics);
+            var norm = UpdateMiniBatch(optimizer, scored, mini.Select(i => position[i]).ToArray(), metrics);
             if (double.IsFinite(norm)) gradNorms.Add(norm);
             else SkippedSteps++;
         }
         // The policy's entropy before the update, over every response token of the step.
-        metrics.Set("actor/entropy", Metric.TokenMean(scored.Mask, scored.Entropy));
+        if (scored is not null) metrics.Set("actor/entropy", Metric.TokenMean(scored.Mask, scored.Entropy));
+        metrics.AllReduce(_world);
         var m = metrics.Read();
         m["actor/grad_norm"] = gradNorms.Count > 0 ? gradNorms.Average() : double.NaN;
         return m;
@@ -193,38 +224,46 @@ public sealed class RlTrainer
                 .WithEntropy(entropyWithGrad);
     }
 
-    Scored ScoreOldPolicy(Rollouts ro)
+    /// <summary>The old policy's view of sequences <paramref name="rows"/> of the step (padded to the step's length, as
+    /// one process pads them).</summary>
+    Scored ScoreOldPolicy(Rollouts ro, int[] rows)
     {
         var temperature = _config.Rollout.Temperature;
         var batch = SequenceBatch.Create(ro.Prompts, ro.Responses, _special.Pad);
+        if (rows.Length != ro.Responses.Length) batch = batch.Rows(rows);
         using var _ = torch.no_grad();
         _model.eval();
         var (oldLogp, entropy) = SequenceScorer.Score(_model, batch.InputIds, temperature: temperature);
         var refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
-        var adv = Advantages.toTokens(torch.tensor(ro.Advantages, ScalarType.Float32), batch.ResponseMask);    // [B, T-1]
-        var correct = torch.tensor(ro.Correct.Select(c => c ? 1f : 0f).ToArray());                            // [B]
+        var adv = Advantages.toTokens(torch.tensor(rows.Select(i => ro.Advantages[i]).ToArray(), ScalarType.Float32), batch.ResponseMask);  // [B, T-1]
+        var correct = torch.tensor(rows.Select(i => ro.Correct[i] ? 1f : 0f).ToArray());                                               // [B]
         return new Scored(batch, oldLogp, entropy, refLogp, adv, correct);
     }
 
     /// <summary>One optimizer step on the sequences <paramref name="mini"/>, its gradient accumulated over
-    /// micro-batches; returns the gradient norm (the step is not taken when it is not finite).</summary>
-    double UpdateMiniBatch(optim.Optimizer optimizer, Scored scored, int[] mini, MetricAccumulator metrics)
+    /// micro-batches; returns the gradient norm (the step is not taken when it is not finite). Under several ranks
+    /// <paramref name="mini"/> is this rank's part (maybe empty), split into ⌈micro_batches / ranks⌉ micro-batches;
+    /// the normalisers and the gradient are the whole mini-batch's, so the norm and the skip are the same everywhere.</summary>
+    double UpdateMiniBatch(optim.Optimizer optimizer, Scored? scored, int[] mini, MetricAccumulator metrics)
     {
         using var miniScope = torch.NewDisposeScope();
-        var micro = Split(mini, _config.Actor.MicroBatches).Select(idx => torch.tensor(idx.Select(i => (long)i).ToArray())).ToList();
+        var parts = (_config.Actor.MicroBatches + _world.Size - 1) / _world.Size;
+        var micro = mini.Length == 0 || scored is null ? []
+            : Split(mini, parts).Select(idx => torch.tensor(idx.Select(i => (long)i).ToArray())).ToList();
         // Normalisers read masks only, so the old log-probs stand in for the not yet computed ones.
-        var norms = _loss.Normalisers(micro.Select(idx => scored.Inputs(idx, scored.OldLogp.index_select(0, idx))));
+        var norms = _world.GlobalNormalisers(_loss, micro.Select(idx => scored!.Inputs(idx, scored.OldLogp.index_select(0, idx))).ToList());
         var bonus = _config.Actor.EntropyCoeff != 0;
         optimizer.zero_grad();
         foreach (var idx in micro)
         {
             using var microScope = torch.NewDisposeScope();
-            var (logp, ent) = SequenceScorer.Score(_model, scored.Batch.InputIds.index_select(0, idx),
+            var (logp, ent) = SequenceScorer.Score(_model, scored!.Batch.InputIds.index_select(0, idx),
                 temperature: _config.Rollout.Temperature, entropyGrad: bonus);
             var output = _loss.EvaluateMicro(norms, scored.Inputs(idx, logp, bonus ? ent : null));
             output.Total.backward();
             metrics.Add(output.Metrics);
         }
+        _world.AllReduceGradients(_model.parameters());
         var norm = nn.utils.clip_grad_norm_(_model.parameters(), _config.Actor.GradClip);
         if (double.IsFinite(norm)) optimizer.step();
         optimizer.zero_grad();

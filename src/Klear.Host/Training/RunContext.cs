@@ -13,8 +13,8 @@ namespace Klear.Host.Training;
 /// the evaluation results so far (which later phases add to and every checkpoint carries).
 /// </summary>
 internal sealed class RunContext(RunConfig config, RunDirectory dir, ITokenizer tokenizer, ITrainingTask task,
-    RewardRegistry rewards, TextWriter output, Qwen3ForCausalLM model, MetricsLog log, string? resumedFrom,
-    Stopwatch clock, IReadOnlyDictionary<string, double> results)
+    RewardRegistry rewards, TextWriter output, Qwen3ForCausalLM model, MetricsLog? log, string? resumedFrom,
+    Stopwatch clock, IReadOnlyDictionary<string, double> results, ICollectives world)
 {
     // Time spent by earlier processes of this run, from the checkpoint, so "seconds" counts the whole run.
     readonly double _priorSeconds = results.GetValueOrDefault("seconds");
@@ -25,7 +25,13 @@ internal sealed class RunContext(RunConfig config, RunDirectory dir, ITokenizer 
     public ITrainingTask Task => task;
     public RewardRegistry Rewards => rewards;
     public Qwen3ForCausalLM Model => model;
-    public MetricsLog Log => log;
+    /// <summary>The metrics log; only rank 0 has one (it writes the run's files).</summary>
+    public MetricsLog? Log => log;
+    public ICollectives World => world;
+    public bool IsLeader => world.Rank == 0;
+
+    /// <summary>One row of metrics (the same on every rank), written once, by rank 0.</summary>
+    public void Write(string phase, long step, IReadOnlyDictionary<string, double> values) => log?.Write(phase, step, values);
     /// <summary>The checkpoint this process started from, or null for a fresh run.</summary>
     public string? ResumedFrom => resumedFrom;
     public Dictionary<string, double> Results { get; } = new(results);
@@ -34,17 +40,20 @@ internal sealed class RunContext(RunConfig config, RunDirectory dir, ITokenizer 
     public Dictionary<string, double> ResultsSoFar() =>
         new(Results) { ["seconds"] = Math.Round(_priorSeconds + clock.Elapsed.TotalSeconds, 1) };
 
-    public void Save(TorchSharp.Modules.OptimizerHelper optimizer, CheckpointState state) =>
-        TrainingCheckpoint.Save(dir.Checkpoints, model, optimizer, state, config);
+    /// <summary>A checkpoint, written once (by rank 0: every rank holds the same parameters and optimizer state).</summary>
+    public void Save(TorchSharp.Modules.OptimizerHelper optimizer, CheckpointState state)
+    {
+        if (IsLeader) TrainingCheckpoint.Save(dir.Checkpoints, model, optimizer, state, config);
+    }
 
     /// <summary>Evaluates the policy after <paramref name="step"/> of <paramref name="phase"/>: per-problem results
     /// to eval/, the summary to the metrics log and the console.</summary>
     public EvalSummary Evaluate(TrainingPhase phase, int step)
     {
         var started = Stopwatch.StartNew();
-        var (summary, perProblem) = new Evaluator(model, tokenizer, rewards, config.Eval).Run(task.EvalSet, task.RenderPrompt, config.Seed);
-        Evaluator.Save(Path.Combine(dir.Eval, $"{phase.Name()}-step-{step:D6}.jsonl"), perProblem);
-        log.Write(phase.EvalName(), step, summary.ToMetrics());
+        var (summary, perProblem) = EvalShards.Run(new Evaluator(model, tokenizer, rewards, config.Eval), task.EvalSet, task.RenderPrompt, config.Seed, world);
+        if (IsLeader) Evaluator.Save(Path.Combine(dir.Eval, $"{phase.Name()}-step-{step:D6}.jsonl"), perProblem);
+        Write(phase.EvalName(), step, summary.ToMetrics());
         output.WriteLine($"evaluation after {phase.Name()} step {step} ({started.Elapsed.TotalSeconds:0.0}s):");
         output.WriteLine(summary.Table());
         return summary;

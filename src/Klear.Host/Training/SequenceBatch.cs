@@ -32,4 +32,11 @@ public sealed record SequenceBatch(Tensor InputIds, Tensor ResponseMask, int[] R
         }
         return new SequenceBatch(torch.tensor(ids, [b, t]), torch.tensor(mask, [b, t - 1]), responses.Select(r => r.Length).ToArray());
     }
+
+    /// <summary>The rows <paramref name="rows"/> of this batch, at its length.</summary>
+    public SequenceBatch Rows(int[] rows)
+    {
+        using var idx = torch.tensor(rows.Select(i => (long)i).ToArray());
+        return new SequenceBatch(InputIds.index_select(0, idx), ResponseMask.index_select(0, idx), rows.Select(i => ResponseLengths[i]).ToArray());
+    }
 }

@@ -12,7 +12,7 @@ internal static class SftPhase
     public static CheckpointState Run(RunContext run, CheckpointState state)
     {
         var config = run.Config.Sft;
-        var sft = new SftTrainer(run.Model, run.Tokenizer, run.Task, config);
+        var sft = new SftTrainer(run.Model, run.Tokenizer, run.Task, config, run.World);
         using var optimizer = sft.CreateOptimizer();
         if (run.ResumedFrom is not null) TrainingCheckpoint.Restore(run.ResumedFrom, run.Model, optimizer);
         var steps = sft.Plan.Steps;
@@ -24,7 +24,7 @@ internal static class SftPhase
             var last = step + 1 == steps;
             if (validation.Count > 0 && (last || config.EvalEvery > 0 && (step + 1) % config.EvalEvery == 0))
                 m["sft/val_loss"] = sft.ValidationLoss(validation);
-            run.Log.Write(TrainingPhase.Sft.Name(), step, m);
+            run.Write(TrainingPhase.Sft.Name(), step, m);
             bar.Update(step + 1, $"loss {m["sft/loss"]:0.000}  lr {m["charts/lr"]:0.0e0}");
             if (config.SaveEvery > 0 && (step + 1) % config.SaveEvery == 0 && !last)
                 run.Save(optimizer, state with { Phase = TrainingPhase.Sft, NextStep = step + 1, Results = run.ResultsSoFar() });

@@ -70,8 +70,12 @@ public sealed class TrainingRun
         RlComponents.CheckSampling("eval", Rollout.SamplingSettings.Of(e));
     }
 
-    public JsonObject Run(RunDirectory dir)
+    /// <param name="world">The ranks of a data-parallel job (docs/distributed.md); every rank runs this with the same
+    /// directory and config, rank 0 writes the files. Null: one process.</param>
+    public JsonObject Run(RunDirectory dir, ICollectives? world = null)
     {
+        world ??= SingleProcess.Instance;
+        var leader = world.Rank == 0;
         _dir = dir;
         var clock = Stopwatch.StartNew();
         torch.set_num_threads(_config.Threads);
@@ -80,9 +84,9 @@ public sealed class TrainingRun
         var latest = TrainingCheckpoint.Latest(_dir.Checkpoints);
         var state = latest is null ? new CheckpointState { Seed = _config.Seed } : TrainingCheckpoint.ReadState(latest);
         if (latest is not null) _out.WriteLine($"resuming from {latest}");
-        TrimMetrics(state);
-        using var log = new MetricsLog(_dir.Path, append: true);
-        var run = new RunContext(_config, _dir, _tokenizer, _task, _rewards, _out, model, log, latest, clock, state.Results);
+        if (leader) TrimMetrics(state);
+        using var log = leader ? new MetricsLog(_dir.Path, append: true) : null;
+        var run = new RunContext(_config, _dir, _tokenizer, _task, _rewards, _out, model, log, latest, clock, state.Results, world);
         if (state.Phase == TrainingPhase.Sft) state = SftPhase.Run(run, state);
         else TrainingCheckpoint.Restore(latest!, model, null);
         RlPhase.Run(run, state);
@@ -95,8 +99,10 @@ public sealed class TrainingRun
         var report = new JsonObject { ["seed"] = _config.Seed, ["run_dir"] = _dir.Path };
         foreach (var (k, v) in run.ResultsSoFar().OrderBy(kv => kv.Key)) report[k] = v;
         report["machine"] = MachineInfo.Current(_config.Threads).ToJson();
+        if (run.World.Size > 1) report["ranks"] = run.World.Size;
+        if (!run.IsLeader) return report;
         File.WriteAllText(Path.Combine(_dir.Path, "report.json"), report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        RunChart.Save(Path.Combine(_dir.Path, "chart.html"), run.Log.Rows, $"Klear {_task.Name}, seed {_config.Seed}");
+        RunChart.Save(Path.Combine(_dir.Path, "chart.html"), run.Log!.Rows, $"Klear {_task.Name}, seed {_config.Seed}");
         return report;
     }
 
