@@ -28,6 +28,8 @@ public sealed class RlTrainer
     readonly SpecialTokens _special;
     readonly Loss _loss;
     readonly AdvantageEstimator _estimator;
+    readonly RolloutCorrection _correction;
+    readonly OverlongPenalty _overlong;
 
     public int SkippedSteps { get; set; }
 
@@ -38,7 +40,7 @@ public sealed class RlTrainer
         _special = SpecialTokens.From(tokenizer);
         // The same builder TrainingRun runs before any work, so what is checked up front is what trains.
         var parts = RlComponents.Create(config);
-        (_loss, _estimator, Schedule) = (parts.Loss, parts.Estimator, parts.Schedule);
+        (_loss, _estimator, Schedule, _correction, _overlong) = (parts.Loss, parts.Estimator, parts.Schedule, parts.Correction, parts.Overlong);
         if (config.Actor.KlLossCoef != 0 && reference is null)
             throw new ConfigException("actor.kl_loss_coef is set but no reference policy was given");
     }
@@ -57,6 +59,9 @@ public sealed class RlTrainer
         public required bool[] AllCorrect { get; init; }
         public required int[] AllLengths { get; init; }
         public required bool[] AllFinished { get; init; }
+        /// <summary>Each response token's log-prob under the distribution the sampler really drew it from
+        /// (temperature, top-k/top-p renormalised); the rollout correction needs it.</summary>
+        public float[][]? SamplerLogProbs { get; init; }
     }
 
     /// <summary>Generates and scores the rollouts of <paramref name="step"/>, filters groups and computes advantages.</summary>
@@ -81,6 +86,7 @@ public sealed class RlTrainer
         {
             AllScores = scores, AllCorrect = correct,
             AllLengths = generated.Tokens.Select(t => t.Length).ToArray(), AllFinished = generated.Finished,
+            SamplerLogProbs = keptIdx.Select(k => generated.LogProbs[k]).ToArray(),
         };
     }
 
@@ -95,7 +101,8 @@ public sealed class RlTrainer
         return new Sampler(_model).Generate(requests, SamplingSettings.Of(cfg.Rollout, _special.Eos, _special.Pad), seeds);
     }
 
-    /// <summary>The reward of every rollout (rollout k answers prompt k / n), scored in parallel.</summary>
+    /// <summary>The reward of every rollout (rollout k answers prompt k / n), scored in parallel, plus the overlong
+    /// penalty of its length when that is on (correctness is the rule reward's alone).</summary>
     (double[] Scores, bool[] Correct) ScoreRewards(List<VerlRow> rows, GenerationResult generated, int n)
     {
         var scores = new double[generated.Tokens.Length];
@@ -105,7 +112,7 @@ public sealed class RlTrainer
             var row = rows[k / n];
             var text = _tokenizer.Decode(generated.Tokens[k].Where(t => t != _special.Eos).ToArray());
             var r = _rewards.Get(row.DataSource).ScoreAsync(text, row.GroundTruth).GetAwaiter().GetResult();
-            (scores[k], correct[k]) = (r.Score, r.Correct);
+            (scores[k], correct[k]) = (r.Score + _overlong.Of(generated.Tokens[k].Length), r.Correct);
         });
         return (scores, correct);
     }
@@ -140,6 +147,7 @@ public sealed class RlTrainer
             ["rl/kept_groups"] = ro.KeptGroups,
             ["perf/gen_tokens_per_s"] = ro.AllLengths.Sum() / Math.Max(genSeconds, 1e-9),
         };
+        if (_overlong.IsOn) m["reward/overlong_penalty/mean"] = ro.AllLengths.Average(l => _overlong.Of(l));
         var lr = Schedule.At(step);
         foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
         m["charts/lr"] = lr;
@@ -174,23 +182,30 @@ public sealed class RlTrainer
         }
         // The policy's entropy before the update, over every response token of the step.
         metrics.Set("actor/entropy", Metric.TokenMean(scored.Mask, scored.Entropy));
+        foreach (var (name, metric) in scored.CorrectionMetrics) metrics.Set(name, metric);
         var m = metrics.Read();
         m["actor/grad_norm"] = gradNorms.Count > 0 ? gradNorms.Average() : double.NaN;
         return m;
     }
 
     /// <summary>The step's sequences with what the loss reads besides the new log-probs: the old (and reference)
-    /// policy's log-probs and entropies, advantages per token, correctness per sequence.</summary>
+    /// policy's log-probs and entropies, advantages per token, correctness per sequence; the rollout correction's
+    /// weights and metrics, and the rows kept in the loss (null: all), when those are on.</summary>
     sealed record Scored(SequenceBatch Batch, Tensor OldLogp, Tensor Entropy, Tensor RefLogp, Tensor Advantages, Tensor Correct)
     {
         public Tensor Mask => Batch.ResponseMask;
+        public Tensor? IsWeights { get; init; }
+        public Tensor? Keep { get; init; }
+        public IReadOnlyList<KeyValuePair<string, Metric>> CorrectionMetrics { get; init; } = [];
 
         /// <summary>The loss inputs of the sequences <paramref name="idx"/> given their current log-probs.</summary>
         public LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null) =>
-            LossInputs.Of(PolicyBatch.Create(logp, OldLogp.index_select(0, idx), Advantages.index_select(0, idx), Mask.index_select(0, idx)))
+            LossInputs.Of(PolicyBatch.Create(logp, OldLogp.index_select(0, idx), Advantages.index_select(0, idx), Mask.index_select(0, idx))
+                    .WithIsWeights(IsWeights?.index_select(0, idx)!))
                 .WithCorrect(Correct.index_select(0, idx))
                 .WithRefLogp(RefLogp.index_select(0, idx))
-                .WithEntropy(entropyWithGrad);
+                .WithEntropy(entropyWithGrad)
+                .KeepRows(Keep?.index_select(0, idx)!);
     }
 
     Scored ScoreOldPolicy(Rollouts ro)
@@ -203,7 +218,18 @@ public sealed class RlTrainer
         var refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
         var adv = Advantages.toTokens(torch.tensor(ro.Advantages, ScalarType.Float32), batch.ResponseMask);    // [B, T-1]
         var correct = torch.tensor(ro.Correct.Select(c => c ? 1f : 0f).ToArray());                            // [B]
-        return new Scored(batch, oldLogp, entropy, refLogp, adv, correct);
+        // actor.mask_truncated: a response cut off at max_new_tokens leaves every term of the loss.
+        var keep = _config.Actor.MaskTruncated ? torch.tensor(ro.Finished.Select(f => f ? 1f : 0f).ToArray()) : null;
+        if (!_correction.IsActive)
+            return new Scored(batch, oldLogp, entropy, refLogp, adv, correct) { Keep = keep };
+        if (ro.SamplerLogProbs is null)
+            throw new InvalidOperationException("the rollout correction is on but the rollouts carry no sampler log-probs");
+        var samplerLogp = batch.AlignToResponses(ro.SamplerLogProbs);
+        var (weights, correctionMetrics) = _correction.Weights(oldLogp, samplerLogp, batch.ResponseMask);
+        return new Scored(batch, oldLogp, entropy, refLogp, adv, correct)
+        {
+            Keep = keep, IsWeights = weights, CorrectionMetrics = correctionMetrics.ToList(),
+        };
     }
 
     /// <summary>One optimizer step on the sequences <paramref name="mini"/>, its gradient accumulated over
