@@ -213,6 +213,54 @@ let offPolicy =
             if adv > 0.0 then differ "ppo" "clip-higher"      // for A<0 their low bounds are the same 0.8
     }
 
+let corrections =
+    test "rollout correction, overlong penalty and mask_truncated in real steps: sampler log-probs line up, metrics by hand" {
+        // top_p = 1: the sampler's distribution is the trainer's, so the mismatch is rounding only (a misaligned
+        // sampler log-prob would show as a large KL). top_p = 0.8: π_old/π_sampler = nucleus mass ≤ 1, so k1 > 0.
+        for topP in [ 1.0; 0.8 ] do
+            let config, trainer, _ =
+                setup [ $"rollout.top_p={topP}"; "algorithm.rollout_is=token"; "algorithm.rollout_rs=sequence"; "algorithm.rollout_rs_threshold_lower=0"
+                        "algorithm.rollout_rs_threshold=1e9"; "reward.overlong_buffer_len=8"; "reward.overlong_penalty_factor=0.5"; "actor.mini_batches=1" ]
+            use optimizer = trainer.CreateOptimizer()
+            let m = trainer.Step(optimizer, 0)
+            let hand = m["response_length/mean"]
+            ignore hand
+            Expect.isTrue (m.ContainsKey "rollout_corr/kl" && m.ContainsKey "rollout_corr/k3_kl" && m.ContainsKey "rollout_corr/tis_truncated_frac") "metrics logged"
+            if topP = 1.0 then
+                Expect.isLessThan (abs m["rollout_corr/kl"]) 1e-4 "same distribution: k1 ≈ 0"
+                Expect.isLessThan m["rollout_corr/k3_kl"] 1e-6 "k3 ≈ 0"
+            else
+                Expect.isGreaterThan m["rollout_corr/kl"] 1e-3 "top-p sampler: π_sampler > π_old on every kept token"
+                Expect.isLessThan m["rollout_corr/is_weight_mean"] 1.0 "ρ = mass ≤ 1"
+                Expect.floatClose { absolute = 1e-6; relative = 0.0 } m["rollout_corr/tis_truncated_frac"] 0.0 "nothing above C = 2"
+            Expect.floatClose { absolute = 1e-6; relative = 0.0 } m["rollout_corr/mis_masked_frac"] 0.0 "bounds [0, 1e9] keep all"
+            ignore config
+        // Overlong penalty by hand from the drawn lengths.
+        let _, trainer, _ = setup [ "reward.overlong_buffer_len=8"; "reward.overlong_penalty_factor=0.5" ]
+        let ro = trainer.Collect 0
+        let penalty (l: int) = min 0.0 (-(float (l - (24 - 8))) / 8.0 * 0.5)
+        let _, plain, _ = setup []
+        let ro0 = plain.Collect 0
+        Expect.sequenceEqual ro.AllLengths ro0.AllLengths "the penalty does not change sampling"
+        TestTensors.closeArrays TestTensors.tight ro.AllScores (Array.map2 (fun s l -> s + penalty l) ro0.AllScores ro0.AllLengths) "score = rule reward + penalty"
+        // mask_truncated: every response of the tiny random policy that hits max_new_tokens leaves the loss; with all of
+        // them truncated nothing is left to learn from.
+        let cfg, t1, _ = setup [ "actor.mask_truncated=true"; "actor.sft_loss_coef=0"; "actor.mini_batches=1"; "rollout.max_new_tokens=3" ]
+        let ro1 = t1.Collect 0
+        if ro1.KeptGroups > 0 then
+            use opt1 = t1.CreateOptimizer()
+            let m1 = t1.Update(opt1, 0, ro1)
+            let truncated = ro1.Finished |> Array.forall not
+            if truncated then
+                Expect.equal m1["actor/pg_loss"] 0.0 "every response truncated: no loss"
+                Expect.equal m1["actor/grad_norm"] 0.0 "and no gradient"
+            let _, t2, _ = setup [ "actor.sft_loss_coef=0"; "actor.mini_batches=1"; "rollout.max_new_tokens=3" ]
+            use opt2 = t2.CreateOptimizer()
+            let m2 = t2.Update(opt2, 0, t2.Collect 0)
+            Expect.isGreaterThan m2["actor/grad_norm"] 0.0 "without mask_truncated the same rollouts train"
+        ignore cfg
+    }
+
 let private klear (args: string list) = Cli.run args
 
 let private rlRows (runDir: string) =
@@ -330,4 +378,4 @@ let codeTask =
     }
 
 [<Tests>]
-let tests = testSequenced (testList "trainer" [ handChecked; offPolicy; entropyAndKl; liveTensors; nonFinite; resume; filesTask; codeTask ])
+let tests = testSequenced (testList "trainer" [ handChecked; corrections; offPolicy; entropyAndKl; liveTensors; nonFinite; resume; filesTask; codeTask ])
