@@ -210,7 +210,8 @@ let finiteDifferences =
 let gradientPath =
     propertyPerObjective "the gradient reaches the log-probs and nothing flows into old log-probs, advantages, mask or IS weights" (fun seed objective ->
         let batch = randomBatch seed 4 5
-        let old = batch.Old.detach().requires_grad_ true
+        // Ratios within 1% of 1: inside every trust region, so every objective has a gradient to give.
+        let old = (batch.Leaf.detach() + (batch.Old - batch.Leaf.detach()) * torch.tensor 0.01).detach().requires_grad_ true
         let adv = (batch.Adv + torch.tensor 0.5).detach().requires_grad_ true   // no row with A = 0
         let mask = batch.Mask.detach().requires_grad_ true
         let w = (torch.rand_like batch.Old + torch.tensor 0.5).detach().requires_grad_ true
