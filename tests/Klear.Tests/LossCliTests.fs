@@ -82,7 +82,7 @@ let tests =
             let sapo = (4.0 * sigm * (1.0 - sigm) * 1.5).ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)
             Expect.equal cells[3..] [| "0"; "0"; "1.28"; "1.28"; "1.28"; "1.28"; "0"; "1.28"; "1.28"; sapo; "0" |]
                 "ppo, clip-higher, gppo, gppo β1, only-high, cispo, gspo, cispo-capped, ce-gppo, sapo, gmpo"
-            let header = r.Stdout.Split('\n') |> Array.find (fun l -> l.Contains "region")
+            let header = r.Stdout.Split('\n') |> Array.find (fun l -> l.Contains "| region")
             for name in Klear.Algorithms.Objective.names do
                 Expect.stringContains header (if name = "gppo-general" then "gppo β1=.25" else name) "every registered objective has a column"
         }

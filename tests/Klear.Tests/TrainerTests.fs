@@ -243,22 +243,24 @@ let corrections =
         let ro0 = plain.Collect 0
         Expect.sequenceEqual ro.AllLengths ro0.AllLengths "the penalty does not change sampling"
         TestTensors.closeArrays TestTensors.tight ro.AllScores (Array.map2 (fun s l -> s + penalty l) ro0.AllScores ro0.AllLengths) "score = rule reward + penalty"
-        // mask_truncated: every response of the tiny random policy that hits max_new_tokens leaves the loss; with all of
-        // them truncated nothing is left to learn from.
-        let cfg, t1, _ = setup [ "actor.mask_truncated=true"; "actor.sft_loss_coef=0"; "actor.mini_batches=1"; "rollout.max_new_tokens=3" ]
-        let ro1 = t1.Collect 0
-        if ro1.KeptGroups > 0 then
-            use opt1 = t1.CreateOptimizer()
-            let m1 = t1.Update(opt1, 0, ro1)
-            let truncated = ro1.Finished |> Array.forall not
-            if truncated then
-                Expect.equal m1["actor/pg_loss"] 0.0 "every response truncated: no loss"
-                Expect.equal m1["actor/grad_norm"] 0.0 "and no gradient"
-            let _, t2, _ = setup [ "actor.sft_loss_coef=0"; "actor.mini_batches=1"; "rollout.max_new_tokens=3" ]
-            use opt2 = t2.CreateOptimizer()
-            let m2 = t2.Update(opt2, 0, t2.Collect 0)
-            Expect.isGreaterThan m2["actor/grad_norm"] 0.0 "without mask_truncated the same rollouts train"
-        ignore cfg
+        // mask_truncated: of two rollouts (A = +1 finished, A = -1 truncated, different lengths), on-policy (r = 1, GPPO
+        // loss -A per token) the token-mean loss is -1 with the truncated one dropped from numerator and denominator,
+        // and (-1·L_f + 1·L_t)/(L_f + L_t) without.
+        let tokenizer = CharTokenizer.Arithmetic()
+        let special = SpecialTokens.From tokenizer
+        let prompt = special.EncodePrompt(tokenizer, "12+34-5=")
+        let finished = [| 5; 6; 7; special.Eos |]
+        let truncated = [| 8; 9; 10; 11; 12; 13; 14 |]
+        let pgLoss (mask: bool) =
+            let _, t, _ = setup [ $"actor.mask_truncated={mask}"; "actor.sft_loss_coef=0"; "actor.mini_batches=1" ]
+            let ro =
+                RlTrainer.Rollouts([| prompt; prompt |], [| finished; truncated |], [| 1.0; -1.0 |], [| true; false |], [| true; false |], 1, 1, [| 1.0; -1.0 |],
+                                   AllScores = [| 1.0; -1.0 |], AllCorrect = [| true; false |], AllLengths = [| 4; 7 |], AllFinished = [| true; false |])
+            use opt = t.CreateOptimizer()
+            (t.Update(opt, 0, ro))["actor/pg_loss"]
+        let acc = { absolute = 1e-5; relative = 1e-5 }
+        Expect.floatClose acc (pgLoss true) -1.0 "truncated rollout left numerator and denominator"
+        Expect.floatClose acc (pgLoss false) ((-1.0 * 4.0 + 1.0 * 7.0) / 11.0) "without mask_truncated both count"
     }
 
 let private klear (args: string list) = Cli.run args

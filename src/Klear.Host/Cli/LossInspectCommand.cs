@@ -32,7 +32,7 @@ public sealed class LossInspectCommand : KlearCommand
             if (!(r > 0) || !double.IsFinite(r)) throw new UsageException($"--ratio: every ratio must be a finite number > 0, got {r}");
         foreach (var a in advantages)
             if (!double.IsFinite(a)) throw new UsageException($"--advantage: every advantage must be finite, got {a}");
-        var seq = parsed.GetValue(_seq) ?? new int[ratios.Length];
+        var seq = parsed.GetValue(_seq) is { Length: > 0 } given ? given : new int[ratios.Length];
         if (seq.Length != ratios.Length)
             throw new UsageException($"--seq has {seq.Length} ids but --ratio has {ratios.Length} values; give one sequence id per token");
         var pairs = ratios.Zip(advantages).Select(p => (p.First, p.Second)).ToArray();
