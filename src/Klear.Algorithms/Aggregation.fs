@@ -13,6 +13,8 @@ type Aggregation =
     | SeqMeanTokenSum
     /// Dr.GRPO: Σ mask·l / (sequences · a constant length), no length bias.
     | SeqMeanTokenSumNorm of length: float
+    /// Σ mask·l over the mini-batch, no division (verl's `token-sum`): the loss scale grows with the batch's tokens.
+    | TokenSum
 
 /// The counts a mini-batch is normalised by (scalar tensors): selected tokens and sequences with at least one.
 type Normaliser =
@@ -22,7 +24,7 @@ type Normaliser =
     static member (+)(a: Normaliser, b: Normaliser) = { Tokens = a.Tokens + b.Tokens; Sequences = a.Sequences + b.Sequences }
 
 module Aggregation =
-    let all = [ TokenMean; SeqMeanTokenMean; SeqMeanTokenSum; SeqMeanTokenSumNorm 1.0 ]
+    let all = [ TokenMean; SeqMeanTokenMean; SeqMeanTokenSum; SeqMeanTokenSumNorm 1.0; TokenSum ]
 
     let name =
         function
@@ -30,6 +32,7 @@ module Aggregation =
         | SeqMeanTokenMean -> "seq-mean-token-mean"
         | SeqMeanTokenSum -> "seq-mean-token-sum"
         | SeqMeanTokenSumNorm _ -> "seq-mean-token-sum-norm"
+        | TokenSum -> "token-sum"
 
     /// Parses a verl mode name; `seq-mean-token-sum-norm` needs the constant length (e.g. the max response length).
     let parse (text: string) (normLength: float) =
@@ -37,6 +40,7 @@ module Aggregation =
         | "token-mean" -> Ok TokenMean
         | "seq-mean-token-mean" -> Ok SeqMeanTokenMean
         | "seq-mean-token-sum" -> Ok SeqMeanTokenSum
+        | "token-sum" -> Ok TokenSum
         | "seq-mean-token-sum-norm" when normLength > 0.0 -> Ok(SeqMeanTokenSumNorm normLength)
         | "seq-mean-token-sum-norm" -> Error $"seq-mean-token-sum-norm needs a positive length, got {normLength}"
         | _ ->
@@ -59,6 +63,7 @@ module Aggregation =
             (Tensors.rowSum mask loss / atLeastOne (mask.sum 1L)).sum () / atLeastOne norm.Sequences
         | SeqMeanTokenSum -> Tensors.maskedSum mask loss / atLeastOne norm.Sequences
         | SeqMeanTokenSumNorm length -> Tensors.maskedSum mask loss / (atLeastOne norm.Sequences * Tensors.scalar length)
+        | TokenSum -> Tensors.maskedSum mask loss
 
 type Aggregation with
     /// `Aggregation.parse`, for C# (which sees the module as `AggregationModule`).

@@ -91,7 +91,7 @@ module Loss =
                 let local = Aggregation.normaliserOf select
                 let share =
                     match p.Aggregation with
-                    | TokenMean -> local.Tokens / norm.Tokens.clamp_min (Tensors.scalar 1.0)
+                    | TokenMean | TokenSum -> local.Tokens / norm.Tokens.clamp_min (Tensors.scalar 1.0)
                     | _ -> local.Sequences / norm.Sequences.clamp_min (Tensors.scalar 1.0)
                 let valueMetric = p.Name, { Sum = Tensors.sg value; Count = share }
                 Tensors.scalar p.Weight, value, valueMetric :: tokens.Metrics) loss.Parts norms
@@ -110,6 +110,15 @@ module Loss =
     /// Inputs with only the policy batch set.
     let inputsOf (batch: PolicyBatch) = { Policy = batch; Correct = None; RefLogp = None; Entropy = None }
 
+    /// The inputs with the rows where `keep` [B] is 0 taken out of every term: their mask becomes 0, so they leave
+    /// each numerator and each aggregation denominator alike (`actor.mask_truncated` drops truncated responses so).
+    let keepRows (keep: Tensor) (inputs: LossInputs) =
+        let mask = inputs.Policy.Mask
+        if keep.dim () <> 1L || keep.shape[0] <> mask.shape[0] then
+            invalidArg "keep" $"keep must be [B] = [{mask.shape[0]}], got {Tensors.shapeText keep}"
+        let kept = mask * Tensors.sg(keep.to_type mask.dtype).unsqueeze 1L
+        { inputs with Policy = { inputs.Policy with Mask = kept } }
+
 // The same operations as members, for C# (which sees the module above as `LossModule`).
 type LossInputs with
     /// Inputs with only the policy batch set; add the others with the `With…` members.
@@ -123,6 +132,9 @@ type LossInputs with
 
     /// These inputs with `Entropy` set ([B, T]); null leaves it unset.
     member i.WithEntropy(entropy: Tensor) = { i with Entropy = Option.ofObj entropy }
+
+    /// `Loss.keepRows`: rows where `keep` [B] is 0 leave every term; null keeps them all.
+    member i.KeepRows(keep: Tensor) = if isNull keep then i else Loss.keepRows keep i
 
 type Loss with
     /// `Loss.aggregate`.

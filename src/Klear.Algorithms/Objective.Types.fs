@@ -18,6 +18,22 @@ module ObjectiveDefaults =
     [<Literal>]
     let RecipeDualClip = 10.0
 
+    /// CE-GPPO's β1 (low bound, A<0) in its released 7B scripts and `compute_gppo_loss_general_beta`'s default.
+    [<Literal>]
+    let CeGppoBeta1 = 0.75
+
+    /// CE-GPPO's β2 (high bound, A>0).
+    [<Literal>]
+    let CeGppoBeta2 = 1.0
+
+    /// SAPO's gate temperature for A>0 tokens (verl's `actor.tau_pos` default).
+    [<Literal>]
+    let SapoTauPos = 1.0
+
+    /// SAPO's gate temperature for A≤0 tokens (verl's `actor.tau_neg` default; larger: negative updates fade faster).
+    [<Literal>]
+    let SapoTauNeg = 1.05
+
 /// The clip range around r = 1: tokens leave the trust region below 1 - EpsLow or above 1 + EpsHigh.
 type ClipRange =
     { EpsLow: float
@@ -57,7 +73,18 @@ type CispoBound =
     | Clamp of ClipRange
     | UpperCap of epsMax: float
 
+/// SAPO's soft gate: the temperature of the sigmoid for tokens with A>0 and with A≤0.
+type SapoSpec =
+    { TauPos: float
+      TauNeg: float }
+
+/// GMPO's clip: the per-token log-ratio is clipped to [-EpsLow, EpsHigh] (log space, not ratio space) in the
+/// direction that would raise the objective, then averaged per sequence.
+type GmpoSpec = { LogRange: ClipRange }
+
 /// Every policy objective Klear knows. A closed set: adding one is one case, one file, one test list.
 type PolicyObjective =
     | Clipped of ClipSpec
     | Cispo of CispoBound
+    | Sapo of SapoSpec
+    | Gmpo of GmpoSpec

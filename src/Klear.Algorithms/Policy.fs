@@ -5,11 +5,14 @@ open System.Collections.Generic
 open TorchSharp
 
 /// One mini- or micro-batch of response tokens, every tensor [B, T]. `Logp` carries the gradient; the rest is data.
+/// `IsWeights` are optional per-token importance weights (the rollout–trainer mismatch correction, RolloutCorrection),
+/// a detached factor on every objective's per-token loss.
 type PolicyBatch =
     { Logp: Tensor
       OldLogp: Tensor
       Advantages: Tensor
-      Mask: Tensor }
+      Mask: Tensor
+      IsWeights: Tensor option }
 
 module PolicyBatch =
     /// Checks ranks and shapes once at the boundary; every objective relies on it.
@@ -18,19 +21,29 @@ module PolicyBatch =
         Tensors.requireSameShape "logp" b.Logp "oldLogp" b.OldLogp
         Tensors.requireSameShape "logp" b.Logp "advantages" b.Advantages
         Tensors.requireSameShape "logp" b.Logp "mask" b.Mask
+        b.IsWeights |> Option.iter (Tensors.requireSameShape "logp" b.Logp "isWeights")
         b
 
-    /// A checked batch, its mask in the dtype of the log-probs.
+    /// A checked batch, its mask in the dtype of the log-probs. Everything but `logp` is data: it is detached here,
+    /// so no gradient can flow into old log-probs, advantages or the mask whatever the caller passes.
     let create (logp: Tensor) (oldLogp: Tensor) (advantages: Tensor) (mask: Tensor) =
         validate
             { Logp = logp
-              OldLogp = oldLogp
-              Advantages = advantages
-              Mask = mask.to_type logp.dtype }
+              OldLogp = Tensors.sg oldLogp
+              Advantages = Tensors.sg advantages
+              Mask = Tensors.sg (mask.to_type logp.dtype)
+              IsWeights = None }
+
+    /// The batch with per-token importance weights [B, T] (detached), or without any (None).
+    let withIsWeights (weights: Tensor option) (b: PolicyBatch) =
+        validate { b with IsWeights = weights |> Option.map (fun w -> Tensors.sg (w.to_type b.Logp.dtype)) }
 
 type PolicyBatch with
     /// `PolicyBatch.create` for C#.
     static member Create(logp, oldLogp, advantages, mask) = PolicyBatch.create logp oldLogp advantages mask
+
+    /// `PolicyBatch.withIsWeights` for C#: null means none.
+    member b.WithIsWeights(weights: Tensor) = PolicyBatch.withIsWeights (Option.ofObj weights) b
 
 /// A mean kept as sum and count (scalar tensors), so metrics of micro-batches add up exactly to the mini-batch's;
 /// the host divides once per step (no `.item()` sync in the core).

@@ -10,6 +10,9 @@ type KlEstimator =
     | K2
     /// exp(ref - logp) - (ref - logp) - 1: unbiased and non-negative.
     | K3
+    /// k3's value with k2's gradient (verl's straight-through `k3+`): k2 - sg(k2) + sg(k3). k2's gradient
+    /// (logp - ref)·∇logp is the unbiased gradient of KL(π‖π_ref); k3's is not.
+    | K3Plus
 
 /// What the entropy of the policy is for: a term of the loss (it keeps its gradient) or a logged diagnostic.
 type EntropyUse =
@@ -27,6 +30,10 @@ module Terms =
         | K1 -> d
         | K2 -> d * d * Tensors.scalar 0.5
         | K3 -> (-d).exp () + d - Tensors.scalar 1.0
+        | K3Plus ->
+            let k2 = d * d * Tensors.scalar 0.5
+            let k3 = (-d).exp () + d - Tensors.scalar 1.0
+            k2 - Tensors.sg k2 + Tensors.sg k3
 
     /// The SFT loss: NLL token-mean over the tokens `mask` selects (the same per-token NLL and aggregation as
     /// `Loss.sftOnCorrect`, here for a trainer with no policy batch).

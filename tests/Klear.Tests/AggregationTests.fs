@@ -18,6 +18,7 @@ let handValues =
         Expect.floatClose tight (value SeqMeanTokenMean) ((6.0 / 3.0 + 9.0 / 2.0) / 2.0) "seq-mean-token-mean"
         Expect.floatClose tight (value SeqMeanTokenSum) ((6.0 + 9.0) / 2.0) "seq-mean-token-sum"
         Expect.floatClose tight (value (SeqMeanTokenSumNorm 4.0)) (15.0 / (2.0 * 4.0)) "seq-mean-token-sum-norm, length 4"
+        Expect.floatClose tight (value TokenSum) 15.0 "token-sum: 15, no division"
     }
 
 /// A random mini-batch: B rows of length T with random response lengths (row 1 empty), log-probs with a gradient
@@ -51,59 +52,14 @@ let private inputs (batch: Batch) (start: int64) (length: int64) =
       RefLogp = Some(rows batch.Old)
       Entropy = None }
 
-let private modes = [ TokenMean; SeqMeanTokenMean; SeqMeanTokenSum; SeqMeanTokenSumNorm 7.0 ]
+let private modes = [ TokenMean; SeqMeanTokenMean; SeqMeanTokenSum; SeqMeanTokenSumNorm 7.0; TokenSum ]
 
 let private composed mode objective =
     Loss.aggregate mode (Objective.dualClip 10.0 objective)
     |> Loss.plus (0.1 * Loss.sftOnCorrectWith mode)
     |> Loss.plus (0.05 * Loss.klPenalty K3)
 
-/// Splits rows at `cuts`, accumulates gradients micro-batch by micro-batch, and compares with the one-batch result.
-let private accumulationMatches seed mode objective (cuts: int list) =
-    use _scope = torch.NewDisposeScope()
-    let b, t = 7, 6
-    let batch = randomBatch seed b t
-    let loss = composed mode objective
-    let whole = Loss.evaluate loss (inputs batch 0L (int64 b))
-    whole.Total.backward ()
-    let wholeGrad = values batch.Leaf.grad
-    batch.Leaf.grad.zero_ () |> ignore
-    let bounds = (0 :: cuts) @ [ b ] |> List.pairwise
-    let micro = bounds |> List.map (fun (s, e) -> inputs batch (int64 s) (int64 (e - s)))
-    let norms = Loss.normalisers loss micro
-    let outputs = micro |> List.map (Loss.evaluateMicro loss norms)
-    outputs |> List.iter (fun o -> o.Total.backward ())
-    let summed = outputs |> List.sumBy (fun o -> scalarOf o.Total)
-    let acc = { absolute = 1e-12; relative = 1e-9 }
-    closeArrays acc (values batch.Leaf.grad) wholeGrad "accumulated gradient"
-    Expect.floatClose acc summed (scalarOf whole.Total) "summed micro-batch losses"
-    let merged =
-        outputs
-        |> List.map (fun o -> o.Metrics)
-        |> List.reduce (fun a b -> Map.fold (fun acc k v -> Map.add k (Map.find k acc + v) acc) a b)
-    for KeyValue(name, m) in whole.Metrics do
-        Expect.floatClose acc (metric merged[name]) (metric m) $"metric {name}"
-
-let private namedObjectives =
-    [ "clip-higher", Clipped(Ppo.clipHigher ClipRange.Default)
-      "gppo", Clipped(Gppo.gppo ClipRange.Default)
-      "gppo-general", Clipped(Gppo.gppoGeneral ClipRange.Default 0.25 1.0)
-      "cispo", Cispo(Cispo.cispo ClipRange.Default)
-      "gspo", Clipped(Gspo.gspo { EpsLow = 0.05; EpsHigh = 0.08 }) ]
-
-let accumulation =
-    testList "gradient accumulation over micro-batches = one mini-batch (policy + 0.1·SFT + 0.05·KL)" [
-        for mode in modes do
-            for name, objective in namedObjectives do
-                test $"{Aggregation.name mode}, {name}" {
-                    accumulationMatches 11 mode objective [ 1; 4 ]
-                    accumulationMatches 12 mode objective [ 2; 3; 5; 6 ]
-                }
-        testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 40 } "random seeds and split points, every mode (gppo)" (fun (seed: int) (cut: byte) ->
-            let c = 1 + int cut % 6
-            for mode in modes do
-                accumulationMatches seed mode (Clipped(Gppo.gppo ClipRange.Default)) [ c ])
-    ]
+// Gradient accumulation, A = 0 and masked tokens are properties of every objective: ObjectiveContractTests.
 
 let finiteDifferenceOfAggregate =
     test "token-mean clip-higher + 0.1·SFT + 0.05·KL: autograd gradient of the scalar loss = central differences" {
@@ -124,11 +80,6 @@ let finiteDifferenceOfAggregate =
                 (at h - at -h) / (2.0 * h))
         closeArrays { absolute = 1e-6; relative = 1e-5 } grad numeric "d(loss)/d(logp)"
     }
-
-let private allObjectives =
-    [ Clipped(Ppo.ppo 0.2); Clipped(Ppo.clipHigher ClipRange.Default); Clipped(Gppo.gppo ClipRange.Default)
-      Clipped(Gppo.gppoGeneral ClipRange.Default 0.25 1.0); Clipped(Gppo.gppoOnlyHigh ClipRange.Default)
-      Cispo(Cispo.cispo ClipRange.Default); Cispo(Cispo.cispoCapped 2.0); Clipped(Gspo.gspo ClipRange.Default) ]
 
 let properties =
     let config = { FsCheckConfig.defaultConfig with maxTest = 60 }
@@ -152,35 +103,35 @@ let properties =
                 else
                     Expect.equal gradC[k] 0.0 $"clipped token {k}: clip-higher gives none"
                     Expect.isTrue (abs gradG[k] > 0.0) $"clipped token {k}: gppo keeps one")
+    ]
 
-        testPropertyWithConfig config "A = 0 everywhere gives a zero gradient, for every objective" (fun (seed: int) ->
-            use _scope = torch.NewDisposeScope()
-            let batch = randomBatch seed 4 5
-            for objective in allObjectives do
-                let leaf = batch.Leaf.detach().requires_grad_ true
-                let batch0 = PolicyBatch.create leaf batch.Old (torch.zeros_like batch.Adv) batch.Mask
-                let out = Loss.evaluate (Loss.aggregate TokenMean objective) (Loss.inputsOf batch0)
-                out.Total.backward ()
-                Expect.isTrue (values leaf.grad |> Array.forall (fun g -> g = 0.0)) $"{objective}")
-
-        testPropertyWithConfig config "a masked token has no influence: zero gradient, and changing it changes nothing" (fun (seed: int) ->
-            use _scope = torch.NewDisposeScope()
-            let batch = randomBatch seed 4 5
-            let m = values batch.Mask
-            let scramble (t: torch.Tensor) = torch.where (batch.Mask.gt (torch.tensor 0.0), t, t * torch.tensor 3.0 - torch.tensor 0.7)
-            for objective in allObjectives do
-                for mode in modes do
-                    let evalWith (leaf: torch.Tensor) old adv =
-                        let out = Loss.evaluate (Loss.aggregate mode objective) (Loss.inputsOf (PolicyBatch.create leaf old adv batch.Mask))
-                        out.Total.backward ()
-                        scalarOf out.Total
-                    let leaf1 = batch.Leaf.detach().requires_grad_ true
-                    let l1 = evalWith leaf1 batch.Old batch.Adv
-                    let leaf2 = (scramble batch.Leaf).detach().requires_grad_ true
-                    let l2 = evalWith leaf2 (scramble batch.Old) (scramble batch.Adv)
-                    Expect.floatClose tight l2 l1 $"{objective} {mode}: loss unchanged"
-                    values leaf1.grad |> Array.iteri (fun k g -> if m[k] = 0.0 then Expect.equal g 0.0 $"masked token {k} has no gradient"))
+/// The rows `actor.mask_truncated` drops (rows 2 and 5 of 7) leave numerator and every denominator alike: the loss is
+/// the loss of the batch without them (the TRL bug left them in the denominators), accumulated or not.
+let maskTruncated =
+    let keepFlags = [| 1.0; 1.0; 0.0; 1.0; 1.0; 0.0; 1.0 |]
+    testList "keepRows (actor.mask_truncated): dropped rows leave every numerator and denominator" [
+        for mode in modes do
+            for name in Objective.names do
+                test $"{Aggregation.name mode}, {name}" {
+                    let objective = Objective.fromSettings (name, Nullable(), Nullable(), Nullable(), Nullable(), Nullable(), Nullable(), Nullable())
+                    use _scope = torch.NewDisposeScope()
+                    let keep = tensor1 keepFlags
+                    // Accumulated over uneven micro-batches with the rows dropped = one batch with them dropped.
+                    let grad, total = ObjectiveContractTests.accumulationMatches 31 mode objective [ 2; 3 ] (Some keep)
+                    ObjectiveContractTests.accumulationMatches 31 mode objective [ 5 ] (Some keep) |> ignore
+                    // ... = the loss of the batch the dropped rows were never in.
+                    let keptRows = [| 0L; 1L; 3L; 4L; 6L |]
+                    let sub, subTotal = ObjectiveContractTests.lossWithoutRows 31 mode objective keptRows
+                    Expect.floatClose tight total subTotal "loss = loss of the batch without the dropped rows"
+                    let t = grad.Length / 7
+                    for r in 0..6 do
+                        for c in 0 .. t - 1 do
+                            let g = grad[r * t + c]
+                            match Array.tryFindIndex ((=) (int64 r)) keptRows with
+                            | Some i -> Expect.floatClose tight g sub[i * t + c] $"row {r} token {c}: same gradient"
+                            | None -> Expect.equal g 0.0 $"dropped row {r} token {c}: no gradient"
+                }
     ]
 
 [<Tests>]
-let tests = testList "aggregation" [ handValues; accumulation; finiteDifferenceOfAggregate; properties ]
+let tests = testList "aggregation" [ handValues; finiteDifferenceOfAggregate; properties; maskTruncated ]

@@ -30,7 +30,11 @@ let objectiveTable =
               "gppo-only-high", [], clipped (0.2, 0.28) (Stop, Preserve 1.0) (Some 10.0) TokenRatio
               "gppo", [ "actor.clip_ratio_c=null" ], clipped (0.2, 0.28) (Preserve 1.0, Preserve 1.0) None TokenRatio
               "gspo", [], clipped (0.2, 0.28) (Stop, Stop) (Some 10.0) SequenceRatio
-              "cispo", [], Cispo(Clamp { EpsLow = 0.2; EpsHigh = 0.28 }) ] do
+              "cispo", [], Cispo(Clamp { EpsLow = 0.2; EpsHigh = 0.28 })
+              "ce-gppo", [], clipped (0.2, 0.28) (Preserve 0.75, Preserve 1.0) (Some 10.0) TokenRatio
+              "sapo", [], Sapo { TauPos = 1.0; TauNeg = 1.05 }
+              "sapo", [ "actor.tau_pos=0.5"; "actor.tau_neg=2" ], Sapo { TauPos = 0.5; TauNeg = 2.0 }
+              "gmpo", [ "actor.clip_ratio_low=0.4"; "actor.clip_ratio_high=0.4" ], Gmpo { LogRange = { EpsLow = 0.4; EpsHigh = 0.4 } } ] do
             test $"""{name} {String.concat " " overrides}""" {
                 let config = bind ($"actor.policy_loss={name}" :: overrides)
                 // RlComponents.Create is what RlTrainer's constructor builds its loss from.
@@ -53,9 +57,9 @@ let objectiveTable =
                 Expect.floatClose TestTensors.close6 g eg "grad"
         }
         test "the loss CLI builds the same objectives (one builder): ppo symmetric, no dual clip unless asked" {
-            Expect.equal (Objective.fromSettings ("ppo", Nullable(), Nullable(), Nullable(), Nullable(), Nullable()))
+            Expect.equal (Objective.fromSettings ("ppo", Nullable(), Nullable(), Nullable(), Nullable(), Nullable(), Nullable(), Nullable()))
                 (clipped (0.2, 0.2) (Stop, Stop) None TokenRatio) "ppo"
-            match Expect.throwsC (fun () -> Objective.fromSettings ("gppo", Nullable 1.5, Nullable(), Nullable(), Nullable(), Nullable()) |> ignore) id with
+            match Expect.throwsC (fun () -> Objective.fromSettings ("gppo", Nullable 1.5, Nullable(), Nullable(), Nullable(), Nullable(), Nullable(), Nullable()) |> ignore) id with
             | :? ObjectiveSettingException as e -> Expect.equal e.Setting "eps_low" "names the setting"
             | other -> failtest $"{other}"
         }
@@ -93,6 +97,14 @@ let badSettings =
               [ "actor.clip_ratio_c=0.5" ], [ "actor.clip_ratio_c"; "must be > 1" ]
               [ "actor.policy_loss=gppo-general"; "actor.beta1=-1" ], [ "actor.beta1" ]
               [ "actor.lr=-1" ], [ "actor.lr" ]
+              [ "actor.policy_loss=sapo"; "actor.tau_neg=0" ], [ "actor.tau_neg"; "tau_neg must be > 0" ]
+              [ "actor.kl_loss_type=k3++" ], [ "actor.kl_loss_type"; "did you mean 'k3+'?" ]
+              [ "actor.loss_agg_mode=token_sum" ], [ "actor.loss_agg_mode"; "did you mean 'token-sum'?" ]
+              [ "algorithm.rollout_is=tokn" ], [ "algorithm.rollout_is"; "did you mean 'token'?" ]
+              [ "algorithm.rollout_is=token"; "algorithm.rollout_is_threshold=0" ], [ "algorithm.rollout_is_threshold" ]
+              [ "algorithm.rollout_rs=sequence"; "algorithm.rollout_rs_threshold=0.2" ], [ "algorithm.rollout_rs_threshold" ]
+              [ "reward.overlong_buffer_len=100" ], [ "reward.overlong_buffer_len"; "rollout.max_new_tokens" ]
+              [ "reward.overlong_buffer_len=4"; "reward.overlong_penalty_factor=-1" ], [ "reward.overlong_penalty_factor" ]
               [ "actor.warmup_steps=-2" ], [ "actor.warmup_steps" ]
               [ "actor.mini_batches=0" ], [ "actor.mini_batches" ]
               [ "actor.micro_batches=300" ], [ "actor.micro_batches"; "rollout.n = 256" ]

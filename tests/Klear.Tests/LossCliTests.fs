@@ -77,9 +77,69 @@ let tests =
             // The GPPO column of the high-clipped row keeps 1 + eps_high.
             let row = r.Stdout.Split('\n') |> Array.find (fun l -> l.Contains "A>0, r > 1+eh")
             let cells = row.Split('|', System.StringSplitOptions.TrimEntries) |> Array.filter ((<>) "")
-            Expect.equal cells[3..] [| "0"; "0"; "1.28"; "1.28"; "1.28"; "1.28" |] "ppo, clip-higher, gppo, gppo β1, only-high, cispo"
+            // sapo: 4·σ(0.5)·(1 - σ(0.5))·1.5; gmpo: ln 1.5 > 0.28 is clipped in log space.
+            let sigm = 1.0 / (1.0 + exp -0.5)
+            let sapo = (4.0 * sigm * (1.0 - sigm) * 1.5).ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)
+            Expect.equal cells[3..] [| "0"; "0"; "1.28"; "1.28"; "1.28"; "1.28"; "0"; "1.28"; "1.28"; sapo; "0" |]
+                "ppo, clip-higher, gppo, gppo β1, only-high, cispo, gspo, cispo-capped, ce-gppo, sapo, gmpo"
+            let header = r.Stdout.Split('\n') |> Array.find (fun l -> l.Contains "| region")
+            for name in Klear.Algorithms.Objective.names do
+                Expect.stringContains header (if name = "gppo-general" then "gppo β1=.25" else name) "every registered objective has a column"
         }
     ]
 
+let private total args =
+    let r = Cli.run ([ "loss"; "inspect"; "--total" ] @ args)
+    Expect.equal r.ExitCode 0 $"exit code; stderr: {r.Stderr}"
+    use doc = JsonDocument.Parse r.Stdout
+    doc.RootElement.GetProperty("loss").GetDouble(), [ for g in doc.RootElement.GetProperty("grad").EnumerateArray() -> g.GetDouble() ]
+
+let totals =
+    testList "loss inspect --total / --seq / --agg / --tau-*" [
+        test "gppo, two sequences, each mode: the hand-aggregated worked values" {
+            // Tokens (r, A): seq 0 = (1.5, 1), (1.1, 1); seq 1 = (0.5, -1). GPPO per-token (l, dl/dlogp):
+            // (-1.28, -1.28), (-1.1, -1.1), (0.8, 0.8).
+            let args mode = [ "--objective"; "gppo"; "--ratio"; "1.5,1.1,0.5"; "--advantage"; "1,1,-1"; "--seq"; "0,0,1"; "--agg"; mode ]
+            let l = [ -1.28; -1.1; 0.8 ]
+            let g = [ -1.28; -1.1; 0.8 ]
+            for mode, scale, expectedLoss in
+                [ "token-mean", [ 1.0 / 3.0; 1.0 / 3.0; 1.0 / 3.0 ], (List.sum l) / 3.0
+                  "token-sum", [ 1.0; 1.0; 1.0 ], List.sum l
+                  "seq-mean-token-mean", [ 0.25; 0.25; 0.5 ], ((l[0] + l[1]) / 2.0 + l[2]) / 2.0
+                  "seq-mean-token-sum", [ 0.5; 0.5; 0.5 ], (List.sum l) / 2.0
+                  "seq-mean-token-sum-norm", [ 0.25; 0.25; 0.25 ], (List.sum l) / (2.0 * 2.0) ] do
+                let loss, grad = total (args mode)
+                Expect.floatClose close6 loss expectedLoss $"{mode}: loss"
+                closeArrays close6 (Array.ofList grad) (Array.ofList (List.map2 (*) g scale)) $"{mode}: gradient"
+        }
+        test "gmpo: one sequence's geometric mean, the clipped token has no gradient" {
+            // ln 1.2 = 0.18232 is kept, ln 2 = 0.69315 > 0.28 becomes 0.28: R = exp(0.23116); loss -R; grad -R/2, 0.
+            let rr = exp ((log 1.2 + 0.28) / 2.0)
+            let loss, grad = total [ "--objective"; "gmpo"; "--ratio"; "1.2,2"; "--advantage"; "1,1"; "--agg"; "seq-mean-token-mean" ]
+            Expect.floatClose close6 loss -rr "loss"
+            closeArrays close6 (Array.ofList grad) [| -rr / 2.0; 0.0 |] "gradient"
+        }
+        test "sapo with --tau-pos / --tau-neg: -A·(4/τ)·σ(τ(r-1)) token-mean" {
+            let sigm x = 1.0 / (1.0 + exp -x)
+            let loss, grad = total [ "--objective"; "sapo"; "--tau-pos"; "2"; "--tau-neg"; "0.5"; "--ratio"; "1.5,0.5"; "--advantage"; "1,-1" ]
+            let g1, g2 = sigm (2.0 * 0.5), sigm (0.5 * -0.5)
+            Expect.floatClose close6 loss ((-(4.0 / 2.0) * g1 + (4.0 / 0.5) * g2) / 2.0) "loss"
+            closeArrays close6 (Array.ofList grad) [| -4.0 * g1 * (1.0 - g1) * 1.5 / 2.0; 4.0 * g2 * (1.0 - g2) * 0.5 / 2.0 |] "gradient"
+        }
+        testList "errors exit 2" [
+            for args, fragment in
+                [ [ "--objective"; "gmpo"; "--ratio"; "1,2"; "--advantage"; "1,-1"; "--total" ], "a sequence-level objective needs one advantage per sequence"
+                  [ "--objective"; "gppo"; "--ratio"; "1,2"; "--advantage"; "1,1"; "--seq"; "0" ], "--seq has 1 ids but --ratio has 2"
+                  [ "--objective"; "gppo"; "--ratio"; "1"; "--advantage"; "1"; "--total"; "--agg"; "tokenmean" ], "unknown aggregation 'tokenmean'"
+                  [ "--objective"; "sapo"; "--tau-pos"; "0"; "--ratio"; "1"; "--advantage"; "1" ], "tau_pos must be > 0" ] do
+                test (String.concat " " args) {
+                    let r = Cli.run ([ "loss"; "inspect" ] @ args)
+                    Expect.equal r.ExitCode 2 $"exit code; stderr {r.Stderr}"
+                    Expect.stringContains r.Stderr fragment "message"
+                    Expect.equal r.Stdout "" "nothing on stdout"
+                }
+        ]
+    ]
+
 [<Tests>]
-let cliTests = testSequenced (testList "cli" [ tests ])
+let cliTests = testSequenced (testList "cli" [ tests; totals ])

@@ -177,6 +177,8 @@ let private equalityTest (name: string) (extra: string list) =
         Expect.isNonEmpty rl "RL rows"
         Expect.all rl (fun r -> value "rl/kept_groups" r < value "rl/groups" r) "groups are dropped or left over every step (filter and choice)"
         Expect.exists rl (fun r -> (value "actor/pg_loss" r).IsSome) "an update ran (the comparison covers the loss)"
+        if List.contains "algorithm.rollout_is=token" extra then
+            Expect.exists rl (fun r -> value "rollout_corr/kl" r |> Option.exists (fun kl -> kl > 0.0)) "the sampler differed from the trainer"
         Expect.exists logged (fun (p, _, kv) -> p = "sft" && kv |> List.exists (fst >> (=) "sft/val_loss")) "SFT validation loss compared"
         let p1, p2 = finalParameters dir1, finalParameters dir2
         Expect.equal (List.map fst p2) (List.map fst p1) "the same tensors"
@@ -256,6 +258,11 @@ let private jobs =
                 equalityTest "seq-mean-token-mean" [ "actor.loss_agg_mode=seq-mean-token-mean" ]
                 equalityTest "seq-mean-token-sum, entropy bonus on" [ "actor.loss_agg_mode=seq-mean-token-sum"; "actor.entropy_coeff=0.001" ]
                 equalityTest "seq-mean-token-sum-norm" [ "actor.loss_agg_mode=seq-mean-token-sum-norm" ]
+                // The sampler's log-probs travel with the gathered rollouts; the weights, the dropped rows and their
+                // share of every normaliser must come out as in one process.
+                equalityTest "token-sum, rollout correction (TIS + MIS) at top-p 0.9, truncated responses masked"
+                    [ "actor.loss_agg_mode=token-sum"; "algorithm.rollout_is=token"; "algorithm.rollout_rs=sequence"
+                      "rollout.top_p=0.9"; "actor.mask_truncated=true"; "reward.overlong_buffer_len=4"; "reward.overlong_penalty_factor=0.5" ]
                 faultAndResume
             ])
 

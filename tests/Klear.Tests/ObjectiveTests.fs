@@ -8,7 +8,7 @@ open Klear.Algorithms
 open Klear.Tests.TestTensors
 
 let private build name (epsLow, epsHigh) dual (beta1, beta2) =
-    let settings = { EpsLow = epsLow; EpsHigh = Some epsHigh; DualClip = dual; Beta1 = beta1; Beta2 = beta2 }
+    let settings = { ObjectiveSettings.Default with EpsLow = epsLow; EpsHigh = Some epsHigh; DualClip = dual; Beta1 = beta1; Beta2 = beta2 }
     match Objective.parse name |> Result.bind (fun n -> Objective.build n settings) with
     | Ok o -> o
     | Error e -> failwith e
@@ -149,5 +149,46 @@ let gspo =
         closeArrays tight (values leaf.grad) [| -s0 / 2.0; -s0 / 2.0; 0.0; 0.0; 0.0; 0.0 |] "gradient"
     }
 
+/// Worked values of the newer objectives in docs/objectives.md (eps 0.2/0.28, c 10; τ 1 / 1.05), recomputed there in
+/// plain Python: (A, r) -> (loss, dl/dlogp) for ce-gppo, sapo, gmpo (one-token sequences).
+let private workedNew =
+    [ 1.0, 1.5, (-1.28, -1.28), (-2.489837, -1.410022), (-1.323130, 0.0)
+      -1.0, 0.5, (0.6, 0.6), (1.415938, 0.467070), (0.818731, 0.0)
+      1.0, 0.5, (-0.5, -0.5), (-1.510163, -0.470007), (-0.5, -0.5)
+      -1.0, 1.5, (1.5, 1.5), (2.393585, 1.401210), (1.5, 1.5)
+      -1.0, 12.0, (10.0, 0.0), (3.809487, 0.000463), (12.0, 12.0) ]
+
+let workedValuesNew =
+    testList "worked values of ce-gppo, sapo, gmpo (docs/objectives.md), to 1e-6" [
+        for (a, r, ce, sapo, gmpo) in workedNew do
+            for label, expected in [ "ce-gppo", ce; "sapo", sapo; "gmpo", gmpo ] do
+                test $"{label}: A={a} r={r}" {
+                    let t = (run (build label (0.2, 0.28) (Some 10.0) (1.0, 1.0)) [ r, a ]).Head
+                    Expect.floatClose close6 t.Loss (fst expected) "loss"
+                    Expect.floatClose close6 t.Grad (snd expected) "d(loss)/d(logp)"
+                }
+    ]
+
+let ceGppo =
+    testList "ce-gppo and the only-high mode" [
+        test "ce-gppo is gppo-general with CE-GPPO's β1 = 0.75, β2 = 1, in value and gradient" {
+            let rng = Random 41
+            let pairs = [ for region in [ PosInside; PosClipped; NegInside; NegLowClipped; NegDualClipped; ZeroAdvantage ] do for _ in 1..6 -> sample rng (0.2, 0.28) 10.0 region ]
+            Expect.equal (run (build "ce-gppo" (0.2, 0.28) (Some 10.0) (1.0, 1.0)) pairs) (run (build "gppo-general" (0.2, 0.28) (Some 10.0) (0.75, 1.0)) pairs) "same tokens"
+        }
+        test "gppo-only-high's gradient equals gppo-general with β1 = 0, β2 = 1 in every region (values differ on the low clip)" {
+            let rng = Random 42
+            for eps, c in [ (0.2, 0.28), 10.0; (0.1, 0.3), 3.0 ] do
+                let pairs = [ for region in [ PosInside; PosClipped; NegInside; NegLowClipped; NegDualClipped; ZeroAdvantage ] do for _ in 1..6 -> sample rng eps c region ]
+                let onlyHigh = run (build "gppo-only-high" eps (Some c) (1.0, 1.0)) pairs
+                let general = run (build "gppo-general" eps (Some c) (0.0, 1.0)) pairs
+                for o, g in List.zip onlyHigh general do
+                    Expect.floatClose tight o.Grad g.Grad $"gradient at r={o.Ratio} A={o.Advantage}"
+                    let lowClipped = o.Advantage < 0.0 && o.Ratio < 1.0 - fst eps
+                    if lowClipped then Expect.floatClose tight g.Loss 0.0 "β1 = 0 zeroes the value; only-high keeps the PPO constant"
+                    else Expect.floatClose tight o.Loss g.Loss $"value at r={o.Ratio} A={o.Advantage}"
+        }
+    ]
+
 [<Tests>]
-let tests = testList "objectives" [ workedValues; closedForm; finiteDifferences; gspo ]
+let tests = testList "objectives" [ workedValues; workedValuesNew; ceGppo; closedForm; finiteDifferences; gspo ]

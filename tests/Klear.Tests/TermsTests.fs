@@ -71,6 +71,16 @@ let termTests =
             closeArrays tight (values (Terms.kl K2 logp reference)) (d |> Array.map (fun x -> 0.5 * x * x)) "k2"
             closeArrays tight (values (Terms.kl K3 logp reference)) (d |> Array.map (fun x -> exp -x + x - 1.0)) "k3"
         }
+        test "k3+ has k3's value and k2's gradient d = logp - ref (straight-through)" {
+            use _scope = torch.NewDisposeScope()
+            let d = [| -0.5; 0.0; 0.3; 1.7 |]
+            let leaf = (tensor2 [| d |]).requires_grad_ true
+            let reference = torch.zeros (1L, 4L, dtype = torch.float64)
+            let k = Terms.kl K3Plus leaf reference
+            k.sum().backward ()
+            closeArrays tight (values k) (d |> Array.map (fun x -> exp -x + x - 1.0)) "value = k3"
+            closeArrays tight (values leaf.grad) d "gradient = d(½d²)/dd = d"
+        }
         test "entropy from logits: uniform is ln V; [1/4, 3/4] by hand" {
             use _scope = torch.NewDisposeScope()
             let logits = torch.tensor([| 0.0; 0.0; 0.0; 0.0; 0.0; log 3.0; 0.0; 0.0 |], dtype = torch.float64).reshape (1L, 2L, 4L)

@@ -213,6 +213,56 @@ let offPolicy =
             if adv > 0.0 then differ "ppo" "clip-higher"      // for A<0 their low bounds are the same 0.8
     }
 
+let corrections =
+    test "rollout correction, overlong penalty and mask_truncated in real steps: sampler log-probs line up, metrics by hand" {
+        // top_p = 1: the sampler's distribution is the trainer's, so the mismatch is rounding only (a misaligned
+        // sampler log-prob would show as a large KL). top_p = 0.8: π_old/π_sampler = nucleus mass ≤ 1, so k1 > 0.
+        for topP in [ 1.0; 0.8 ] do
+            let config, trainer, _ =
+                setup [ $"rollout.top_p={topP}"; "algorithm.rollout_is=token"; "algorithm.rollout_rs=sequence"; "algorithm.rollout_rs_threshold_lower=0"
+                        "algorithm.rollout_rs_threshold=1e9"; "reward.overlong_buffer_len=8"; "reward.overlong_penalty_factor=0.5"; "actor.mini_batches=1" ]
+            use optimizer = trainer.CreateOptimizer()
+            let m = trainer.Step(optimizer, 0)
+            let hand = m["response_length/mean"]
+            ignore hand
+            Expect.isTrue (m.ContainsKey "rollout_corr/kl" && m.ContainsKey "rollout_corr/k3_kl" && m.ContainsKey "rollout_corr/tis_truncated_frac") "metrics logged"
+            if topP = 1.0 then
+                Expect.isLessThan (abs m["rollout_corr/kl"]) 1e-4 "same distribution: k1 ≈ 0"
+                Expect.isLessThan m["rollout_corr/k3_kl"] 1e-6 "k3 ≈ 0"
+            else
+                Expect.isGreaterThan m["rollout_corr/kl"] 1e-3 "top-p sampler: π_sampler > π_old on every kept token"
+                Expect.isLessThan m["rollout_corr/is_weight_mean"] 1.0 "ρ = mass ≤ 1"
+                Expect.floatClose { absolute = 1e-6; relative = 0.0 } m["rollout_corr/tis_truncated_frac"] 0.0 "nothing above C = 2"
+            Expect.floatClose { absolute = 1e-6; relative = 0.0 } m["rollout_corr/mis_masked_frac"] 0.0 "bounds [0, 1e9] keep all"
+            ignore config
+        // Overlong penalty by hand from the drawn lengths.
+        let _, trainer, _ = setup [ "reward.overlong_buffer_len=8"; "reward.overlong_penalty_factor=0.5" ]
+        let ro = trainer.Collect 0
+        let penalty (l: int) = min 0.0 (-(float (l - (24 - 8))) / 8.0 * 0.5)
+        let _, plain, _ = setup []
+        let ro0 = plain.Collect 0
+        Expect.sequenceEqual ro.AllLengths ro0.AllLengths "the penalty does not change sampling"
+        TestTensors.closeArrays TestTensors.tight ro.AllScores (Array.map2 (fun s l -> s + penalty l) ro0.AllScores ro0.AllLengths) "score = rule reward + penalty"
+        // mask_truncated: of two rollouts (A = +1 finished, A = -1 truncated, different lengths), on-policy (r = 1, GPPO
+        // loss -A per token) the token-mean loss is -1 with the truncated one dropped from numerator and denominator,
+        // and (-1·L_f + 1·L_t)/(L_f + L_t) without.
+        let tokenizer = CharTokenizer.Arithmetic()
+        let special = SpecialTokens.From tokenizer
+        let prompt = special.EncodePrompt(tokenizer, "12+34-5=")
+        let finished = [| 5; 6; 7; special.Eos |]
+        let truncated = [| 8; 9; 10; 11; 12; 13; 14 |]
+        let pgLoss (mask: bool) =
+            let _, t, _ = setup [ $"actor.mask_truncated={mask}"; "actor.sft_loss_coef=0"; "actor.mini_batches=1" ]
+            let ro =
+                RlTrainer.Rollouts([| prompt; prompt |], [| finished; truncated |], [| 1.0; -1.0 |], [| true; false |], [| true; false |], 1, 1, [| 1.0; -1.0 |],
+                                   AllScores = [| 1.0; -1.0 |], AllCorrect = [| true; false |], AllLengths = [| 4; 7 |], AllFinished = [| true; false |])
+            use opt = t.CreateOptimizer()
+            (t.Update(opt, 0, ro))["actor/pg_loss"]
+        let acc = { absolute = 1e-5; relative = 1e-5 }
+        Expect.floatClose acc (pgLoss true) -1.0 "truncated rollout left numerator and denominator"
+        Expect.floatClose acc (pgLoss false) ((-1.0 * 4.0 + 1.0 * 7.0) / 11.0) "without mask_truncated both count"
+    }
+
 let private klear (args: string list) = Cli.run args
 
 let private rlRows (runDir: string) =
@@ -330,4 +380,4 @@ let codeTask =
     }
 
 [<Tests>]
-let tests = testSequenced (testList "trainer" [ handChecked; offPolicy; entropyAndKl; liveTensors; nonFinite; resume; filesTask; codeTask ])
+let tests = testSequenced (testList "trainer" [ handChecked; corrections; offPolicy; entropyAndKl; liveTensors; nonFinite; resume; filesTask; codeTask ])

@@ -30,6 +30,19 @@ public static class CliOption
             CustomParser = r => Single(r).Split(',', StringSplitOptions.TrimEntries).Select(s => ParseDouble(name, s, r) ?? 0).ToArray(),
         };
 
+    /// <summary>An optional comma-separated list of integers, e.g. <c>--seq 0,0,1</c>; null when left out.</summary>
+    public static Option<int[]?> Integers(string name, string description) =>
+        new(name)
+        {
+            Description = description, HelpName = "i,j,...",
+            CustomParser = r => Single(r).Split(',', StringSplitOptions.TrimEntries).Select(s =>
+            {
+                if (int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)) return v;
+                r.AddError($"{name}: '{s}' is not an integer");
+                return 0;
+            }).ToArray(),
+        };
+
     public static Option<string> Text(string name, string description, bool required = false) =>
         new(name) { Description = description, Required = required };
 

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace Klear.Host.Cli;
 
-/// <summary><c>loss bench</c>: forward+backward time of GPPO and CISPO against clip-higher on random [B, T] inputs,
+/// <summary><c>loss bench</c>: forward+backward time of GPPO, CISPO, CE-GPPO, SAPO and GMPO against clip-higher on random [B, T] inputs,
 /// token-mean with dual clip 10 as in the recipe. Runs alternate between objectives (the machine is noisy) and the
 /// medians are compared.</summary>
 public sealed class LossBenchCommand : KlearCommand
@@ -18,12 +18,12 @@ public sealed class LossBenchCommand : KlearCommand
     readonly Option<int> _threads = CliOption.Int("--threads", "libtorch threads (0: libtorch's default)", 0);
     readonly Option<int> _seed = CliOption.Int("--seed", "seed of the random inputs", 0);
 
-    public LossBenchCommand() : base("loss bench", "benchmark GPPO / CISPO against clip-higher (forward + backward)")
+    public LossBenchCommand() : base("loss bench", "benchmark GPPO / CISPO / CE-GPPO / SAPO / GMPO against clip-higher (forward + backward)")
     {
         foreach (var option in new Option[] { _batch, _length, _repeats, _threads, _seed }) Add(option);
     }
 
-    static readonly string[] Names = ["clip-higher", "gppo", "cispo"];
+    static readonly string[] Names = ["clip-higher", "gppo", "cispo", "ce-gppo", "sapo", "gmpo"];
 
     protected override int Run(ParseResult parsed)
     {
@@ -36,6 +36,8 @@ public sealed class LossBenchCommand : KlearCommand
         double Median(List<double> xs) { var s = xs.OrderBy(x => x).ToList(); return s[s.Count / 2]; }
         var baseline = Median(times[0]);
         Console.WriteLine($"loss bench: B={b} T={t}, token-mean, dual clip 10, {repeats} timed runs each, {torch.get_num_threads()} threads");
+        // The machine may be shared: the figures mean little without the load they were taken under.
+        Console.WriteLine($"load average: {LoadAverage()}");
         var table = PlainText.Table("objective", ">median ms", ">min ms", ">vs clip-higher");
         for (int i = 0; i < Names.Length; i++)
             table.Row(Names[i], $"{Median(times[i]):0.00}", $"{times[i].Min():0.00}", $"{Median(times[i]) / baseline:0.000}x");
@@ -43,10 +45,16 @@ public sealed class LossBenchCommand : KlearCommand
         return 0;
     }
 
+    static string LoadAverage()
+    {
+        try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) + " (1, 5, 15 min)"; }
+        catch (IOException) { return "unknown"; }
+    }
+
     /// <summary>Milliseconds of each objective's forward + backward, per timed run, in <see cref="Names"/>' order.</summary>
     static List<double>[] Time(long b, long t, int repeats, int seed)
     {
-        var losses = Names.Select(n => Loss.Aggregate(Aggregation.TokenMean, Objective.fromSettings(n, null, null, ObjectiveDefaults.RecipeDualClip, null, null))).ToArray();
+        var losses = Names.Select(n => Loss.Aggregate(Aggregation.TokenMean, Objective.fromSettings(n, null, null, ObjectiveDefaults.RecipeDualClip, null, null, null, null))).ToArray();
 
         var gen = new torch.Generator((ulong)seed);
         using var logp0 = -torch.rand([b, t], generator: gen) * 3;                     // log-probs in (-3, 0]

@@ -12,17 +12,16 @@ public sealed class LossTableCommand : KlearCommand
 
     public LossTableCommand() : base("loss table", "gradient weight per clip region for every objective (autograd)") => Add(_dualClip);
 
+    /// <summary>One column per registered objective, in registry order (gppo-general with the authors' β1 = 0.25).</summary>
     static readonly (string Label, string Objective, double Beta1, double Beta2)[] Columns =
-    [
-        ("ppo", "ppo", 1, 1), ("clip-higher", "clip-higher", 1, 1), ("gppo", "gppo", 1, 1),
-        ("gppo β1=.25", "gppo-general", 0.25, 1), ("gppo-only-high", "gppo-only-high", 1, 1), ("cispo", "cispo", 1, 1),
-    ];
+        Objective.names.Select(n => n == "gppo-general" ? ("gppo β1=.25", n, 0.25, 1.0) : (n, n, 1.0, 1.0)).ToArray();
 
     protected override int Run(ParseResult parsed)
     {
         var dualClip = parsed.GetValue(_dualClip);
         Console.WriteLine($"Gradient weight F per region, d(loss)/d(logp) = -A·F (eps_low {ObjectiveDefaults.EpsLow}, eps_high {ObjectiveDefaults.EpsHigh}, dual clip c = {dualClip}).");
-        Console.WriteLine("Each cell is autograd's d(loss)/d(logp) / (-A) for one token; A = 0 shows the raw gradient.\n");
+        Console.WriteLine("Each cell is autograd's d(loss)/d(logp) / (-A) for one token (a one-token sequence for gspo and gmpo, whose");
+        Console.WriteLine("eps bound the log-ratio); A = 0 shows the raw gradient. sapo has no clip: its weight is 4·σ·(1-σ)·r, σ = σ(τ(r-1)).\n");
         var table = PlainText.Table(["region", ">A", ">r", .. Columns.Select(c => ">" + c.Label)]);
         foreach (var probe in Inspect.regionProbes)
         {
@@ -37,7 +36,7 @@ public sealed class LossTableCommand : KlearCommand
     static double Weight(string objective, double beta1, double beta2, double dualClip, double a, double r)
     {
         PolicyObjective built;
-        try { built = Objective.fromSettings(objective, null, null, dualClip, beta1, beta2); }
+        try { built = Objective.fromSettings(objective, null, null, dualClip, beta1, beta2, null, null); }
         catch (ObjectiveSettingException e) { throw new UsageException(e.Message); }
         var token = built.InspectTokens([(r, a)])[0];
         return (a == 0 ? token.Grad : token.Grad / -a) + 0.0;   // + 0.0 turns -0 into 0

@@ -7,7 +7,7 @@ namespace Klear.Host.Configuration;
 /// knobs' defaults are the registry's (ObjectiveDefaults); null means the objective's own choice.</summary>
 public sealed record ActorConfig
 {
-    [Description("Policy objective: ppo | clip-higher | gppo | gppo-general | gppo-only-high | cispo | gspo | cispo-capped")]
+    [Description("Policy objective: ppo | clip-higher | gppo | gppo-general | gppo-only-high | cispo | gspo | cispo-capped | ce-gppo | sapo | gmpo (gmpo reads clip_ratio_low/high as log-ratio bounds)")]
     public string PolicyLoss { get; init; } = "gppo";
     [Description("eps_low: a token leaves the trust region below ratio 1 - clip_ratio_low")]
     public double ClipRatioLow { get; init; } = ObjectiveDefaults.EpsLow;
@@ -19,13 +19,17 @@ public sealed record ActorConfig
     public double Beta1 { get; init; } = ObjectiveDefaults.Beta;
     [Description("GPPO general: weight of the high (A>0) bound's value and gradient")]
     public double Beta2 { get; init; } = ObjectiveDefaults.Beta;
-    [Description("Loss aggregation: token-mean | seq-mean-token-mean | seq-mean-token-sum | seq-mean-token-sum-norm")]
+    [Description("SAPO: temperature of the soft gate for tokens with A > 0 (verl's default)")]
+    public double TauPos { get; init; } = ObjectiveDefaults.SapoTauPos;
+    [Description("SAPO: temperature of the soft gate for tokens with A <= 0 (verl's default)")]
+    public double TauNeg { get; init; } = ObjectiveDefaults.SapoTauNeg;
+    [Description("Loss aggregation: token-mean | seq-mean-token-mean | seq-mean-token-sum | seq-mean-token-sum-norm | token-sum")]
     public string LossAggMode { get; init; } = "token-mean";
     [Description("alpha of the NLL term on correct rollouts (paper 0.1; the tiny quickstart needs a stronger anchor)")]
     public double SftLossCoef { get; init; } = 0.5;
     [Description("Weight of the KL penalty against the policy at the start of RL (0: off, no reference copy)")]
     public double KlLossCoef { get; init; } = 0.0;
-    [Description("KL estimator: k1 | k2 | k3")]
+    [Description("KL estimator: k1 | k2 | k3 | k3+ (k3's value with k2's gradient, straight-through)")]
     public string KlLossType { get; init; } = "k3";
     [Description("Weight of the entropy bonus (0: off)")]
     public double EntropyCoeff { get; init; } = 0.0;
@@ -41,4 +45,6 @@ public sealed record ActorConfig
     public int MiniBatches { get; init; } = 2;
     [Description("Micro-batches per mini-batch (gradient accumulation; exact for every aggregation mode)")]
     public int MicroBatches { get; init; } = 1;
+    [Description("Responses cut off at rollout.max_new_tokens leave the loss: every term's numerator and denominator")]
+    public bool MaskTruncated { get; init; } = false;
 }

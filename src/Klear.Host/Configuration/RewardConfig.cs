@@ -17,4 +17,8 @@ public sealed record RewardConfig
     public string CodeMode { get; init; } = "ratio";
     [Description("How the code sandbox starts programs: warm (a long-lived worker per core forks each run; ≈ 5× the throughput) | cold (a fresh sandbox per run); both isolate runs alike")]
     public string SandboxMode { get; init; } = "warm";
+    [Description("DAPO's soft overlong punishment: the last N tokens before rollout.max_new_tokens cost linearly up to overlong_penalty_factor (0: off)")]
+    public int OverlongBufferLen { get; init; } = 0;
+    [Description("DAPO's soft overlong punishment: the penalty at rollout.max_new_tokens")]
+    public double OverlongPenaltyFactor { get; init; } = 1.0;
 }

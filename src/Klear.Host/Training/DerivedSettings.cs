@@ -20,19 +20,24 @@ public static class DerivedSettings
         };
     }
 
-    /// <summary>The clip settings the loss really applies; a bound's beta is 0 when it stops the gradient (PPO).</summary>
+    /// <summary>The clip settings the loss really applies; a bound's beta is 0 when it stops the gradient (PPO);
+    /// GMPO's eps are log-space; SAPO has no clip, only its temperatures.</summary>
     public static JsonObject Objective(string name, PolicyObjective objective)
     {
         var (epsLow, epsHigh, dualClip, betaLow, betaHigh) = Klear.Algorithms.Objective.effective(objective);
         static JsonNode? Number(double x) => double.IsNaN(x) ? null : JsonValue.Create(x);
-        return new JsonObject
+        var json = new JsonObject
         {
             ["name"] = name.Trim().ToLowerInvariant(),
             ["eps_low"] = Number(epsLow),
             ["eps_high"] = Number(epsHigh),
             ["dual_clip"] = Number(dualClip),
-            ["low_bound_gradient_beta"] = betaLow,
-            ["high_bound_gradient_beta"] = betaHigh,
+            ["low_bound_gradient_beta"] = Number(betaLow),
+            ["high_bound_gradient_beta"] = Number(betaHigh),
         };
+        // Only SAPO has temperatures; the other objectives' records stay as they were.
+        var (tauPos, tauNeg) = Klear.Algorithms.Objective.temperatures(objective);
+        if (!double.IsNaN(tauPos)) (json["tau_pos"], json["tau_neg"]) = (tauPos, tauNeg);
+        return json;
     }
 }

@@ -8,11 +8,17 @@ namespace Klear.Host.Training;
 
 /// <summary>
 /// What the RL phase is made of, built from the config: the objective, the loss, the advantage estimator, the LR
-/// schedule, with the batch shape and sampling settings checked. RlTrainer builds itself from this, and TrainingRun
+/// schedule, the rollout correction and the overlong penalty, with the batch shape and sampling settings checked. RlTrainer builds itself from this, and TrainingRun
 /// builds it before any work, so a bad RL setting fails before SFT runs or a run directory exists.
 /// </summary>
 public sealed record RlComponents(PolicyObjective Objective, Loss Loss, AdvantageEstimator Estimator, LearningRateSchedule Schedule)
 {
+    /// <summary>The rollout–trainer mismatch correction (<c>algorithm.rollout_is</c>, <c>algorithm.rollout_rs</c>).</summary>
+    public RolloutCorrection Correction { get; init; } = RolloutCorrection.None;
+
+    /// <summary>DAPO's soft overlong punishment (<c>reward.overlong_*</c>).</summary>
+    public required Rewards.OverlongPenalty Overlong { get; init; }
+
     public static RlComponents Create(RunConfig config)
     {
         var estimator = Advantages.parse(config.Algorithm.AdvEstimator)
@@ -20,8 +26,30 @@ public sealed record RlComponents(PolicyObjective Objective, Loss Loss, Advantag
         CheckBatches(config);
         CheckSampling("rollout", SamplingSettings.Of(config.Rollout));
         var objective = RlLossFactory.Objective(config.Actor);
+        var overlong = new Rewards.OverlongPenalty(config.Rollout.MaxNewTokens, config.Reward.OverlongBufferLen, config.Reward.OverlongPenaltyFactor);
+        if (overlong.Problem() is { } p) throw new ConfigException($"{p.Key} {p.Message}");
         return new RlComponents(objective, RlLossFactory.Create(config.Actor, objective, config.Rollout.MaxNewTokens),
-            estimator, LearningRateSchedule.ForRl(config.Actor));
+            estimator, LearningRateSchedule.ForRl(config.Actor))
+        {
+            Correction = CorrectionOf(config.Algorithm), Overlong = overlong,
+        };
+    }
+
+    /// <summary>TIS and MIS from <c>algorithm.rollout_*</c>; a name or bound it cannot use fails naming the key.</summary>
+    static RolloutCorrection CorrectionOf(AlgorithmConfig a)
+    {
+        static bool Is(string? value, string name) => string.Equals(value?.Trim(), name, StringComparison.OrdinalIgnoreCase);
+        if (!Is(a.RolloutIs, "none") && !Is(a.RolloutIs, "token"))
+            throw ConfigException.UnknownName("algorithm.rollout_is", a.RolloutIs, ["none", "token"]);
+        if (!Is(a.RolloutRs, "none") && !Is(a.RolloutRs, "sequence"))
+            throw ConfigException.UnknownName("algorithm.rollout_rs", a.RolloutRs, ["none", "sequence"]);
+        var tis = Is(a.RolloutIs, "token");
+        var mis = Is(a.RolloutRs, "sequence");
+        if (tis && !(a.RolloutIsThreshold > 0 && double.IsFinite(a.RolloutIsThreshold)))
+            throw new ConfigException($"algorithm.rollout_is_threshold must be a finite number > 0, got {a.RolloutIsThreshold}");
+        if (mis && !(a.RolloutRsThresholdLower >= 0 && a.RolloutRsThreshold > a.RolloutRsThresholdLower && double.IsFinite(a.RolloutRsThreshold)))
+            throw new ConfigException($"algorithm.rollout_rs_threshold_lower and algorithm.rollout_rs_threshold need 0 <= lower < upper, got [{a.RolloutRsThresholdLower}, {a.RolloutRsThreshold}]");
+        return RolloutCorrection.Of(tis ? a.RolloutIsThreshold : null, mis ? a.RolloutRsThresholdLower : null, mis ? a.RolloutRsThreshold : null);
     }
 
     /// <summary>Prompts drawn per step: prompts_per_step × oversample, rounded up.</summary>

@@ -8,7 +8,7 @@ namespace Klear.Host.Training;
 public static class RlLossFactory
 {
     static readonly (string Name, KlEstimator Estimator)[] KlEstimators =
-        [("k1", KlEstimator.K1), ("k2", KlEstimator.K2), ("k3", KlEstimator.K3)];
+        [("k1", KlEstimator.K1), ("k2", KlEstimator.K2), ("k3", KlEstimator.K3), ("k3+", KlEstimator.K3Plus)];
 
     /// <summary>The loss around <paramref name="objective"/> (built by <see cref="Objective"/> from the same config).</summary>
     public static Loss Create(ActorConfig a, PolicyObjective objective, int maxResponseTokens)
@@ -28,7 +28,7 @@ public static class RlLossFactory
     /// <summary>The policy objective the trainer optimises: the one builder of the registry (Objective.fromSettings).</summary>
     public static PolicyObjective Objective(ActorConfig a)
     {
-        try { return Klear.Algorithms.Objective.fromSettings(a.PolicyLoss, a.ClipRatioLow, a.ClipRatioHigh, a.ClipRatioC, a.Beta1, a.Beta2); }
+        try { return Klear.Algorithms.Objective.fromSettings(a.PolicyLoss, a.ClipRatioLow, a.ClipRatioHigh, a.ClipRatioC, a.Beta1, a.Beta2, a.TauPos, a.TauNeg); }
         catch (ObjectiveSettingException e) when (e.Setting == "name")
         {
             throw ConfigException.UnknownName("actor.policy_loss", a.PolicyLoss, Klear.Algorithms.Objective.names);
@@ -43,6 +43,8 @@ public static class RlLossFactory
         "dual_clip" => "actor.clip_ratio_c",
         "beta1" => "actor.beta1",
         "beta2" => "actor.beta2",
+        "tau_pos" => "actor.tau_pos",
+        "tau_neg" => "actor.tau_neg",
         _ => "actor.policy_loss",
     };
 

@@ -34,6 +34,8 @@ public sealed class RlTrainer
     readonly AdvantageEstimator _estimator;
     readonly ICollectives _world;
     readonly Dictionary<string, double> _seconds = new(StringComparer.Ordinal);
+    readonly RolloutCorrection _correction;
+    readonly OverlongPenalty _overlong;
 
     public int SkippedSteps { get; set; }
 
@@ -45,7 +47,7 @@ public sealed class RlTrainer
         _special = SpecialTokens.From(tokenizer);
         // The same builder TrainingRun runs before any work, so what is checked up front is what trains.
         var parts = RlComponents.Create(config);
-        (_loss, _estimator, Schedule) = (parts.Loss, parts.Estimator, parts.Schedule);
+        (_loss, _estimator, Schedule, _correction, _overlong) = (parts.Loss, parts.Estimator, parts.Schedule, parts.Correction, parts.Overlong);
         if (config.Actor.KlLossCoef != 0 && reference is null)
             throw new ConfigException("actor.kl_loss_coef is set but no reference policy was given");
     }
@@ -64,6 +66,9 @@ public sealed class RlTrainer
         public required bool[] AllCorrect { get; init; }
         public required int[] AllLengths { get; init; }
         public required bool[] AllFinished { get; init; }
+        /// <summary>Each response token's log-prob under the distribution the sampler really drew it from
+        /// (temperature, top-k/top-p renormalised); the rollout correction needs it.</summary>
+        public float[][]? SamplerLogProbs { get; init; }
     }
 
     /// <summary>Generates and scores the rollouts of <paramref name="step"/>, filters groups and computes advantages.</summary>
@@ -81,7 +86,7 @@ public sealed class RlTrainer
         _seconds["gen"] = clock.Elapsed.TotalSeconds;
         var (myScores, myCorrect) = ScoreRewards(rows, mine, n, first);
         _seconds["reward"] = clock.Elapsed.TotalSeconds - _seconds["gen"];
-        var all = RolloutShard.Gather(_world, new RolloutShard(mine.Tokens, mine.Finished, myScores, myCorrect));
+        var all = RolloutShard.Gather(_world, new RolloutShard(mine.Tokens, mine.Finished, mine.LogProbs, myScores, myCorrect));
         var (generated, scores, correct) = (all, all.Scores, all.Correct);
 
         // Zero-advantage filter (Fig. 5): a group whose rewards have no spread teaches nothing.
@@ -95,6 +100,7 @@ public sealed class RlTrainer
         {
             AllScores = scores, AllCorrect = correct,
             AllLengths = generated.Tokens.Select(t => t.Length).ToArray(), AllFinished = generated.Finished,
+            SamplerLogProbs = keptIdx.Select(k => generated.LogProbs[k]).ToArray(),
         };
     }
 
@@ -112,7 +118,8 @@ public sealed class RlTrainer
         return new Sampler(_model).Generate(requests, SamplingSettings.Of(cfg.Rollout, _special.Eos, _special.Pad), seeds);
     }
 
-    /// <summary>The reward of every rollout (rollout k answers prompt first + k / n), scored in parallel.</summary>
+    /// <summary>The reward of every rollout (rollout k answers prompt first + k / n), scored in parallel, plus the
+    /// overlong penalty of its length when that is on (correctness is the rule reward's alone).</summary>
     (double[] Scores, bool[] Correct) ScoreRewards(List<VerlRow> rows, GenerationResult generated, int n, int first)
     {
         var scores = new double[generated.Tokens.Length];
@@ -122,7 +129,7 @@ public sealed class RlTrainer
             var row = rows[first + k / n];
             var text = _tokenizer.Decode(generated.Tokens[k].Where(t => t != _special.Eos).ToArray());
             var r = _rewards.Get(row.DataSource).ScoreAsync(text, row.GroundTruth).GetAwaiter().GetResult();
-            (scores[k], correct[k]) = (r.Score, r.Correct);
+            (scores[k], correct[k]) = (r.Score + _overlong.Of(generated.Tokens[k].Length), r.Correct);
         });
         return (scores, correct);
     }
@@ -160,6 +167,7 @@ public sealed class RlTrainer
             ["perf/gen_seconds"] = _seconds["gen"],
             ["perf/reward_seconds"] = _seconds["reward"],
         };
+        if (_overlong.IsOn) m["reward/overlong_penalty/mean"] = ro.AllLengths.Average(l => _overlong.Of(l));
         var lr = Schedule.At(step);
         foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
         m["charts/lr"] = lr;
@@ -203,7 +211,11 @@ public sealed class RlTrainer
             else SkippedSteps++;
         }
         // The policy's entropy before the update, over every response token of the step.
-        if (scored is not null) metrics.Set("actor/entropy", Metric.TokenMean(scored.Mask, scored.Entropy));
+        if (scored is not null)
+        {
+            metrics.Set("actor/entropy", Metric.TokenMean(scored.Mask, scored.Entropy));
+            foreach (var (name, metric) in scored.CorrectionMetrics) metrics.Set(name, metric);
+        }
         metrics.AllReduce(_world);
         var m = metrics.Read();
         m["actor/grad_norm"] = gradNorms.Count > 0 ? gradNorms.Average() : double.NaN;
@@ -211,17 +223,23 @@ public sealed class RlTrainer
     }
 
     /// <summary>The step's sequences with what the loss reads besides the new log-probs: the old (and reference)
-    /// policy's log-probs and entropies, advantages per token, correctness per sequence.</summary>
+    /// policy's log-probs and entropies, advantages per token, correctness per sequence; the rollout correction's
+    /// weights and metrics, and the rows kept in the loss (null: all), when those are on.</summary>
     sealed record Scored(SequenceBatch Batch, Tensor OldLogp, Tensor Entropy, Tensor RefLogp, Tensor Advantages, Tensor Correct)
     {
         public Tensor Mask => Batch.ResponseMask;
+        public Tensor? IsWeights { get; init; }
+        public Tensor? Keep { get; init; }
+        public IReadOnlyList<KeyValuePair<string, Metric>> CorrectionMetrics { get; init; } = [];
 
         /// <summary>The loss inputs of the sequences <paramref name="idx"/> given their current log-probs.</summary>
         public LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null) =>
-            LossInputs.Of(PolicyBatch.Create(logp, OldLogp.index_select(0, idx), Advantages.index_select(0, idx), Mask.index_select(0, idx)))
+            LossInputs.Of(PolicyBatch.Create(logp, OldLogp.index_select(0, idx), Advantages.index_select(0, idx), Mask.index_select(0, idx))
+                    .WithIsWeights(IsWeights?.index_select(0, idx)!))
                 .WithCorrect(Correct.index_select(0, idx))
                 .WithRefLogp(RefLogp.index_select(0, idx))
-                .WithEntropy(entropyWithGrad);
+                .WithEntropy(entropyWithGrad)
+                .KeepRows(Keep?.index_select(0, idx)!);
     }
 
     /// <summary>The old policy's view of sequences <paramref name="rows"/> of the step (padded to the step's length, as
@@ -237,7 +255,18 @@ public sealed class RlTrainer
         var refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
         var adv = Advantages.toTokens(torch.tensor(rows.Select(i => ro.Advantages[i]).ToArray(), ScalarType.Float32), batch.ResponseMask);  // [B, T-1]
         var correct = torch.tensor(rows.Select(i => ro.Correct[i] ? 1f : 0f).ToArray());                                               // [B]
-        return new Scored(batch, oldLogp, entropy, refLogp, adv, correct);
+        // actor.mask_truncated: a response cut off at max_new_tokens leaves every term of the loss.
+        var keep = _config.Actor.MaskTruncated ? torch.tensor(rows.Select(i => ro.Finished[i] ? 1f : 0f).ToArray()) : null;
+        if (!_correction.IsActive)
+            return new Scored(batch, oldLogp, entropy, refLogp, adv, correct) { Keep = keep };
+        if (ro.SamplerLogProbs is null)
+            throw new InvalidOperationException("the rollout correction is on but the rollouts carry no sampler log-probs");
+        var samplerLogp = batch.AlignToResponses(rows.Select(i => ro.SamplerLogProbs[i]).ToList());
+        var (weights, correctionMetrics) = _correction.Weights(oldLogp, samplerLogp, batch.ResponseMask);
+        return new Scored(batch, oldLogp, entropy, refLogp, adv, correct)
+        {
+            Keep = keep, IsWeights = weights, CorrectionMetrics = correctionMetrics.ToList(),
+        };
     }
 
     /// <summary>One optimizer step on the sequences <paramref name="mini"/>, its gradient accumulated over

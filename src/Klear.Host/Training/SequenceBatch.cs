@@ -39,4 +39,24 @@ public sealed record SequenceBatch(Tensor InputIds, Tensor ResponseMask, int[] R
         using var idx = torch.tensor(rows.Select(i => (long)i).ToArray());
         return new SequenceBatch(InputIds.index_select(0, idx), ResponseMask.index_select(0, idx), rows.Select(i => ResponseLengths[i]).ToArray());
     }
+
+    /// <summary>Per-token values of each response (e.g. the sampler's log-probs), placed where the response mask has
+    /// its tokens: [B, T-1], 0 elsewhere. Each row needs one value per response token.</summary>
+    public Tensor AlignToResponses(IReadOnlyList<float[]> perResponse)
+    {
+        if (perResponse.Count != ResponseLengths.Length)
+            throw new ArgumentException($"SequenceBatch: {perResponse.Count} value rows for {ResponseLengths.Length} responses");
+        long b = ResponseMask.shape[0], t1 = ResponseMask.shape[1];
+        var mask = ResponseMask.data<float>().ToArray();
+        var values = new float[mask.Length];
+        for (int i = 0; i < b; i++)
+        {
+            if (perResponse[i].Length != ResponseLengths[i])
+                throw new ArgumentException($"SequenceBatch: response {i} has {ResponseLengths[i]} tokens but {perResponse[i].Length} values");
+            int j = 0;
+            for (long p = 0; p < t1; p++)
+                if (mask[i * t1 + p] > 0) values[i * t1 + p] = perResponse[i][j++];
+        }
+        return torch.tensor(values, [b, t1]);
+    }
 }
