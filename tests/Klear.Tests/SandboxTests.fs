@@ -43,12 +43,32 @@ let tryRead (f: string) = try File.ReadAllText f with _ -> ""
 let processesOfRun (runId: string) =
     procDirs () |> Array.filter (fun d -> (tryRead (d + "/environ")).Contains("KLEAR_SANDBOX_RUN=" + runId))
 
-/// Zombies owned by the sandbox uid anywhere on the host (their environ is gone, so they are found by uid).
+let private parentOf (d: string) =
+    tryRead (d + "/status")
+    |> fun s -> s.Split('\n') |> Array.tryPick (fun l -> if l.StartsWith "PPid:" then Some(int (l.Substring(5).Trim())) else None)
+
+/// Whether the process of /proc/PID may be this test's leftover: it descends from this test process, or it was orphaned
+/// to the host's init (what an escaped process becomes). Other programs on the machine (a trainer scoring code,
+/// another test run) have live sandboxes of their own under their own processes, and those are not counted.
+let private ours (d: string) =
+    let me = Environment.ProcessId
+    let rec up pid depth =
+        pid = me || (pid > 1 && depth < 64 && (match parentOf (sprintf "/proc/%d" pid) with Some p -> up p (depth + 1) | None -> false))
+    match parentOf d with
+    | Some 1 -> true
+    | Some p -> up p 0
+    | None -> false
+
+/// Zombies owned by the sandbox uid under this test process (their environ is gone, so they are found by uid).
 let sandboxZombies () =
     procDirs ()
     |> Array.filter (fun d ->
         let status = tryRead (d + "/status")
-        status.Contains "State:\tZ" && status.Contains "Uid:\t65534")
+        status.Contains "State:\tZ" && status.Contains "Uid:\t65534" && ours d)
+
+/// Live sandbox processes under this test process.
+let sandboxProcesses () =
+    procDirs () |> Array.filter (fun d -> (tryRead (d + "/environ")).Contains "KLEAR_SANDBOX_RUN=" && ours d)
 
 let expectNothingLeft (r: SandboxResult) =
     Expect.isEmpty (processesOfRun r.RunId) $"no process of run {r.RunId} survives the run"
@@ -293,7 +313,7 @@ let pool (mode: SandboxMode) =
                 Expect.isTrue (try t.Wait(5000) |> ignore; t.IsCanceled with :? AggregateException -> t.IsCanceled) "cancelled"
             pool.DisposeAsync().AsTask().Wait()
             Expect.isLessThan sw.Elapsed.TotalSeconds 3.0 "shut down promptly"
-            Expect.isEmpty (procDirs () |> Array.filter (fun d -> (tryRead (d + "/environ")).Contains "KLEAR_SANDBOX_RUN=")) "no sandbox process left"
+            Expect.isEmpty (sandboxProcesses ()) "no sandbox process left"
             let late = pool.RunAsync(SandboxRequest("print(1)", ""))
             Expect.isTrue (try late.Wait(1000) |> ignore; false with :? AggregateException -> late.IsFaulted) "a shut-down pool refuses work"
         }
