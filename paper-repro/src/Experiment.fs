@@ -54,10 +54,30 @@ type Kind =
     /// Every cell starts RL from the recipe's checkpoint of its seed (model.path=..., sft.steps=0).
     | RlFrom of SftRecipe
 
+/// The SFT checkpoint a preparation step reads, e.g. a reference policy.
+type SftNeed = { Recipe: SftRecipe; Seed: int64 }
+
 /// A `klear` command that writes a data file the arms read (e.g. `data synthetic-code --out {out} ...`), run once
 /// per work folder before any cell; `{out}` is `{data}/Output`. Overrides name the file as `{data}/Output`, and
 /// `{data}` becomes the work folder's data/ when a cell starts, so stored arguments do not depend on the machine.
-type PrepareStep = { Output: string; Arguments: string list }
+/// A step whose arguments (or the SFT run it needs) changed runs again.
+type PrepareStep =
+    { Output: string
+      Arguments: string list
+      /// The SFT run whose checkpoint the command reads as `{model}`: the runner finishes that run first.
+      Needs: SftNeed option
+      /// The command writes a JSON summary to `{summary}`; it is stored with the results of every experiment that
+      /// prepares this file (results/NAME/data/) and shown in the experiment's table.
+      Summary: bool
+      /// The arguments under --quick when they differ (tiny sizes; the numbers mean nothing).
+      QuickArguments: string list option
+      /// Estimated minutes on this machine (one thread), measured under load; 0 for a few seconds.
+      Minutes: float }
+
+module PrepareStep =
+    /// A step that only writes data: no SFT, no summary, the same under --quick, seconds.
+    let write output arguments =
+        { Output = output; Arguments = arguments; Needs = None; Summary = false; QuickArguments = None; Minutes = 0.0 }
 
 type Runnable =
     | Runnable
@@ -153,18 +173,22 @@ module Experiment =
               for o in a.Overrides @ e.Base do
                   if o.IndexOf '=' <= 0 then sprintf "%s/%s: override '%s' is not key=value" e.Name a.Name o ]
 
+    /// Minutes of data preparation (the steps' own estimates), each distinct step once.
+    let prepareMinutes (es: Experiment list) = es |> List.collect _.Prepare |> List.distinct |> List.sumBy _.Minutes
+
     /// The run-time estimate here, in minutes, for `jobs` cells at once; an SFT run shared by several experiments
-    /// (same recipe and seed) is counted once.
+    /// (same recipe and seed) is counted once, and so is one a preparation step needs (e.g. a reference policy).
     let estimateAll jobs (es: Experiment list) =
         let sftRuns =
             es
             |> List.collect (fun e ->
+                let needs = [ for p in e.Prepare do match p.Needs with Some n -> (n.Recipe, n.Seed), e.SftMinutes | None -> () ]
                 match e.Kind with
-                | RlFrom r -> [ for s in e.Seeds -> (r, s), e.SftMinutes ]
-                | SftOnly -> [])
+                | RlFrom r -> needs @ [ for s in e.Seeds -> (r, s), e.SftMinutes ]
+                | SftOnly -> needs)
             |> List.distinctBy fst
             |> List.sumBy snd
         let cells = es |> List.sumBy (fun e -> float (e.Seeds.Length * e.Arms.Length) * e.CellMinutes)
-        (sftRuns + cells) / float (max 1 jobs)
+        (sftRuns + prepareMinutes es + cells) / float (max 1 jobs)
 
     let estimateMinutes jobs (e: Experiment) = estimateAll jobs [ e ]

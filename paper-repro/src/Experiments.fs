@@ -208,8 +208,9 @@ let zeroAdvFilter =
 /// problems (whose teacher responses are the SFT data) and 200 held-out ones, from different generator seeds.
 let syntheticCodeData =
     [ for split, count, seed in [ "train", 2000, 11; "val", 200, 12 ] ->
-          { Output = sprintf "synthetic-code/%s.jsonl" split
-            Arguments = [ "data"; "synthetic-code"; "--out"; "{out}"; "--count"; string count; "--seed"; string seed; "--split"; split ] } ]
+          PrepareStep.write
+              (sprintf "synthetic-code/%s.jsonl" split)
+              [ "data"; "synthetic-code"; "--out"; "{out}"; "--count"; string count; "--seed"; string seed; "--split"; split ] ]
 
 let private codeTask =
     [ "data.task=files"; "model.tokenizer=ascii"; "model.max_positions=1024"
@@ -258,6 +259,34 @@ let codeReward =
       Prepare = syntheticCodeData
       Runnable = Runnable }
 
+/// The reference policy of the test-case filter: the code SFT at calibration seed 0 (never an experiment seed), one
+/// fixed model for every seed and arm, as the paper's DeepSeek-R1 was.
+let codeFilterReference = { Recipe = codeSft; Seed = 0L }
+
+let private wrongTrain = "synthetic-code/train-wrong30.jsonl"
+let private filteredTrain = "synthetic-code/train-wrong30-pass16.jsonl"
+
+/// The first 600 training problems (same generator seed as train.jsonl, so problems the SFT saw; not all 2,000: the
+/// filter costs ~8.7 s per problem at k 16 on one loaded core) with wrong tests in exactly 30% of them, and the
+/// paper's filter over them: 16 samples per problem from the reference (eval sampling,
+/// T 0.6, top-p 0.95, the cells' 400-token budget), keep a problem when ≥ 8 of the 16 pass every test. Under --quick:
+/// 64 problems, 2 samples of 24 tokens and min 0 (the tiny quick policy solves nothing; min 0 keeps every row, so the
+/// filtered arm has data and the plumbing is checked; the numbers mean nothing).
+let codeTestFilterData =
+    let generate count =
+        [ "data"; "synthetic-code"; "--out"; "{out}"; "--count"; string count; "--seed"; "11"; "--split"; "train"; "--wrong-tests-share"; "0.3" ]
+    let filter k min tokens =
+        [ "data"; "filter-pass-rate"; "--model"; "{model}"; "--files"; "{data}/" + wrongTrain; "--k"; string k; "--min"; min
+          "--out"; "{out}"; "--summary"; "{summary}"; "--seed"; "0"; "model.tokenizer=ascii"; sprintf "eval.max_new_tokens=%d" tokens
+          "eval.batch_size=50"; "threads=1" ]
+    [ { PrepareStep.write wrongTrain (generate 600) with QuickArguments = Some(generate 64) }
+      { Output = filteredTrain
+        Arguments = filter 16 "0.5" 400
+        Needs = Some codeFilterReference
+        Summary = true
+        QuickArguments = Some(filter 2 "0" 24)
+        Minutes = 90.0 } ]
+
 let codeTestFilter =
     { Name = "code-test-filter"
       PaperRef = "Fig. 4"
@@ -268,23 +297,30 @@ let codeTestFilter =
         + "| unfiltered | 0.526 | 0.577 (90) | 0.569 |"
       Kind = RlFrom codeSft
       Base = codeRegime
-      Arms = [ arm "filtered" [] (Some 0.589); arm "unfiltered" [] (Some 0.577) ]
+      Arms =
+        [ arm "filtered" [ "data.train_files={data}/" + filteredTrain ] (Some 0.589)
+          arm "unfiltered" [ "data.train_files={data}/" + wrongTrain ] (Some 0.577) ]
       Seeds = seeds 3
       Primary = heldOutPeak
-      Secondary = [ heldOutFinal; trainReward ]
+      Secondary = [ heldOutFinal; trainReward; afterSft; clipFrac; clipFracLower; preservedShare ]
       Comparisons = [ { Treatment = "filtered"; Baseline = "unfiltered" } ]
       Rule = rule
-      Regime = codeRegimeNote + " Would also need a known share of problems with wrong tests."
+      Regime =
+        codeRegimeNote
+        + " Training data: the first 600 of the 2,000 training problems with wrong tests in exactly 30% of them (180, chosen by the "
+        + "seed; in each, a quarter of the tests expect the right answer ±1, so no program that follows the statement "
+        + "passes them all); the held-out problems are clean. Reference policy: the code SFT checkpoint at calibration "
+        + "seed 0, never an experiment seed, the same for every seed and arm. Filter (the paper's rule, fixed before "
+        + "running): 16 samples per problem from the reference at T 0.6, top-p 0.95, up to 400 tokens; keep a problem "
+        + "when ≥ 8 of them pass every test. filtered trains on the kept problems, unfiltered on all 600, both for "
+        + "the same 40 RL steps × 16 prompts. The filter's rows kept and its precision and recall on the problems with "
+        + "wrong tests are under Data preparation; if the reference solves few clean problems, the filtered arm "
+        + "cycles through a small set, and the comparison then also tests data size."
       Curves = rlCurves
       CellMinutes = 15.0
-      SftMinutes = 20.0
-      Prepare = syntheticCodeData
-      Runnable =
-        NotRunnable(
-            "the trainer has no prompt filter by estimated pass@k under a reference policy (k = 16, keep ≥ 0.5), and "
-            + "the synthetic code task has no option to give a known share of problems wrong tests; both arms would "
-            + "otherwise be identical"
-        ) }
+      SftMinutes = 15.0
+      Prepare = syntheticCodeData @ codeTestFilterData
+      Runnable = Runnable }
 
 // ---- SFT -----------------------------------------------------------------------------------------------------------
 
@@ -420,13 +456,19 @@ let quickOverrides =
 /// One seed, the tiny sizes above after the experiment's own settings (arms still differ in what they vary).
 let quick (e: Experiment) =
     let recipe (r: SftRecipe) = { r with Overrides = r.Overrides @ quickOverrides }
+    let step (p: PrepareStep) =
+        { p with
+            Arguments = defaultArg p.QuickArguments p.Arguments
+            QuickArguments = None
+            Needs = p.Needs |> Option.map (fun n -> { n with Recipe = recipe n.Recipe }) }
     { e with
         Seeds = List.truncate 1 e.Seeds
         Base = e.Base @ quickOverrides
         Kind =
             match e.Kind with
             | RlFrom r -> RlFrom(recipe r)
-            | SftOnly -> SftOnly }
+            | SftOnly -> SftOnly
+        Prepare = List.map step e.Prepare }
 
 /// n seeds counted from the experiment's first (1, 2, ... for the ablations; 0, 1, ... for calibration).
 let withSeeds n (e: Experiment) =

@@ -91,7 +91,9 @@ let listExperiments (out: TextWriter) =
         out.WriteLine(sprintf "  seeds: %s" (String.Join(", ", e.Seeds)))
         match e.Runnable with
         | Runnable ->
-            out.WriteLine(sprintf "  time:  ~%.0f min with 2 jobs (estimate: %.1f min per cell, %.1f per SFT run)" (Experiment.estimateMinutes 2 e) e.CellMinutes e.SftMinutes)
+            let prepare = Experiment.prepareMinutes [ e ]
+            out.WriteLine(sprintf "  time:  ~%.0f min with 2 jobs (estimate: %.1f min per cell, %.1f per SFT run%s)" (Experiment.estimateMinutes 2 e) e.CellMinutes e.SftMinutes
+                                  (if prepare > 0.0 then sprintf ", %.0f of data preparation" prepare else ""))
         | NotRunnable why -> out.WriteLine(sprintf "  NOT RUNNABLE YET: %s" why)
     let runnable = Experiments.everything |> List.filter (fun e -> e.Runnable = Runnable)
     out.WriteLine(sprintf "run all (the runnable ones): ~%.0f min with 2 jobs, shared SFT runs counted once" (Experiment.estimateAll 2 runnable))

@@ -40,7 +40,10 @@ let private armJson (a: ArmStats) =
           "seeds", arr [ for s, v in a.Values -> obj [ "seed", JsonValue.Create s; "value", num v ] ]
           "missing_seeds", arr [ for s in a.Missing -> JsonValue.Create s ] ]
 
-let summaryJson (s: ExperimentSummary) =
+/// The experiment's data-preparation summaries (file name, JSON), e.g. what a pass-rate filter kept.
+type Prepared = (string * JsonObject) list
+
+let summaryJsonWith (prepared: Prepared) (s: ExperimentSummary) =
     let e = s.Experiment
     obj [ "name", str e.Name
           "paper_ref", str e.PaperRef
@@ -65,7 +68,10 @@ let summaryJson (s: ExperimentSummary) =
           "secondary", arr [ for m, arms in s.Secondary -> obj [ "metric", metricJson m; "arms", arr (arms |> List.map armJson) ] ]
           "git_commits", arr [ for c in s.Commits -> str c ]
           "cell_seconds", num (Math.Round(s.CellSeconds, 1))
-          "machines", arr [ for m, n in s.Machines -> obj [ "cpu", str m; "cells", JsonValue.Create n ] ] ]
+          "machines", arr [ for m, n in s.Machines -> obj [ "cpu", str m; "cells", JsonValue.Create n ] ]
+          if not prepared.IsEmpty then "prepared", obj [ for name, o in prepared -> name, o.DeepClone() ] ]
+
+let summaryJson (s: ExperimentSummary) = summaryJsonWith [] s
 
 let private f4 (x: float) = if Double.IsFinite x then x.ToString("0.0000", Globalization.CultureInfo.InvariantCulture) else "–"
 let private f3 (x: float) = if Double.IsFinite x then x.ToString("0.000", Globalization.CultureInfo.InvariantCulture) else "–"
@@ -133,7 +139,22 @@ let discussion (resultsDir: string) (s: ExperimentSummary) =
             | false -> "\n\n_Written against an unstated number of cells._"
         Some("Discussion (written after the results were in; everything else here is generated):\n\n" + body + stale)
 
-let tableMd (resultsDir: string) (s: ExperimentSummary) =
+/// Each preparation summary as a field | value table (nested values as JSON text).
+let preparedMd (prepared: Prepared) =
+    let sb = StringBuilder()
+    for name, o in prepared do
+        sb.AppendLine(sprintf "Data preparation, `%s`:" name).AppendLine().AppendLine("| field | value |").AppendLine("|---|---|") |> ignore
+        for KeyValue(k, v) in o do
+            let text =
+                match v with
+                | null -> "–"
+                | :? JsonValue as jv when jv.GetValueKind() = JsonValueKind.String -> jv.GetValue<string>()
+                | v -> v.ToJsonString()
+            sb.AppendLine(sprintf "| %s | %s |" k (text.Replace("|", "\\|"))) |> ignore
+        sb.AppendLine() |> ignore
+    sb.ToString()
+
+let tableMdWith (resultsDir: string) (prepared: Prepared) (s: ExperimentSummary) =
     let e = s.Experiment
     let sb = StringBuilder()
     let line (t: string) = sb.AppendLine t |> ignore
@@ -158,6 +179,7 @@ let tableMd (resultsDir: string) (s: ExperimentSummary) =
     line ""
     sb.Append(secondaryTable s) |> ignore
     line ""
+    sb.Append(preparedMd prepared) |> ignore
     line "The paper's numbers:"
     line ""
     line e.PaperTable
@@ -172,6 +194,7 @@ let tableMd (resultsDir: string) (s: ExperimentSummary) =
     | None -> ()
     sb.ToString()
 
+let tableMd (resultsDir: string) (s: ExperimentSummary) = tableMdWith resultsDir [] s
 
 /// Rebuilds one experiment's files from its stored cells; returns its summary (None without results).
 let writeExperiment (resultsDir: string) (png: bool) (log: TextWriter) (e: Experiment) =
@@ -179,10 +202,11 @@ let writeExperiment (resultsDir: string) (png: bool) (log: TextWriter) (e: Exper
     | [] -> None
     | cells ->
         let s = summarizeExperiment e cells
+        let prepared = Results.loadPrepared resultsDir e.Name
         let dir = Path.Combine(resultsDir, e.Name)
-        let json = (summaryJson s).ToJsonString(JsonSerializerOptions(WriteIndented = true, Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping))
+        let json = (summaryJsonWith prepared s).ToJsonString(JsonSerializerOptions(WriteIndented = true, Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping))
         File.WriteAllText(Path.Combine(dir, "summary.json"), json + "\n")
-        File.WriteAllText(Path.Combine(dir, "table.md"), tableMd resultsDir s)
+        File.WriteAllText(Path.Combine(dir, "table.md"), tableMdWith resultsDir prepared s)
         let chart = Chart.build e cells
         Chart.saveHtml (Path.Combine(dir, "chart.html")) e chart
         if png then

@@ -9,6 +9,19 @@ open System.Text.Json.Nodes
 let cellsDir (resultsDir: string) (experiment: string) = Path.Combine(resultsDir, experiment, "cells")
 let cellDir resultsDir (c: Cell) = Path.Combine(cellsDir resultsDir c.Experiment, Cell.id c)
 
+/// Where an experiment's data-preparation summaries are stored (results/NAME/data/*.summary.json).
+let dataDir (resultsDir: string) (experiment: string) = Path.Combine(resultsDir, experiment, "data")
+
+/// The stored preparation summaries of an experiment, by file name, in ordinal order.
+let loadPrepared resultsDir (experiment: string) =
+    let dir = dataDir resultsDir experiment
+    if not (Directory.Exists dir) then []
+    else
+        Directory.GetFiles(dir, "*.summary.json")
+        |> Array.sortWith (fun a b -> System.String.CompareOrdinal(a, b))
+        |> Array.map (fun f -> Path.GetFileName f, JsonNode.Parse(File.ReadAllText f).AsObject())
+        |> List.ofArray
+
 /// Written last: a cell folder with cell.json is finished.
 let [<Literal>] CellFile = "cell.json"
 

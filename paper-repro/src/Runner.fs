@@ -9,6 +9,8 @@ open System.Diagnostics
 open System.IO
 open System.Security.Cryptography
 open System.Text
+open System.Text.Json
+open System.Text.Json.Nodes
 
 type Settings =
     { Results: string
@@ -136,8 +138,9 @@ let private klear (s: Settings) (logPath: string) (args: string list) =
         let tail = File.ReadAllLines logPath |> Array.rev |> Array.truncate 15 |> Array.rev
         Error(sprintf "klear exited with %d; %s ends:\n%s" p.ExitCode logPath (String.Join("\n", tail)))
 
-/// The work folder's data/, where prepared files live.
-let dataDir (s: Settings) = Path.Combine(s.Work, "data")
+/// The work folder's data/, where prepared files live (data-quick/ under --quick: a tiny file never stands in for
+/// the real one, nor the other way round).
+let dataDir (s: Settings) = Path.Combine(s.Work, (if s.Quick then "data-quick" else "data"))
 
 /// Replaces `{data}` in arguments by the data folder of this work folder.
 let substitute (s: Settings) (args: string list) = args |> List.map (fun a -> a.Replace("{data}", dataDir s))
@@ -162,30 +165,13 @@ let private complete (s: Settings) (outputDir: string) (args: string list) =
         start ()
     | None -> start ()
 
-// ---- data ----------------------------------------------------------------------------------------------------------
-
-/// Writes a prepared file unless it exists (into a temporary name first, so a killed step leaves nothing half-written).
-let private prepare (s: Settings) (step: PrepareStep) =
-    let final = Path.Combine(dataDir s, step.Output)
-    let name = sprintf "data %s" step.Output
-    if File.Exists final then { Name = name; Action = Cached; Error = None }
-    else
-        let dir = Path.GetDirectoryName final
-        Directory.CreateDirectory dir |> ignore
-        let temp = Path.Combine(dir, ".tmp-" + Path.GetFileName final)
-        let args = step.Arguments |> List.map (fun a -> a.Replace("{out}", temp)) |> substitute s
-        match klear s (Path.Combine(dataDir s, "prepare.log")) args with
-        | Ok() when File.Exists temp ->
-            File.Move(temp, final, true)
-            { Name = name; Action = Started; Error = None }
-        | Ok() -> { Name = name; Action = Started; Error = Some(sprintf "klear %s wrote no %s" (String.Join(" ", args)) temp) }
-        | Error e -> { Name = name; Action = Started; Error = Some e }
-
 // ---- SFT runs ------------------------------------------------------------------------------------------------------
 
-/// The folder of one SFT run: recipe name, a hash of its overrides (an edited recipe is a new run), seed.
-let sftDir (s: Settings) (r: SftRecipe) (seed: int64) =
-    Path.Combine(s.Work, "sft", sprintf "%s-%s__s%d" r.Name (hash r.Overrides) seed)
+/// "recipe-HASH__sSEED": an SFT run's identity (an edited recipe is another run).
+let sftId (r: SftRecipe) (seed: int64) = sprintf "%s-%s__s%d" r.Name (hash r.Overrides) seed
+
+/// The folder of one SFT run: recipe name, a hash of its overrides, seed.
+let sftDir (s: Settings) (r: SftRecipe) (seed: int64) = Path.Combine(s.Work, "sft", sftId r seed)
 
 let sftArgs (r: SftRecipe) (seed: int64) =
     r.Overrides @ [ "trainer.steps=0"; sprintf "seed=%d" seed; "threads=1" ]
@@ -206,6 +192,81 @@ let private runSft (s: Settings) (r: SftRecipe, seed: int64) =
         | Ok(_, action) -> { Name = name; Action = action; Error = None }
         | Error e -> { Name = name; Action = Started; Error = Some e }
 
+// ---- data ----------------------------------------------------------------------------------------------------------
+
+let private prepareName (step: PrepareStep) = sprintf "data %s" step.Output
+
+/// Where a step's JSON summary lives in the work folder's data/.
+let summaryPath (s: Settings) (step: PrepareStep) = Path.ChangeExtension(Path.Combine(dataDir s, step.Output), ".summary.json")
+
+/// What a prepared file was made from: its arguments as stated and the SFT run it read.
+let private prepareKey (step: PrepareStep) =
+    String.concat "\n" (step.Arguments @ (step.Needs |> Option.map (fun n -> "model: " + sftId n.Recipe n.Seed) |> Option.toList))
+
+let private keyFile (final: string) = Path.Combine(Path.GetDirectoryName final, "." + Path.GetFileName final + ".key")
+
+/// Writes a prepared file unless it exists with the same key (into temporary names first, so a killed step leaves
+/// nothing half-written; the key last).
+let prepare (s: Settings) (step: PrepareStep) =
+    let final = Path.Combine(dataDir s, step.Output)
+    let name = prepareName step
+    let key = prepareKey step
+    if File.Exists final && File.Exists(keyFile final) && File.ReadAllText(keyFile final) = key then { Name = name; Action = Cached; Error = None }
+    else
+        let model =
+            match step.Needs with
+            | None -> Ok None
+            | Some n ->
+                match sftModel s n.Recipe n.Seed with
+                | Some m -> Ok(Some m)
+                | None -> Error(sprintf "it needs the SFT run %s, seed %d, which did not finish" n.Recipe.Name n.Seed)
+        match model with
+        | Error e -> { Name = name; Action = Started; Error = Some e }
+        | Ok model ->
+            let dir = Path.GetDirectoryName final
+            Directory.CreateDirectory dir |> ignore
+            let temp = Path.Combine(dir, ".tmp-" + Path.GetFileName final)
+            let tempSummary = Path.Combine(dir, ".tmp-" + Path.GetFileName(summaryPath s step))
+            let args =
+                step.Arguments
+                |> List.map (fun a -> a.Replace("{out}", temp).Replace("{summary}", tempSummary).Replace("{model}", defaultArg model "{model}"))
+                |> substitute s
+            match klear s (Path.Combine(dataDir s, "prepare.log")) args with
+            | Ok() when File.Exists temp && (not step.Summary || File.Exists tempSummary) ->
+                if step.Summary then File.Move(tempSummary, summaryPath s step, true)
+                File.Move(temp, final, true)
+                File.WriteAllText(keyFile final, key)
+                { Name = name; Action = Started; Error = None }
+            | Ok() -> { Name = name; Action = Started; Error = Some(sprintf "klear %s wrote no %s" (String.Join(" ", args)) (if File.Exists temp then tempSummary else temp)) }
+            | Error e -> { Name = name; Action = Started; Error = Some e }
+
+/// A summary as stored with the results: paths inside the work folder read `{data}/...` or `{work}/...`, so the
+/// stored file does not depend on the machine.
+let private portable (s: Settings) (text: string) =
+    let rec walk (n: JsonNode) : JsonNode =
+        match n with
+        | :? JsonObject as o ->
+            for KeyValue(k, v) in List.ofSeq o do
+                if not (isNull v) then o[k] <- walk v
+            o :> _
+        | :? JsonArray as a ->
+            for i in 0 .. a.Count - 1 do
+                if not (isNull a[i]) then a[i] <- walk a[i]
+            a :> _
+        | :? JsonValue as v when v.GetValueKind() = JsonValueKind.String ->
+            JsonValue.Create(v.GetValue<string>().Replace(dataDir s, "{data}").Replace(s.Work, "{work}")) :> _
+        | n -> n.DeepClone()
+    (walk (JsonNode.Parse text)).ToJsonString(JsonSerializerOptions(WriteIndented = true)) + "\n"
+
+/// Copies the summaries of an experiment's prepared files into results/NAME/data/.
+let private storeSummaries (s: Settings) (e: Experiment) =
+    for step in e.Prepare |> List.filter _.Summary do
+        let source = summaryPath s step
+        if File.Exists source then
+            let target = Path.Combine(Results.dataDir s.Results e.Name, Path.GetFileName source)
+            Directory.CreateDirectory(Path.GetDirectoryName target) |> ignore
+            File.WriteAllText(target, portable s (File.ReadAllText source))
+
 // ---- cells ---------------------------------------------------------------------------------------------------------
 
 /// The cell's `klear train` overrides, without the paths that depend on where the program runs.
@@ -222,7 +283,7 @@ let private workDir (s: Settings) (c: Cell) = Path.Combine(s.Work, "cells", c.Ex
 /// The SFT run an RL cell starts from, as "recipe-HASH__sSEED" (an edited recipe is another start).
 let startedFrom (e: Experiment) (c: Cell) =
     match e.Kind with
-    | RlFrom r -> Some(sprintf "%s-%s__s%d" r.Name (hash r.Overrides) c.Seed)
+    | RlFrom r -> Some(sftId r c.Seed)
     | SftOnly -> None
 
 /// Copies the run's small files into results/NAME/cells/ARM__sSEED/ (via a temporary folder renamed into place).
@@ -252,10 +313,13 @@ let private current (s: Settings) (e: Experiment) (c: Cell) =
     && Results.readArguments dir = cellArgs e c
     && Results.readStartedFrom dir = startedFrom e c
 
-let private runCell (s: Settings) (e: Experiment, c: Cell) =
+let private runCell (s: Settings) (unprepared: Set<string>) (e: Experiment, c: Cell) =
     let name = sprintf "%s/%s" e.Name (Cell.id c)
     let fail action msg = { Name = name; Action = action; Error = Some msg }
     if current s e c then { Name = name; Action = Cached; Error = None }
+    elif e.Prepare |> List.exists (fun p -> unprepared.Contains p.Output) then
+        let missing = e.Prepare |> List.filter (fun p -> unprepared.Contains p.Output) |> List.map _.Output
+        fail Started (sprintf "its data was not prepared: %s" (String.Join(", ", missing)))
     else
         let extra =
             match e.Kind with
@@ -285,7 +349,9 @@ let private inParallel jobs (work: (unit -> 'T) list) =
     |> Async.RunSynchronously
     |> List.ofArray
 
-/// Runs the experiments' cells: the SFT runs they need, then the cells; returns every outcome, in order.
+/// Runs the experiments' cells: their data, the SFT runs they need, then the cells; returns every outcome, in order.
+/// Data that reads an SFT checkpoint is prepared right after that SFT run, in the same job, while the other jobs
+/// run the remaining SFT runs.
 let run (s: Settings) (experiments: Experiment list) =
     Directory.CreateDirectory s.Results |> ignore
     Directory.CreateDirectory s.Work |> ignore
@@ -295,10 +361,6 @@ let run (s: Settings) (experiments: Experiment list) =
             let dirs = [ Results.cellDir s.Results c; workDir s c ]
             for d in dirs do if Directory.Exists d then Directory.Delete(d, true)
     let todo = cells |> List.filter (fun (e, c) -> not (current s e c))
-    let sfts =
-        todo
-        |> List.choose (fun (e, c) -> match e.Kind with RlFrom r -> Some(r, c.Seed) | SftOnly -> None)
-        |> List.distinctBy (fun (r, seed) -> sftDir s r seed)
     let report (o: Outcome) =
         lock s.Log (fun () ->
             match o.Error with
@@ -306,7 +368,22 @@ let run (s: Settings) (experiments: Experiment list) =
             | Some e -> s.Log.WriteLine(sprintf "  %-40s FAILED: %s" o.Name e))
         o
     let steps = todo |> List.collect (fun (e, _) -> e.Prepare) |> List.distinct
-    let prepared = steps |> List.map (prepare s >> report)
-    let sftOutcomes = inParallel s.Jobs [ for x in sfts -> fun () -> report (runSft s x) ]
-    let cellOutcomes = inParallel s.Jobs [ for x in cells -> fun () -> report (runCell s x) ]
-    prepared @ sftOutcomes @ cellOutcomes
+    let independent, dependent = steps |> List.partition (fun p -> p.Needs.IsNone)
+    let needed = dependent |> List.choose (fun p -> p.Needs |> Option.map (fun n -> n.Recipe, n.Seed))
+    let sfts =
+        needed @ (todo |> List.choose (fun (e, c) -> match e.Kind with RlFrom r -> Some(r, c.Seed) | SftOnly -> None))
+        |> List.distinctBy (fun (r, seed) -> sftDir s r seed)
+    let after (r, seed) =
+        dependent |> List.filter (fun p -> p.Needs |> Option.exists (fun n -> sftDir s n.Recipe n.Seed = sftDir s r seed))
+    let data = independent |> List.map (fun step -> step, report (prepare s step))
+    let sftWork =
+        inParallel s.Jobs
+            [ for x in sfts ->
+                  fun () ->
+                      let sft = report (runSft s x)
+                      sft, [ for step in after x -> step, report (prepare s step) ] ]
+    for e in experiments do storeSummaries s e
+    let unprepared =
+        data @ (sftWork |> List.collect snd) |> List.filter (fun (_, o) -> o.Error.IsSome) |> List.map (fun (p, _) -> p.Output) |> Set.ofList
+    let cellOutcomes = inParallel s.Jobs [ for x in cells -> fun () -> report (runCell s unprepared x) ]
+    List.map snd data @ (sftWork |> List.collect (fun (sft, deps) -> sft :: List.map snd deps)) @ cellOutcomes

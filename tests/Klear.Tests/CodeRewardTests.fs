@@ -96,6 +96,29 @@ let tests =
                 for p in a do Expect.isTrue (p.Tests.Count >= 8 && p.Tests.Count <= 16) $"{p.Tests.Count} tests"
                 Expect.isGreaterThan (a |> Seq.map (fun p -> p.Family) |> Seq.distinct |> Seq.length) 3 "several families appear"
             }
+            test "wrong tests: exactly round(P × count) problems per seed, only their marked tests changed, by ±1; rows say which" {
+                for seed, count, share, expected in [ 1, 50, 0.3, 15; 2, 50, 0.3, 15; 3, 10, 0.25, 3; 4, 7, 0.5, 4; 5, 20, 0.0, 0; 6, 20, 1.0, 20 ] do
+                    let clean = SyntheticCodeTask.Generate(seed, count)
+                    let wrong = SyntheticCodeTask.Generate(seed, count, share)
+                    Expect.equal (wrong |> Seq.filter (fun p -> p.HasWrongTests) |> Seq.length) expected $"seed {seed}: {share} of {count}"
+                    for c, w in Seq.zip clean wrong do
+                        Expect.equal (c.Family, c.Parameter, c.Statement) (w.Family, w.Parameter, w.Statement) "the same problem"
+                        Expect.equal (SyntheticCodeTask.TeacherResponse w) (SyntheticCodeTask.TeacherResponse c) "the teacher's program is unchanged"
+                        Expect.equal (w.Tests |> Seq.map _.Stdin |> List.ofSeq) (c.Tests |> Seq.map _.Stdin |> List.ofSeq) "the same inputs"
+                        let changed = [ for i in 0 .. c.Tests.Count - 1 do if c.Tests[i].ExpectedStdout <> w.Tests[i].ExpectedStdout then i ]
+                        Expect.equal changed (List.ofSeq w.WrongTests) "exactly the marked tests differ"
+                        if w.HasWrongTests then
+                            Expect.equal changed.Length (max 1 (c.Tests.Count / 4)) "a quarter of the tests, at least one"
+                            for i in changed do
+                                Expect.equal (abs (int64 w.Tests[i].ExpectedStdout - int64 c.Tests[i].ExpectedStdout)) 1L "off by one"
+                        let extra = (SyntheticCodeTask.ToVerlRow(w, "train"))["extra_info"]
+                        Expect.equal (extra["wrong_tests"].GetValue<bool>()) w.HasWrongTests "extra_info.wrong_tests"
+                        Expect.equal [ for n in extra["wrong_test_indices"].AsArray() -> n.GetValue<int>() ] (List.ofSeq w.WrongTests) "extra_info.wrong_test_indices"
+                let pick seed = SyntheticCodeTask.WrongTestProblems(seed, 100, 0.3) |> Seq.sort |> List.ofSeq
+                Expect.equal (pick 7) (pick 7) "a function of the seed"
+                Expect.notEqual (pick 7) (pick 8) "another seed picks other problems"
+                Expect.throwsT<ArgumentOutOfRangeException> (fun () -> SyntheticCodeTask.Generate(1, 5, 1.5) |> ignore) "a share above 1"
+            }
             test "a verl row has prompt messages, data_source, ability, reward_model.ground_truth and extra_info" {
                 let p = SyntheticCodeTask.Problem(1, 0)
                 let row = JsonDocument.Parse((SyntheticCodeTask.ToVerlRow(p, "train")).ToJsonString()).RootElement

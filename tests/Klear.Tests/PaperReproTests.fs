@@ -207,17 +207,43 @@ let experimentTests =
             let top4 = ConfigBinder.Bind<RunConfig>(null, Runner.cellArgs Experiments.sftSources { Experiment = "sft-sources"; Arm = "top4"; Seed = 1L })
             Expect.equal (top4.Data.Teachers |> Seq.map _.WrongShare |> List.ofSeq) [ 0.02; 0.05; 0.1; 0.15 ] "the four best sources"
         }
-        test "not runnable experiments say what is missing" {
+        test "every experiment of the paper is runnable" {
             let missing = Experiments.all |> List.choose (fun e -> match e.Runnable with NotRunnable why -> Some(e.Name, why) | Runnable -> None)
-            Expect.equal (missing |> List.map fst) [ "code-test-filter" ] "which"
-            Expect.stringContains (snd missing.[0]) "pass@k" "the missing filter"
+            Expect.equal missing [] "none missing"
+        }
+        test "code-test-filter: arms train on the filtered and on the whole corrupted file; held-out data clean; one fixed reference at seed 0" {
+            let e = Experiments.codeTestFilter
+            let cfg arm = bind (Runner.cellArgs e { Experiment = e.Name; Arm = arm; Seed = 1L })
+            Expect.equal (cfg "filtered").Data.TrainFiles "/w/data/synthetic-code/train-wrong30-pass16.jsonl" "filtered"
+            Expect.equal (cfg "unfiltered").Data.TrainFiles "/w/data/synthetic-code/train-wrong30.jsonl" "unfiltered"
+            for arm in [ "filtered"; "unfiltered" ] do
+                Expect.equal (cfg arm).Data.ValFiles "/w/data/synthetic-code/val.jsonl" "clean held-out problems"
+                Expect.equal (cfg arm).Trainer.Steps (cfg "filtered").Trainer.Steps "the same RL steps"
+            let step output = e.Prepare |> List.find (fun p -> p.Output = output)
+            let generate, filter, valData = step "synthetic-code/train-wrong30.jsonl", step "synthetic-code/train-wrong30-pass16.jsonl", step "synthetic-code/val.jsonl"
+            let after flag (args: string list) = args.[List.findIndex ((=) flag) args + 1]
+            Expect.equal (after "--wrong-tests-share" generate.Arguments) "0.3" "30% of training problems with wrong tests"
+            Expect.isFalse (List.contains "--wrong-tests-share" valData.Arguments) "the held-out file is clean"
+            Expect.equal (after "--seed" generate.Arguments) (after "--seed" (step "synthetic-code/train.jsonl").Arguments) "the problems the SFT saw"
+            Expect.equal (after "--k" filter.Arguments, after "--min" filter.Arguments) ("16", "0.5") "the paper's rule"
+            Expect.equal (after "--files" filter.Arguments) "{data}/synthetic-code/train-wrong30.jsonl" "filters the corrupted file"
+            Expect.equal filter.Needs (Some { Recipe = Experiments.codeSft; Seed = 0L }) "the code SFT at seed 0"
+            Expect.isFalse (List.contains 0L e.Seeds) "seed 0 is never an experiment seed"
+            Expect.isTrue filter.Summary "its summary is stored with the results"
+            Expect.equal (Experiment.prepareMinutes [ e ]) filter.Minutes "the filter's cost is in the estimate"
+            // The filter's own klear settings bind like a cell's.
+            bind (filter.Arguments |> List.filter (fun a -> a.Contains '=')) |> ignore
+            let q = Experiments.quick e
+            let qf = q.Prepare |> List.find (fun p -> p.Output = filter.Output)
+            Expect.equal qf.Needs (Some { Recipe = (match q.Kind with RlFrom r -> r | SftOnly -> failwith "RL"); Seed = 0L }) "quick: the quick SFT at seed 0"
+            Expect.equal (after "--k" qf.Arguments) "2" "quick: a few samples"
         }
     ]
 
 let cliTests =
     testList "cli" [
-        test "usage errors exit 2: no experiment, an unknown one, a not-runnable one, a bad option" {
-            for args in [ [| "run" |]; [| "run"; "nope" |]; [| "run"; "code-test-filter" |]; [| "run"; "beta"; "--jobs"; "0" |]; [| "frobnicate" |] ] do
+        test "usage errors exit 2: no experiment, an unknown one, a bad option" {
+            for args in [ [| "run" |]; [| "run"; "nope" |]; [| "run"; "beta"; "--jobs"; "0" |]; [| "frobnicate" |] ] do
                 Expect.equal (Program.main' args) 2 (String.Join(" ", args))
         }
         test "list names every experiment with its claim, seeds and estimate" {
@@ -225,8 +251,8 @@ let cliTests =
             Program.listExperiments w
             let text = w.ToString()
             for e in Experiments.all do Expect.stringContains text e.Name e.Name
-            Expect.stringContains text "NOT RUNNABLE YET" "marks what cannot run"
             Expect.stringContains text "min with 2 jobs" "time estimate"
+            Expect.stringContains text "of data preparation" "the filter's cost is listed"
         }
     ]
 
@@ -325,6 +351,57 @@ let pipelineTests =
             let cell = Path.Combine(s.Results, "code-reward", "cells", "soft__s1")
             Expect.contains (Results.readArguments cell) "data.val_files={data}/synthetic-code/val.jsonl" "machine-independent arguments"
             Expect.stringContains (File.ReadAllText(Path.Combine(cell, "config.yaml"))) (Path.Combine(Runner.dataDir s, "synthetic-code", "val.jsonl")) "the run read the prepared file"
+            Expect.isTrue (Runner.run s [ e ] |> List.forall (fun o -> o.Action = Runner.Cached)) "nothing runs twice"
+            Directory.Delete(root, true)
+        }
+        test "a prepared file is made once per key: cached when unchanged, made again when edited or keyless; a missing SFT is named" {
+            let root = tempDir ()
+            let s = { settings root with Quick = false }
+            let step = PrepareStep.write "x/a.jsonl" [ "data"; "synthetic-code"; "--out"; "{out}"; "--count"; "3" ]
+            let file = Path.Combine(Runner.dataDir s, "x", "a.jsonl")
+            Expect.equal (Runner.prepare s step).Action Runner.Started "first"
+            Expect.equal (File.ReadLines file |> Seq.length) 3 "written"
+            Expect.equal (Runner.prepare s step) { Name = "data x/a.jsonl"; Action = Runner.Cached; Error = None } "unchanged: cached"
+            let edited = { step with Arguments = [ "data"; "synthetic-code"; "--out"; "{out}"; "--count"; "4" ] }
+            Expect.equal (Runner.prepare s edited).Action Runner.Started "edited: made again"
+            Expect.equal (File.ReadLines file |> Seq.length) 4 "the edited file"
+            File.Delete(Path.Combine(Runner.dataDir s, "x", ".a.jsonl.key"))
+            Expect.equal (Runner.prepare s edited).Action Runner.Started "a file without its key (an older program's) is made again"
+            let needing = { step with Output = "x/b.jsonl"; Needs = Some { Recipe = { Name = "nothing"; Overrides = [] }; Seed = 0L } }
+            let o = Runner.prepare s needing
+            Expect.stringContains o.Error.Value "SFT run nothing, seed 0" "the SFT it needs"
+            Expect.isFalse (File.Exists(Path.Combine(Runner.dataDir s, "x", "b.jsonl"))) "nothing written"
+            Expect.notEqual (Runner.dataDir { s with Quick = true }) (Runner.dataDir s) "quick data never stands in for the real data"
+            Directory.Delete(root, true)
+        }
+        test "code-test-filter --quick: the reference SFT (seed 0) runs first, the filter reads it, its summary reaches the table" {
+            let root = tempDir ()
+            let s = settings root
+            let e = Experiments.quick Experiments.codeTestFilter
+            let first = Runner.run s [ e ]
+            Expect.equal (actions first)
+                [ "data synthetic-code/train.jsonl", Runner.Started, None
+                  "data synthetic-code/val.jsonl", Runner.Started, None
+                  "data synthetic-code/train-wrong30.jsonl", Runner.Started, None
+                  "sft synthetic-code seed 0", Runner.Started, None
+                  "data synthetic-code/train-wrong30-pass16.jsonl", Runner.Started, None
+                  "sft synthetic-code seed 1", Runner.Started, None
+                  "code-test-filter/filtered__s1", Runner.Started, None
+                  "code-test-filter/unfiltered__s1", Runner.Started, None ] "first run"
+            let log = File.ReadAllText(Path.Combine(Runner.dataDir s, "prepare.log"))
+            let reference = Runner.sftDir s (match e.Kind with RlFrom r -> r | SftOnly -> failwith "RL") 0L
+            Expect.stringContains log ("filter-pass-rate --model " + reference) "the filter read the seed-0 SFT"
+            let stored = Path.Combine(s.Results, "code-test-filter", "data", "train-wrong30-pass16.summary.json")
+            let summary = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText stored)
+            Expect.equal (summary["rows"].GetValue<int>(), summary["wrong_tests_rows"].GetValue<int>()) (64, 19) "64 rows, round(0.3 × 64) with wrong tests"
+            Expect.stringStarts (summary["model"].GetValue<string>()) "{work}/sft/synthetic-code-" "no machine path in the results"
+            Expect.isFalse ((File.ReadAllText stored).Contains root) "nothing of this machine's folders"
+            let filtered = Path.Combine(s.Results, "code-test-filter", "cells", "filtered__s1")
+            Expect.contains (Results.readArguments filtered) "data.train_files={data}/synthetic-code/train-wrong30-pass16.jsonl" "the filtered arm"
+            Report.writeAll s.Results false TextWriter.Null Experiments.all |> ignore
+            let table = File.ReadAllText(Path.Combine(s.Results, "code-test-filter", "table.md"))
+            Expect.stringContains table "Data preparation, `train-wrong30-pass16.summary.json`" "the filter in the table"
+            Expect.stringContains table "| wrong_tests_rows | 19 |" "its counts"
             Expect.isTrue (Runner.run s [ e ] |> List.forall (fun o -> o.Action = Runner.Cached)) "nothing runs twice"
             Directory.Delete(root, true)
         }

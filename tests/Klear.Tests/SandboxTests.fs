@@ -342,6 +342,20 @@ let rewards (mode: SandboxMode) =
             Expect.equal (noCode.Score, noCode.Correct) (0.0, false) "format error scores the minimum"
             Expect.isSome (Option.ofObj noCode.FormatError) "and says why"
         }
+        test "wrong tests: the teacher's correct program fails exactly the marked tests of corrupted problems and passes every clean one" {
+            use sb = new PythonSandbox(limits, mode)
+            let pool = new SandboxPool(sb, 2)
+            use _ = { new IDisposable with member _.Dispose() = pool.DisposeAsync().AsTask().Wait() }
+            let problems = SyntheticCodeTask.Generate(5, 10, 0.4)
+            Expect.equal (problems |> Seq.filter (fun p -> p.HasWrongTests) |> Seq.length) 4 "4 of 10 corrupted"
+            for p in problems do
+                let struct (program, _) = CodeExtraction.Extract(SyntheticCodeTask.TeacherResponse p)
+                let e = evaluate pool program (p.GroundTruth())
+                let failed = [ for r in e.Results do if r.Status <> CodeTestStatus.Passed then r.Index ]
+                Expect.equal failed (List.ofSeq p.WrongTests) $"{p.Family} #{p.Index}: the failing tests are the wrong ones"
+                Expect.isTrue (e.Results |> Seq.forall (fun r -> r.Status = CodeTestStatus.Passed || r.Status = CodeTestStatus.Failed)) "wrong answers, not crashes"
+                Expect.equal e.AllPassed (not p.HasWrongTests) "full reward exactly on clean problems"
+        }
     ]
 
 /// The same worker serves run after run: these find whatever one run could leave for the next.

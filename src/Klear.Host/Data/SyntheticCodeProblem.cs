@@ -6,9 +6,14 @@ namespace Klear.Host.Data;
 /// <summary>One generated stdin/stdout problem with its tests (see <see cref="SyntheticCodeTask"/>).</summary>
 /// <param name="Family">Which function of the numbers is asked for, e.g. "count-greater".</param>
 /// <param name="Parameter">The family's constant (threshold, modulus, divisor), 0 where unused.</param>
+/// <param name="Tests">The tests as published in the ground truth, wrong ones included.</param>
+/// <param name="WrongTests">Indices into <paramref name="Tests"/> whose expected output is wrong (see
+/// <see cref="SyntheticCodeTask.WithWrongTests"/>); empty for a problem whose tests are all right.</param>
 public sealed record SyntheticCodeProblem(int Index, int Seed, string Family, int Parameter, string Statement,
-                                          IReadOnlyList<CodeTestCase> Tests)
+                                          IReadOnlyList<CodeTestCase> Tests, IReadOnlyList<int> WrongTests)
 {
+    public bool HasWrongTests => WrongTests.Count > 0;
+
     /// <summary>Per-test wall-clock seconds: generous for a one-line program on a loaded 2-core machine.</summary>
     public const double TimeoutSeconds = 4;
 

@@ -11,6 +11,8 @@ namespace Klear.Host.Data;
 /// them drawn from a small family. Everything is a pure function of the seed, so a data set can be rebuilt instead of
 /// shipped. The teacher writes <c>&lt;think&gt;</c> reasoning and a python block, optionally with a realistic bug
 /// (ignoring numbers past the fifth) that passes only the tests with short inputs, so soft rewards see partial credit.
+/// A known share of problems can be given wrong tests (<see cref="WithWrongTests"/>), the defect that makes the paper
+/// filter code prompts by a reference policy's pass rate.
 /// </summary>
 public static class SyntheticCodeTask
 {
@@ -46,9 +48,45 @@ public static class SyntheticCodeTask
 
     public static IReadOnlyList<string> FamilyNames => Families.Select(f => f.Name).ToList();
 
-    /// <summary>Problems <paramref name="count"/> long; problem i depends only on (seed, i).</summary>
-    public static IReadOnlyList<SyntheticCodeProblem> Generate(int seed, int count) =>
-        Enumerable.Range(0, count).Select(i => Problem(seed, i)).ToList();
+    /// <summary>
+    /// Problems <paramref name="count"/> long; problem i depends only on (seed, i), except which problems get wrong
+    /// tests: exactly round(<paramref name="wrongTestsShare"/> × count) of them (<see cref="WrongTestProblems"/>).
+    /// </summary>
+    public static IReadOnlyList<SyntheticCodeProblem> Generate(int seed, int count, double wrongTestsShare = 0)
+    {
+        var wrong = WrongTestProblems(seed, count, wrongTestsShare);
+        return Enumerable.Range(0, count).Select(i => wrong.Contains(i) ? WithWrongTests(Problem(seed, i)) : Problem(seed, i)).ToList();
+    }
+
+    /// <summary>The indices of the problems that get wrong tests: the first round(share × count) of a seeded
+    /// shuffle of 0..count-1 (midpoints round up), so the share is exact for every seed.</summary>
+    public static IReadOnlySet<int> WrongTestProblems(int seed, int count, double share)
+    {
+        if (!(share >= 0 && share <= 1)) throw new ArgumentOutOfRangeException(nameof(share), share, "the share of problems with wrong tests must be in [0, 1]");
+        var wrong = (int)Math.Round(share * count, MidpointRounding.AwayFromZero);
+        var order = Enumerable.Range(0, count).ToArray();
+        SeedSequence.Random(seed, "synthetic-code/wrong-tests", count).Shuffle(order);
+        return order.Take(wrong).ToHashSet();
+    }
+
+    /// <summary>
+    /// The problem with wrong tests, as scraped test sets have them: a quarter of its tests (at least one, chosen
+    /// by a stream of (seed, index)) expect the right answer plus or minus one, the mark of a reference solution with
+    /// an off-by-one bug on some inputs or of a hand-edited expected output. The statement and the other tests stay
+    /// right, so the teacher's correct program fails exactly those tests, and a program that follows the statement
+    /// can pass all tests of the problem on no input.
+    /// </summary>
+    public static SyntheticCodeProblem WithWrongTests(SyntheticCodeProblem p)
+    {
+        var rng = SeedSequence.Random(p.Seed, "synthetic-code/wrong-test", p.Index);
+        var order = Enumerable.Range(0, p.Tests.Count).ToArray();
+        rng.Shuffle(order);
+        var wrong = order.Take(Math.Max(1, p.Tests.Count / 4)).Order().ToList();
+        var tests = p.Tests.ToList();
+        foreach (var i in wrong)
+            tests[i] = tests[i] with { ExpectedStdout = (long.Parse(tests[i].ExpectedStdout!) + (rng.Next(2) == 0 ? -1 : 1)).ToString() };
+        return p with { Tests = tests, WrongTests = wrong };
+    }
 
     public static SyntheticCodeProblem Problem(int seed, int index)
     {
@@ -66,7 +104,7 @@ public static class SyntheticCodeTask
         var statement =
             $"Read an integer n (1 <= n <= 12) from the first line of standard input and n integers between -50 and 50 " +
             $"from the second line. Print {family.Task(k)}.";
-        return new SyntheticCodeProblem(index, seed, family.Name, k, statement, tests);
+        return new SyntheticCodeProblem(index, seed, family.Name, k, statement, tests, []);
     }
 
     /// <summary>The user message of the chat prompt.</summary>
@@ -74,7 +112,8 @@ public static class SyntheticCodeTask
         p.Statement + "\n\nWrite a Python 3 program that solves this. Reason inside <think> </think> first, then give the " +
         "whole program in one ```python block.";
 
-    /// <summary>A reference response; with <paramref name="mistake"/> the program drops numbers past the fifth.</summary>
+    /// <summary>A reference response; with <paramref name="mistake"/> the program drops numbers past the fifth. It
+    /// follows the statement, so wrong tests do not change it.</summary>
     public static string TeacherResponse(SyntheticCodeProblem p, bool mistake = false)
     {
         var family = Families.Single(f => f.Name == p.Family);
@@ -103,6 +142,9 @@ public static class SyntheticCodeTask
         ["extra_info"] = new JsonObject
         {
             ["split"] = split, ["index"] = p.Index, ["seed"] = p.Seed, ["family"] = p.Family, ["parameter"] = p.Parameter,
+            // Ground truth about the ground truth, so a filter's precision and recall on wrong tests can be measured.
+            ["wrong_tests"] = p.HasWrongTests,
+            ["wrong_test_indices"] = new JsonArray(p.WrongTests.Select(i => (JsonNode)JsonValue.Create(i)).ToArray()),
             // The teacher's response, so an export doubles as SFT data (data.sft_files reads extra_info.response).
             ["response"] = TeacherResponse(p),
         },

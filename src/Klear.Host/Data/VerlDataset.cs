@@ -8,14 +8,18 @@ namespace Klear.Host.Data;
 /// chosen by the file extension.</summary>
 public static class VerlDataset
 {
-    public static IReadOnlyList<VerlRow> Load(string path)
+    public static IReadOnlyList<VerlRow> Load(string path) => LoadWithText(path).Select(r => r.Row).ToList();
+
+    /// <summary>The rows with, for JSON Lines, each row's line as written (so a filter can pass rows on byte for
+    /// byte); parquet rows have no text.</summary>
+    public static IReadOnlyList<(VerlRow Row, string? Text)> LoadWithText(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"dataset not found: {path}", path);
         var ext = Path.GetExtension(path).ToLowerInvariant();
-        if (ext == ".parquet") return VerlParquet.Load(path);
+        if (ext == ".parquet") return VerlParquet.Load(path).Select(r => (r, (string?)null)).ToList();
         if (ext is not (".jsonl" or ".json"))
             throw new DataFormatException(path, 0, "(file)", "expected a .jsonl or .parquet dataset");
-        var rows = new List<VerlRow>();
+        var rows = new List<(VerlRow, string?)>();
         int lineNo = 0;
         foreach (var line in File.ReadLines(path))
         {
@@ -24,10 +28,14 @@ public static class VerlDataset
             JsonNode? node;
             try { node = JsonNode.Parse(line); }
             catch (JsonException e) { throw new DataFormatException(path, lineNo, "(line)", $"not valid JSON: {e.Message}"); }
-            rows.Add(Parse(node as JsonObject ?? throw new DataFormatException(path, lineNo, "(line)", "not a JSON object"), path, lineNo));
+            rows.Add((Parse(node as JsonObject ?? throw new DataFormatException(path, lineNo, "(line)", "not a JSON object"), path, lineNo), line));
         }
         return rows;
     }
+
+    /// <summary>The 1-based row number in its file, read from the row's origin ("file:row").</summary>
+    public static int RowNumber(VerlRow row) =>
+        int.TryParse(row.Origin[(row.Origin.LastIndexOf(':') + 1)..], out var n) ? n : 0;
 
     public static VerlRow Parse(JsonObject o, string file, int row)
     {

@@ -17,9 +17,11 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
 {
     readonly SpecialTokens _special = SpecialTokens.From(tokenizer);
 
-    public (EvalSummary Summary, IReadOnlyList<ProblemResult> Results) Run(IReadOnlyList<VerlRow> problems, Func<VerlRow, string> render, long seed)
+    /// <param name="progress">Called after each generation batch with (samples drawn, samples in all).</param>
+    public (EvalSummary Summary, IReadOnlyList<ProblemResult> Results) Run(IReadOnlyList<VerlRow> problems, Func<VerlRow, string> render, long seed,
+                                                                          Action<int, int>? progress = null)
     {
-        var (results, tokens, responses) = Sample(problems, render, seed);
+        var (results, tokens, responses) = Sample(problems, render, seed, progress: progress);
         return (EvalSummary.Of(results, tokens / (double)responses), results);
     }
 
@@ -29,7 +31,7 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
     /// with the total tokens and count of the sampled responses.
     /// </summary>
     public (ProblemResult[] Results, long ResponseTokens, long Responses) Sample(IReadOnlyList<VerlRow> problems,
-        Func<VerlRow, string> render, long seed, int firstIndex = 0)
+        Func<VerlRow, string> render, long seed, int firstIndex = 0, Action<int, int>? progress = null)
     {
         if (problems.Count == 0) return ([], 0, 0);
         model.eval();
@@ -43,11 +45,14 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
         // Requests are (problem, sample) pairs; a batch mixes them freely because each has its own seed.
         var requests = Enumerable.Range(0, n).SelectMany(i => Enumerable.Range(0, k).Select(j => (i, j))).ToList();
         var sampling = SamplingSettings.Of(config, _special.Eos, _special.Pad);
+        int drawn = 0;
         foreach (var chunk in requests.Chunk(Math.Max(1, config.BatchSize)))
         {
             var result = sampler.Generate(chunk.Select(r => prompts[r.i]).ToList(), sampling,
                 chunk.Select(r => SeedSequence.Derive(seed, "eval", (long)(firstIndex + r.i) * k + r.j)).ToList());
             for (int c = 0; c < chunk.Length; c++) responses[chunk[c].i][chunk[c].j] = result.Tokens[c];
+            drawn += chunk.Length;
+            progress?.Invoke(drawn, requests.Count);
         }
         if (greedy is not null)
             foreach (var chunk in Enumerable.Range(0, n).Chunk(Math.Max(1, config.BatchSize)))

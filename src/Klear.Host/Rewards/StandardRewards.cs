@@ -23,4 +23,18 @@ public static class StandardRewards
             .Register(new MathReward(config), MathReward.DataSources)
             .Register(code, RewardRegistry.CodeDataSources);
     }
+
+    /// <summary>
+    /// Why this registry cannot score a row of <paramref name="dataSource"/> with this ground truth, as (the row's
+    /// field, the problem): no reward for the source, or code tests that do not parse; null when it can. It needs no
+    /// sandbox, so a command can reject a bad row before any sampling.
+    /// </summary>
+    public static (string Field, string Problem)? RowError(RewardRegistry registry, string dataSource, string groundTruth)
+    {
+        if (!registry.DataSources.Contains(dataSource))
+            return ("data_source", $"no reward for '{dataSource}'; known: {string.Join(", ", registry.DataSources.Order(StringComparer.Ordinal))}");
+        if (!RewardRegistry.CodeDataSources.Contains(dataSource)) return null;
+        try { CodeTests.Parse(groundTruth); return null; }
+        catch (FormatException e) { return ("reward_model.ground_truth", e.Message); }
+    }
 }
