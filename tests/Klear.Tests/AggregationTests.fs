@@ -23,27 +23,9 @@ let handValues =
 
 /// A random mini-batch: B rows of length T with random response lengths (row 1 empty), log-probs with a gradient
 /// leaf, advantages per row, and a correctness flag per row.
-type private Batch =
-    { Leaf: torch.Tensor
-      Old: torch.Tensor
-      Adv: torch.Tensor
-      Mask: torch.Tensor
-      Correct: torch.Tensor }
+type private Batch = RandomBatch
 
-let private randomBatch (seed: int) (b: int) (t: int) =
-    let rng = Random seed
-    let u lo hi = lo + (hi - lo) * rng.NextDouble()
-    let logp = Array.init (b * t) (fun _ -> u -3.0 -0.01)
-    let old = logp |> Array.map (fun x -> x + u -0.6 0.6)
-    let advRow = Array.init b (fun _ -> if rng.Next 5 = 0 then 0.0 else u -2.0 2.0)
-    let lengths = Array.init b (fun i -> if i = 1 then 0 else rng.Next(1, t + 1))
-    let mask = Array.init (b * t) (fun k -> if k % t < lengths[k / t] then 1.0 else 0.0)
-    let shape (xs: float[]) = torch.tensor(xs, dtype = torch.float64).reshape (int64 b, int64 t)
-    { Leaf = (shape logp).requires_grad_ true
-      Old = shape old
-      Adv = shape (Array.init (b * t) (fun k -> advRow[k / t]))
-      Mask = shape mask
-      Correct = tensor1 (Array.init b (fun _ -> if rng.Next 2 = 0 then 1.0 else 0.0)) }
+let private randomBatch = TestTensors.randomBatch 0.6
 
 let private inputs (batch: Batch) (start: int64) (length: int64) =
     let rows (x: torch.Tensor) = x.narrow (0L, start, length)

@@ -34,3 +34,27 @@ let tokensBatch (pairs: (float * float) list) =
             (torch.tensor(pairs |> List.map snd |> Array.ofList, dtype = torch.float64).reshape (1L, n))
             (torch.ones (1L, n, dtype = torch.float64))
     logp, batch
+
+/// A random mini-batch for the loss tests: B rows of length T, random response lengths (row 1 empty), one advantage per
+/// row (some 0), old log-probs within ±spread of the new ones (so ratios in [e^-spread, e^spread]).
+type RandomBatch =
+    { Leaf: torch.Tensor
+      Old: torch.Tensor
+      Adv: torch.Tensor
+      Mask: torch.Tensor
+      Correct: torch.Tensor }
+
+let randomBatch (spread: float) (seed: int) (b: int) (t: int) =
+    let rng = System.Random seed
+    let u lo hi = lo + (hi - lo) * rng.NextDouble()
+    let logp = Array.init (b * t) (fun _ -> u -3.0 -0.01)
+    let old = logp |> Array.map (fun x -> x + u -spread spread)
+    let advRow = Array.init b (fun _ -> if rng.Next 5 = 0 then 0.0 else u -2.0 2.0)
+    let lengths = Array.init b (fun i -> if i = 1 then 0 else rng.Next(1, t + 1))
+    let mask = Array.init (b * t) (fun k -> if k % t < lengths[k / t] then 1.0 else 0.0)
+    let shape (xs: float[]) = torch.tensor(xs, dtype = torch.float64).reshape (int64 b, int64 t)
+    { Leaf = (shape logp).requires_grad_ true
+      Old = shape old
+      Adv = shape (Array.init (b * t) (fun k -> advRow[k / t]))
+      Mask = shape mask
+      Correct = tensor1 (Array.init b (fun _ -> if rng.Next 2 = 0 then 1.0 else 0.0)) }
