@@ -254,8 +254,11 @@ let codeReward =
       Rule = rule
       Regime = codeRegimeNote + " The paper's training-reward claim is reported (training reward, last 10 steps), not tested."
       Curves = rlCurves
-      CellMinutes = 15.0
-      SftMinutes = 15.0
+      // Measured on seed 1 at load 5–16 (helpers building beside two cells): SFT 47 min, an RL cell ~100 min
+      // (generation ~900 tokens/s on one thread; each evaluation, every 5 steps, samples 200 × 5 responses of ~350 tokens).
+      // Two cells alone on two cores should take about half.
+      CellMinutes = 60.0
+      SftMinutes = 30.0
       Prepare = syntheticCodeData
       Runnable = Runnable }
 
@@ -317,8 +320,11 @@ let codeTestFilter =
         + "wrong tests are under Data preparation; if the reference solves few clean problems, the filtered arm "
         + "cycles through a small set, and the comparison then also tests data size."
       Curves = rlCurves
-      CellMinutes = 15.0
-      SftMinutes = 15.0
+      // Measured on seed 1 at load 5–16 (helpers building beside two cells): SFT 47 min, an RL cell ~100 min
+      // (generation ~900 tokens/s on one thread; each evaluation, every 5 steps, samples 200 × 5 responses of ~350 tokens).
+      // Two cells alone on two cores should take about half.
+      CellMinutes = 60.0
+      SftMinutes = 30.0
       Prepare = syntheticCodeData @ codeTestFilterData
       Runnable = Runnable }
 
