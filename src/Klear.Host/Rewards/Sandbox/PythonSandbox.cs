@@ -207,7 +207,9 @@ public sealed class PythonSandbox : IDisposable
         // shell's wait also reaps orphans reparented to it. "; exit $?" stops dash from exec'ing python in its place.
         var psi = SandboxLauncher.Create(Limits, _dropPrivileges, cgroup, cpu.ToString(), (cpu + 1).ToString(),
             Limits.MaxOpenFiles, ProcessRlimit(cgroup, SandboxMode.Cold), programFile, "/sandbox/main.py", ("KLEAR_SANDBOX_RUN", runId), [],
-            ["/bin/sh", "-c", "\"$@\"; exit $?", "sh", Limits.PythonPath, "-I", "-B", "/sandbox/main.py"]);
+            // env --default-signal: a host started with SIGINT ignored (a background job of a script) would pass that
+            // on, and the program would see another signal state than in a warm run, which sets Python's defaults.
+            ["/bin/sh", "-c", "\"$@\"; exit $?", "sh", "/usr/bin/env", "--default-signal", Limits.PythonPath, "-I", "-B", "/sandbox/main.py"]);
 
         var stopwatch = Stopwatch.StartNew();
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the sandbox launcher");
