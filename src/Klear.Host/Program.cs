@@ -1,4 +1,7 @@
 using Klear.Host.Cli;
+using Klear.Host.Model;
+
+NativeHeap.KeepFreedPages();
 
 // The `klear` command line, main job first: the order here is the order `klear --help` lists them in.
 return KlearCli.Run(args,
