@@ -30,6 +30,7 @@ p.add_argument("--train-steps", type=int, default=5)
 p.add_argument("--threads", type=int, default=1,
                help="torch intra-op threads; set OPENBLAS_NUM_THREADS to the same in the environment (OpenBLAS reads it at load)")
 p.add_argument("--parts", default="train,gen,nocache", help="which measurements to run, comma-separated")
+p.add_argument("--tie", action="store_true", help="tie the output head to the input embedding (the quickstart's model)")
 p.add_argument("--logits", metavar="DIR")
 p.add_argument("--input-ids")
 args = p.parse_args()
@@ -205,7 +206,7 @@ if args.logits:
     sys.exit(0)
 
 c = Cfg(layers=args.layers, hidden=args.hidden, heads=args.heads, kv_heads=args.kv_heads, head_dim=args.head_dim,
-        intermediate=args.intermediate, vocab=args.vocab, eps=1e-6, theta=10000.0, tie=False)
+        intermediate=args.intermediate, vocab=args.vocab, eps=1e-6, theta=10000.0, tie=args.tie)
 torch.manual_seed(0)
 model = Qwen3(c)
 for name, prm in model.named_parameters():
@@ -316,7 +317,21 @@ if "gen" in parts:
 if "nocache" in parts:
     gen_nocache_tps, _ = tokens_per_s(lambda: generate(args.no_cache_tokens, False), args.no_cache_tokens)
 
+def blas_library():
+    """Which BLAS torch's libblas.so.3 resolved to: Debian's alternatives pick OpenBLAS only when it is installed, and
+    the reference BLAS makes this peer ~14x slower than it is."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    if any("openblas" in x for x in paths):
+        return "openblas"
+    if any("/blas/libblas" in x for x in paths):
+        return "reference"
+    return "other: " + ", ".join(sorted(paths)) if paths else "none found"
+
+
+import resource
 print(json.dumps({
+    "blas": blas_library(), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     "torch_version": torch.__version__, "threads": torch.get_num_threads(), "matmul_gflops": matmul_gflops,
     "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
     "train_tokens_per_s": train_tps, "train_tokens_per_cpu_s": train_cpu_tps, "gen_tokens_per_s": gen_tps, "gen_nocache_tokens_per_s": gen_nocache_tps,

@@ -222,13 +222,13 @@ let codeSft = { Name = "synthetic-code"; Overrides = codeTask @ [ "sft.steps=600
 
 let private codeRegime =
     rlRegime @ codeTask
-    @ [ "actor.policy_loss=gppo"; "trainer.steps=40"; "trainer.prompts_per_step=16"; "trainer.eval_every=5"
+    @ [ "actor.policy_loss=gppo"; "trainer.steps=40"; "trainer.prompts_per_step=16"; "trainer.eval_every=10"
         "trainer.save_every=10"; "rollout.max_new_tokens=400" ]
 
 let private codeRegimeNote =
     "Synthetic stdin/stdout code task (7 function families, 8–16 tests each; the teacher's program is the SFT target), "
     + "rewards from the Python sandbox. SFT 600 × 32 on the 2,000 training problems, then RL 40 steps × 16 prompts × 8 "
-    + "samples from that checkpoint, actor.lr 1e-5 with 4 mini-batches (the rule's regime), evaluation every 5 steps on 200 held-out "
+    + "samples from that checkpoint, actor.lr 1e-5 with 4 mini-batches (the rule's regime), evaluation every 10 steps on 200 held-out "
     + "problems (avg@4 = mean pass-all-tests rate). The SFT size was checked before any RL cell of this task was "
     + "read: on seed 1 the tiny ASCII policy passes every test on 0.551 of held-out problems after SFT (avg@4; greedy "
     + "0.525, pass@4 0.645, mean response 350 characters), so it writes working programs and still has headroom."
@@ -254,10 +254,11 @@ let codeReward =
       Rule = rule
       Regime = codeRegimeNote + " The paper's training-reward claim is reported (training reward, last 10 steps), not tested."
       Curves = rlCurves
-      // Measured on seed 1 at load 5–16 (helpers building beside two cells): SFT 47 min, an RL cell ~100 min
-      // (generation ~900 tokens/s on one thread; each evaluation, every 5 steps, samples 200 × 5 responses of ~350 tokens).
-      // Two cells alone on two cores should take about half.
-      CellMinutes = 60.0
+      // Measured on seed 1 at load 5–16 (helpers building beside two cells): SFT 47 min, an RL cell ~100 min with an
+      // evaluation every 5 steps (generation ~900 tokens/s on one thread; an evaluation samples 200 × 5 responses of
+      // ~350 tokens, ~6 min, so 9 of them were half the cell). Every 10 steps (5 evaluations): ~65 min at that load,
+      // about half alone on two cores. No RL cell of this task had finished when the interval was changed.
+      CellMinutes = 40.0
       SftMinutes = 30.0
       Prepare = syntheticCodeData
       Runnable = Runnable }
@@ -320,10 +321,11 @@ let codeTestFilter =
         + "wrong tests are under Data preparation; if the reference solves few clean problems, the filtered arm "
         + "cycles through a small set, and the comparison then also tests data size."
       Curves = rlCurves
-      // Measured on seed 1 at load 5–16 (helpers building beside two cells): SFT 47 min, an RL cell ~100 min
-      // (generation ~900 tokens/s on one thread; each evaluation, every 5 steps, samples 200 × 5 responses of ~350 tokens).
-      // Two cells alone on two cores should take about half.
-      CellMinutes = 60.0
+      // Measured on seed 1 at load 5–16 (helpers building beside two cells): SFT 47 min, an RL cell ~100 min with an
+      // evaluation every 5 steps (generation ~900 tokens/s on one thread; an evaluation samples 200 × 5 responses of
+      // ~350 tokens, ~6 min, so 9 of them were half the cell). Every 10 steps (5 evaluations): ~65 min at that load,
+      // about half alone on two cores. No RL cell of this task had finished when the interval was changed.
+      CellMinutes = 40.0
       SftMinutes = 30.0
       Prepare = syntheticCodeData @ codeTestFilterData
       Runnable = Runnable }

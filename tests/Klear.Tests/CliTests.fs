@@ -157,5 +157,22 @@ let private output =
         }
     ]
 
+let private modelBench =
+    testList "model bench" [
+        test "--preset quickstart --json prints one JSON object: training per second and per CPU-second, peak RSS" {
+            let r =
+                Cli.run [ "model"; "bench"; "--preset"; "quickstart"; "--json"; "--parts"; "train"; "--batch"; "8"; "--seq"; "16"
+                          "--prompt-tokens"; "4"; "--new-tokens"; "4"; "--train-steps"; "1"; "--threads"; "1" ]
+            Expect.equal r.ExitCode 0 r.Stderr
+            use json = System.Text.Json.JsonDocument.Parse(r.Stdout.Trim())
+            let root = json.RootElement
+            Expect.isGreaterThan (root.GetProperty("train_tokens_per_s").GetDouble()) 0.0 "training figure"
+            Expect.isGreaterThan (root.GetProperty("train_tokens_per_cpu_s").GetDouble()) 0.0 "per CPU-second"
+            Expect.isGreaterThan (root.GetProperty("peak_rss_bytes").GetInt64()) (50L <<< 20) "VmHWM of a process that loaded libtorch"
+            Expect.equal (root.GetProperty("gen_tokens_per_s").ValueKind) System.Text.Json.JsonValueKind.Null "gen was not asked for"
+        }
+        test "an unknown preset is a usage error" { expectUsageError [ "model"; "bench"; "--preset"; "tiny" ] "--preset: expected bench or quickstart, got 'tiny'" }
+    ]
+
 [<Tests>]
-let tests = testSequenced (testList "klear command line" [ help; usageErrors; output ])
+let tests = testSequenced (testList "klear command line" [ help; usageErrors; output; modelBench ])

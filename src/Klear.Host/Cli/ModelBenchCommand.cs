@@ -21,72 +21,87 @@ public sealed class ModelBenchCommand : KlearCommand
 {
     const string Python = "/usr/bin/python3";
 
-    readonly Option<int> _layers = CliOption.Int("--layers", "decoder layers", 4);
-    readonly Option<int> _hidden = CliOption.Int("--hidden", "hidden size", 256);
-    readonly Option<int> _heads = CliOption.Int("--heads", "attention heads", 4);
-    readonly Option<int> _kvHeads = CliOption.Int("--kv-heads", "key/value heads (GQA)", 2);
-    readonly Option<int> _headDim = CliOption.Int("--head-dim", "dimension per head", 64);
-    readonly Option<int> _intermediate = CliOption.Int("--intermediate", "MLP intermediate size", 1024);
-    readonly Option<int> _vocab = CliOption.Int("--vocab", "vocabulary size", 512);
-    readonly Option<int> _batch = CliOption.Int("--batch", "sequences per batch", 16);
-    readonly Option<int> _seq = CliOption.Int("--seq", "training sequence length", 256);
-    readonly Option<int> _prompt = CliOption.Int("--prompt-tokens", "prompt length for generation", 16);
-    readonly Option<int> _newTokens = CliOption.Int("--new-tokens", "tokens generated with the KV cache", 256);
-    readonly Option<int> _noCacheTokens = CliOption.Int("--no-cache-tokens", "tokens generated without the cache", 256);
+    static readonly ModelBenchPreset Default = ModelBenchPreset.Bench;
+    readonly Option<string> _preset = CliOption.Choice("--preset", "sizes: bench (4 × 256) or quickstart (the quickstart's model and batch); the size options below override it",
+        Default.Name, ModelBenchPreset.All.Select(p => p.Name).ToArray());
+    readonly Option<int> _layers = CliOption.Int("--layers", "decoder layers", Default.Config.NumHiddenLayers);
+    readonly Option<int> _hidden = CliOption.Int("--hidden", "hidden size", Default.Config.HiddenSize);
+    readonly Option<int> _heads = CliOption.Int("--heads", "attention heads", Default.Config.NumAttentionHeads);
+    readonly Option<int> _kvHeads = CliOption.Int("--kv-heads", "key/value heads (GQA)", Default.Config.NumKeyValueHeads);
+    readonly Option<int> _headDim = CliOption.Int("--head-dim", "dimension per head", Default.Config.HeadDim);
+    readonly Option<int> _intermediate = CliOption.Int("--intermediate", "MLP intermediate size", Default.Config.IntermediateSize);
+    readonly Option<int> _vocab = CliOption.Int("--vocab", "vocabulary size", Default.Config.VocabSize);
+    readonly Option<int> _batch = CliOption.Int("--batch", "sequences per batch", Default.Batch);
+    readonly Option<int> _seq = CliOption.Int("--seq", "training sequence length", Default.Seq);
+    readonly Option<int> _prompt = CliOption.Int("--prompt-tokens", "prompt length for generation", Default.Prompt);
+    readonly Option<int> _newTokens = CliOption.Int("--new-tokens", "tokens generated with the KV cache", Default.NewTokens);
+    readonly Option<int> _noCacheTokens = CliOption.Int("--no-cache-tokens", "tokens generated without the cache", Default.NoCacheTokens);
     readonly Option<int> _steps = CliOption.Int("--train-steps", "timed training steps (the median counts)", 5);
     // Explicit, because the two sides default differently (libtorch: one per core; the peer used to pin torch to 1).
     readonly Option<int> _threads = CliOption.Int("--threads", "threads on both sides (libtorch here; torch and OpenBLAS in the peer)", Environment.ProcessorCount);
     readonly Option<string> _parts = CliOption.Text("--parts", "comma-separated parts to run: train, gen, nocache, stop", string.Join(',', AllParts));
     readonly Option<bool> _profile = CliOption.Flag("--profile", "split a cached decode step into forward, sampling and host copies instead");
     readonly Option<bool> _noPyTorch = CliOption.Flag("--no-pytorch", "skip the PyTorch peer");
+    readonly Option<bool> _json = CliOption.Flag("--json", "Klear only: print its figures as one JSON object (what --suite reads from each child)");
+    readonly Option<bool> _suite = CliOption.Flag("--suite", "the speed goals' whole matrix: both presets, each side's thread settings, in child processes, alternating order");
+    readonly Option<int> _rounds = CliOption.Int("--rounds", "--suite: rounds per case; each side's best counts, and the order alternates", 2);
     readonly Option<string> _script = CliOption.Text("--pytorch-script", "the peer script [default: bench/model_bench.py found above the working or binary directory]");
 
     public ModelBenchCommand() : base("model bench", "benchmark training and generation throughput against a PyTorch peer")
     {
-        foreach (var option in new Option[] { _layers, _hidden, _heads, _kvHeads, _headDim, _intermediate, _vocab, _batch, _seq, _prompt,
-                     _newTokens, _noCacheTokens, _steps, _threads, _parts, _profile, _noPyTorch, _script })
+        foreach (var option in new Option[] { _preset, _layers, _hidden, _heads, _kvHeads, _headDim, _intermediate, _vocab, _batch, _seq, _prompt,
+                     _newTokens, _noCacheTokens, _steps, _threads, _parts, _profile, _noPyTorch, _json, _suite, _rounds, _script })
             Add(option);
     }
 
-    /// <summary>
-    /// Null when that part was not run (<c>--parts</c>); GenSimple is the PyTorch peer's lighter loop only. GenPerCpuS
-    /// divides by the process's CPU time instead of wall time: with one thread that is the work done, which a busy
-    /// neighbour stretches far less than the wall clock.
-    /// </summary>
-    sealed record Figures(double MatmulGflops, double? TrainTokensPerS, double? GenTokensPerS, double? GenNoCacheTokensPerS,
-        double? GenTokensPerCpuS, double? GenSimpleTokensPerS = null, double? TrainTokensPerCpuS = null);
-
     static readonly string[] AllParts = ["train", "gen", "nocache", "stop"];
+
+    /// <summary>The preset's value unless the option was given.</summary>
+    static int Pick(ParseResult parsed, Option<int> option, int preset) => parsed.GetResult(option) is { Implicit: false } ? parsed.GetValue(option) : preset;
 
     protected override int Run(ParseResult parsed)
     {
-        var config = new Qwen3Config
+        var preset = ModelBenchPreset.Find(parsed.GetRequiredValue(_preset))!;
+        var p = preset.Config;
+        var config = p with
         {
-            NumHiddenLayers = parsed.GetValue(_layers), HiddenSize = parsed.GetValue(_hidden), NumAttentionHeads = parsed.GetValue(_heads),
-            NumKeyValueHeads = parsed.GetValue(_kvHeads), HeadDimOverride = parsed.GetValue(_headDim), IntermediateSize = parsed.GetValue(_intermediate),
-            VocabSize = parsed.GetValue(_vocab), MaxPositionEmbeddings = 4096, RopeTheta = 10_000,
+            NumHiddenLayers = Pick(parsed, _layers, p.NumHiddenLayers), HiddenSize = Pick(parsed, _hidden, p.HiddenSize),
+            NumAttentionHeads = Pick(parsed, _heads, p.NumAttentionHeads), NumKeyValueHeads = Pick(parsed, _kvHeads, p.NumKeyValueHeads),
+            HeadDimOverride = Pick(parsed, _headDim, p.HeadDim), IntermediateSize = Pick(parsed, _intermediate, p.IntermediateSize),
+            VocabSize = Pick(parsed, _vocab, p.VocabSize), MaxPositionEmbeddings = 4096,
         };
-        int batch = parsed.GetValue(_batch), seq = parsed.GetValue(_seq), prompt = parsed.GetValue(_prompt);
-        int newTokens = parsed.GetValue(_newTokens), noCacheTokens = parsed.GetValue(_noCacheTokens), steps = parsed.GetValue(_steps);
+        int batch = Pick(parsed, _batch, preset.Batch), seq = Pick(parsed, _seq, preset.Seq), prompt = Pick(parsed, _prompt, preset.Prompt);
+        int newTokens = Pick(parsed, _newTokens, preset.NewTokens), noCacheTokens = Pick(parsed, _noCacheTokens, preset.NoCacheTokens);
+        int steps = parsed.GetValue(_steps);
         int threads = parsed.GetValue(_threads);
         var parts = parsed.GetRequiredValue(_parts).Split(',', StringSplitOptions.TrimEntries).ToHashSet();
         bool profile = parsed.GetValue(_profile);
         bool skipPyTorch = parsed.GetValue(_noPyTorch);
-        var script = parsed.GetValue(_script) ?? FindScript();
+        var script = parsed.GetValue(_script) ?? PyTorchPeer.FindScript();
         try { config.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         if (batch <= 0 || seq <= 0 || prompt <= 0 || newTokens <= 0 || noCacheTokens <= 0 || steps <= 0 || threads <= 0)
             throw new UsageException("--batch, --seq, --prompt-tokens, --new-tokens, --no-cache-tokens, --train-steps and --threads must be positive");
         if (parts.Except(AllParts).FirstOrDefault() is { } unknown)
             throw new UsageException($"--parts: unknown part '{unknown}' (valid: {string.Join(", ", AllParts)})");
+        if (parsed.GetValue(_suite))
+        {
+            if (parsed.GetValue(_rounds) < 1) throw new UsageException("--rounds must be at least 1");
+            return new ModelBenchSuite(script, Python, steps, parsed.GetValue(_rounds)).Run();
+        }
+        torch.set_num_threads(threads);
+        if (parsed.GetValue(_json))
+        {
+            Console.WriteLine(Measure(config, batch, seq, prompt, newTokens, noCacheTokens, steps, parts, quiet: true).ToJson());
+            return 0;
+        }
         // Spinning OpenMP threads (the default) are fastest on an idle machine and collapse on a busy one; PASSIVE is the
         // reverse. Measured here: 4.7k vs 2.4k tokens/s idle-ish, 0.46k vs 2.5k under a load of 6-8 on 2 cores.
         var waitPolicy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is { Length: > 0 } policy ? policy : "default";
-        torch.set_num_threads(threads);
 
         Console.WriteLine($"load average before: {LoadAverage()} on {Environment.ProcessorCount} cores (figures from a busy machine are not comparable)");
         Console.WriteLine($"model: {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads / {config.NumKeyValueHeads} KV heads × {config.HeadDim}, " +
-                          $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; libtorch threads {torch.get_num_threads()}, OMP_WAIT_POLICY {waitPolicy}");
+                          $"MLP {config.IntermediateSize}, vocab {config.VocabSize}{(config.TieWordEmbeddings ? ", tied head" : "")}; libtorch threads {torch.get_num_threads()}, OMP_WAIT_POLICY {waitPolicy}");
         if (profile)
         {
             ProfileDecode(config, batch, prompt, newTokens);
@@ -98,19 +113,32 @@ public sealed class ModelBenchCommand : KlearCommand
             Console.WriteLine($"  KV cache speed-up over recomputation: {cached / recomputed:F1}x");
 
         if (skipPyTorch) return 0;
-        var peer = RunPyTorch(script, config, batch, seq, prompt, newTokens, noCacheTokens, steps, threads, parts);
+        var peer = PyTorchPeer.Run(script, Python, config, batch, seq, prompt, newTokens, noCacheTokens, steps, threads, threads, parts);
         if (peer is null) return 0;
         Print("PyTorch", peer, config, batch, seq, prompt, newTokens, noCacheTokens);
+        if (UnoptimisedBlas(peer) is { } warning)
+        {
+            Console.WriteLine(warning);
+            return 0;
+        }
         static string Ratio(double? a, double? b) => a is { } x && b is { } y ? $"{x / y:F2}" : "-";
         Console.WriteLine($"ratios Klear/PyTorch: training {Ratio(klear.TrainTokensPerS, peer.TrainTokensPerS)}, generation {Ratio(klear.GenTokensPerS, peer.GenTokensPerS)}, " +
-                          $"per CPU-second {Ratio(klear.GenTokensPerCpuS, peer.GenTokensPerCpuS)}, " +
+                          $"per CPU-second: training {Ratio(klear.TrainTokensPerCpuS, peer.TrainTokensPerCpuS)}, generation {Ratio(klear.GenTokensPerCpuS, peer.GenTokensPerCpuS)}, " +
                           $"generation without cache {Ratio(klear.GenNoCacheTokensPerS, peer.GenNoCacheTokensPerS)}, matmul peak {Ratio(klear.MatmulGflops, peer.MatmulGflops)}; " +
                           $"generation vs the peer's lighter loop {Ratio(klear.GenTokensPerS, peer.GenSimpleTokensPerS)}");
         Console.WriteLine($"load average after: {LoadAverage()}");
         return 0;
     }
 
-    static Figures Measure(Qwen3Config config, int batch, int seq, int prompt, int newTokens, int noCacheTokens, int steps, ISet<string> parts)
+    /// <summary>A notice instead of a ratio when the peer is not on an optimised BLAS (Debian's python3-torch without
+    /// recommends runs on the reference BLAS, ~14× slower at matmul).</summary>
+    internal static string? UnoptimisedBlas(ModelBenchFigures peer) =>
+        peer.Blas == "openblas" ? null
+            : $"PyTorch runs on BLAS '{peer.Blas}' (matmul peak {peer.MatmulGflops:F1} GFLOP/s), not OpenBLAS: no ratio is printed, it would flatter Klear. " +
+              "Install it: apt-get install -y libopenblas0-pthread";
+
+    internal static ModelBenchFigures Measure(Qwen3Config config, int batch, int seq, int prompt, int newTokens, int noCacheTokens, int steps, ISet<string> parts,
+        bool quiet = false)
     {
         double matmul = MatmulGflops();
         using var model = new Qwen3ForCausalLM(config).InitializeWeights(0);
@@ -162,7 +190,7 @@ public sealed class ModelBenchCommand : KlearCommand
         // Warm-up at full length: .NET's tiered JIT recompiles the hot paths after their first ~30 calls, which would
         // otherwise land in (and on a 2-core machine compete with) the measured run; Python has no such phase.
         Generate(newTokens, true);
-        if (parts.Contains("stop")) MeasureDropFinished(sampler, prompts, newTokens);
+        if (parts.Contains("stop") && !quiet) MeasureDropFinished(sampler, prompts, newTokens);
         (double PerS, double PerCpuS)? gen = null;
         if (parts.Contains("gen"))
         {
@@ -170,8 +198,8 @@ public sealed class ModelBenchCommand : KlearCommand
             var runs = Enumerable.Range(0, 3).Select(_ => Generate(newTokens, true)).ToList();
             gen = (runs.Select(r => r.PerS).Order().ElementAt(1), runs.Select(r => r.PerCpuS).Order().ElementAt(1));
         }
-        return new Figures(matmul, train, gen?.PerS, parts.Contains("nocache") ? Generate(noCacheTokens, false).PerS : null, gen?.PerCpuS,
-            TrainTokensPerCpuS: trainCpu);
+        return new ModelBenchFigures(matmul, train, gen?.PerS, parts.Contains("nocache") ? Generate(noCacheTokens, false).PerS : null, gen?.PerCpuS,
+            TrainTokensPerCpuS: trainCpu, PeakRssBytes: ModelBenchFigures.OwnPeakRss(), Blas: "mkl (libtorch)");
     }
 
     /// <summary>
@@ -243,7 +271,7 @@ public sealed class ModelBenchCommand : KlearCommand
         }
     }
 
-    static string LoadAverage() =>
+    internal static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
     static double MatmulGflops()
@@ -277,7 +305,7 @@ public sealed class ModelBenchCommand : KlearCommand
         return (6 * n + 12 * attention * seq, 2 * n + 4 * attention * (prompt + newTokens / 2.0));
     }
 
-    static void Print(string who, Figures f, Qwen3Config c, int batch, int seq, int prompt, int newTokens, int noCacheTokens)
+    static void Print(string who, ModelBenchFigures f, Qwen3Config c, int batch, int seq, int prompt, int newTokens, int noCacheTokens)
     {
         var (trainFlops, genFlops) = FlopsPerToken(c, seq, prompt, newTokens);
         var (_, noCacheFlops) = FlopsPerToken(c, seq, prompt, noCacheTokens);
@@ -295,65 +323,4 @@ public sealed class ModelBenchCommand : KlearCommand
             Console.WriteLine($"  generation without cache ({noCacheTokens} new): {noCache:F0} tokens/s, useful work {Share(noCache, noCacheFlops)}");
     }
 
-    static Figures? RunPyTorch(string? script, Qwen3Config c, int batch, int seq, int prompt, int newTokens, int noCacheTokens, int steps,
-        int threads, ISet<string> parts)
-    {
-        if (script is null || !File.Exists(script))
-        {
-            Console.WriteLine("PyTorch: bench/model_bench.py not found (pass --pytorch-script PATH); no comparison");
-            return null;
-        }
-        if (!File.Exists(Python) || RunProcess(Python, ["-c", "import torch"]).Code != 0)
-        {
-            Console.WriteLine($"PyTorch: not importable by {Python}; nothing was installed. For the comparison run: " +
-                              "apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread");
-            return null;
-        }
-        string[] arguments =
-        [
-            script, "--layers", $"{c.NumHiddenLayers}", "--hidden", $"{c.HiddenSize}", "--heads", $"{c.NumAttentionHeads}",
-            "--kv-heads", $"{c.NumKeyValueHeads}", "--head-dim", $"{c.HeadDim}", "--intermediate", $"{c.IntermediateSize}",
-            "--vocab", $"{c.VocabSize}", "--batch", $"{batch}", "--seq", $"{seq}", "--prompt-tokens", $"{prompt}",
-            "--new-tokens", $"{newTokens}", "--no-cache-tokens", $"{noCacheTokens}", "--train-steps", $"{steps}",
-            "--threads", $"{threads}", "--parts", string.Join(',', parts),
-        ];
-        // OpenBLAS sizes its pool when it loads, so the peer's matmul thread count can only come from the environment.
-        var (code, output, error) = RunProcess(Python, arguments, new() { ["OPENBLAS_NUM_THREADS"] = $"{threads}" });
-        if (code != 0)
-        {
-            Console.WriteLine($"PyTorch: {script} failed (exit {code}): {error.Trim()}");
-            return null;
-        }
-        using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
-        var r = json.RootElement;
-        Console.WriteLine($"PyTorch {r.GetProperty("torch_version").GetString()} ({r.GetProperty("threads").GetInt32()} torch thread(s), " +
-                          $"OpenBLAS threads {r.GetProperty("blas_threads").GetString()}):");
-        double? Get(string name) => r.GetProperty(name).ValueKind == JsonValueKind.Null ? null : r.GetProperty(name).GetDouble();
-        return new Figures(r.GetProperty("matmul_gflops").GetDouble(), Get("train_tokens_per_s"), Get("gen_tokens_per_s"),
-            Get("gen_nocache_tokens_per_s"), Get("gen_tokens_per_cpu_s"), Get("gen_simple_tokens_per_s"), Get("train_tokens_per_cpu_s"));
-    }
-
-    static (int Code, string Output, string Error) RunProcess(string file, IEnumerable<string> arguments, Dictionary<string, string>? environment = null)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var (name, value) in environment ?? []) psi.Environment[name] = value;
-        foreach (var a in arguments) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output.Result, error);
-    }
-
-    /// <summary>The script lives in the repository, not the build output: look up from the working and the binary directory.</summary>
-    static string? FindScript()
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "bench", "model_bench.py");
-                if (File.Exists(candidate)) return candidate;
-            }
-        return null;
-    }
 }
