@@ -244,6 +244,20 @@ let private faultAndResume =
         for d in [ rootWhole; rootKilled ] do Directory.Delete(d, true)
     }
 
+/// `--ranks 2` starts the job under mpiexec itself: the same run as `mpiexec -n 2 ... train`, option removed for the ranks.
+let private ranksOption =
+    test "train --ranks 2 runs the job as 2 ranks under mpiexec and equals mpiexec -n 2 started by hand" {
+        let root1, root2 = fresh "byhand", fresh "option"
+        let byHand = ranks2 root1 tiny
+        Expect.equal byHand.ExitCode 0 (byHand.Stdout + byHand.Stderr)
+        let option = Cli.run ([ "train"; "--ranks"; "2"; "--output-dir"; root2 ] @ tiny)
+        Expect.equal option.ExitCode 0 (option.Stdout + option.Stderr)
+        Expect.stringContains option.Stdout "data parallel: 2 ranks" "ran as 2 ranks"
+        Expect.equal (Text.RegularExpressions.Regex.Matches(option.Stderr, @"klear: rank \d of 2 is pid").Count) 2 "two ranks, none started more"
+        Expect.isNonEmpty (sameMetrics (runDir root1) (runDir root2)) "every logged metric compared"
+        for d in [ root1; root2 ] do Directory.Delete(d, true)
+    }
+
 let private jobs =
     if mpiMissing then
         testList "mpiexec -n 2" [
@@ -264,6 +278,7 @@ let private jobs =
                     [ "actor.loss_agg_mode=token-sum"; "algorithm.rollout_is=token"; "algorithm.rollout_rs=sequence"
                       "rollout.top_p=0.9"; "actor.mask_truncated=true"; "reward.overlong_buffer_len=4"; "reward.overlong_penalty_factor=0.5" ]
                 faultAndResume
+                ranksOption
             ])
 
 [<Tests>]

@@ -10,9 +10,17 @@ namespace Klear.Host.Cli;
 public sealed class QuickstartCommand : KlearCommand
 {
     readonly RunConfigOptions _config;
+    readonly RanksOption _ranks;
 
-    public QuickstartCommand() : base("quickstart", "SFT + GPPO RL on the built-in arithmetic task, with report and chart") =>
+    public QuickstartCommand() : base("quickstart", "SFT + GPPO RL on the built-in arithmetic task, with report and chart")
+    {
         _config = new RunConfigOptions(this);
+        _ranks = new RanksOption(this);
+    }
 
-    protected override int Run(ParseResult parsed) => TrainCommand.Execute(_config.Bind(parsed), null);
+    protected override int Run(ParseResult parsed)
+    {
+        var config = _config.Bind(parsed);   // bad settings fail here, before any rank starts
+        return _ranks.RelaunchIfAsked(parsed) ?? TrainCommand.Execute(config, null);
+    }
 }

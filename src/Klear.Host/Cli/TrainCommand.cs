@@ -16,15 +16,19 @@ public sealed class TrainCommand : KlearCommand
 {
     readonly Option<string> _resume = CliOption.Text("--resume", "continue this run directory from its latest checkpoint, with its stored config");
     readonly RunConfigOptions _config;
+    readonly RanksOption _ranks;
 
     public TrainCommand() : base("train", "SFT + RL from a YAML config and key=value overrides; --resume RUN_DIR")
     {
         Add(_resume);
         _config = new RunConfigOptions(this);
+        _ranks = new RanksOption(this);
     }
 
     protected override int Run(ParseResult parsed)
     {
+        if (parsed.GetValue(_resume) is null) _config.Bind(parsed);   // bad settings fail here, before any rank starts
+        if (_ranks.RelaunchIfAsked(parsed) is { } exitCode) return exitCode;
         if (parsed.GetValue(_resume) is { } runDir)
         {
             // The stored config is the run's: changing it halfway would not repeat the uninterrupted run.
