@@ -213,6 +213,29 @@ let offPolicy =
             if adv > 0.0 then differ "ppo" "clip-higher"      // for A<0 their low bounds are the same 0.8
     }
 
+/// actor.micro_max_tokens partitions a mini-batch by length and cuts each micro-batch to its longest row; the
+/// normalisers stay the mini-batch's, so every mini-batch gradient must equal the one of a single padded micro-batch.
+let tokenBudget =
+    test "token-budget micro-batches (sorted by length, padding cut) give the one-micro-batch gradients, every aggregation mode" {
+        for agg in [ "token-mean"; "seq-mean-token-mean"; "seq-mean-token-sum"; "seq-mean-token-sum-norm"; "token-sum" ] do
+            let gradients (extra: string list) (ro: RlTrainer.Rollouts option) =
+                let config, trainer, model = setup ([ "actor.mini_batches=2"; $"actor.loss_agg_mode={agg}"; "rollout.temperature=1.0"; "actor.entropy_coeff=0.001" ] @ extra)
+                let ro = ro |> Option.defaultWith (fun () -> trainer.Collect 0)
+                let parameters = model.parameters () |> Seq.map (fun p -> p :> torch.Tensor) |> List.ofSeq
+                use optimizer = new PerturbingOptimizer(parameters, 0.05)
+                trainer.Update(optimizer, 0, ro) |> ignore
+                ignore config
+                ro, List.ofSeq optimizer.Gradients
+            let ro, whole = gradients [] None
+            let lengths = Array.map2 (fun (p: int[]) (r: int[]) -> p.Length + r.Length) ro.Prompts ro.Responses
+            Expect.isGreaterThan (Array.max lengths) (Array.min lengths) "rows of different lengths, so cutting padding matters"
+            // A budget of about three of the longest rows: several micro-batches per mini-batch, most shorter than the step.
+            let _, split = gradients [ $"actor.micro_max_tokens={3 * Array.max lengths}" ] (Some ro)
+            Expect.equal split.Length whole.Length $"{agg}: the same optimizer steps"
+            for a, b in List.zip whole split do
+                Expect.isLessThan (distance a b) (1e-5 * norm a) $"{agg}: the mini-batch gradient is the one-micro-batch one"
+    }
+
 let corrections =
     test "rollout correction, overlong penalty and mask_truncated in real steps: sampler log-probs line up, metrics by hand" {
         // top_p = 1: the sampler's distribution is the trainer's, so the mismatch is rounding only (a misaligned
@@ -380,4 +403,4 @@ let codeTask =
     }
 
 [<Tests>]
-let tests = testSequenced (testList "trainer" [ handChecked; corrections; offPolicy; entropyAndKl; liveTensors; nonFinite; resume; filesTask; codeTask ])
+let tests = testSequenced (testList "trainer" [ handChecked; corrections; offPolicy; tokenBudget; entropyAndKl; liveTensors; nonFinite; resume; filesTask; codeTask ])

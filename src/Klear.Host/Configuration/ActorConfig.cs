@@ -45,6 +45,8 @@ public sealed record ActorConfig
     public int MiniBatches { get; init; } = 2;
     [Description("Micro-batches per mini-batch (gradient accumulation; exact for every aggregation mode)")]
     public int MicroBatches { get; init; } = 1;
+    [Description("Token budget per micro-batch (verl's dynamic batch size): a mini-batch's sequences sorted by length and packed into micro-batches of rows × longest ≤ this, each cut to its longest row, so padding is not computed; 0: off (micro_batches equal parts)")]
+    public int MicroMaxTokens { get; init; }
     [Description("Responses cut off at rollout.max_new_tokens leave the loss: every term's numerator and denominator")]
     public bool MaskTruncated { get; init; } = false;
 }

@@ -64,6 +64,7 @@ public sealed record RlComponents(PolicyObjective Objective, Loss Loss, Advantag
             throw new ConfigException($"trainer.oversample must be a finite number >= 1, got {c.Trainer.Oversample}");
         if (c.Actor.MiniBatches < 1) throw new ConfigException($"actor.mini_batches must be >= 1, got {c.Actor.MiniBatches}");
         if (c.Actor.MicroBatches < 1) throw new ConfigException($"actor.micro_batches must be >= 1, got {c.Actor.MicroBatches}");
+        if (c.Actor.MicroMaxTokens < 0) throw new ConfigException($"actor.micro_max_tokens must be >= 0 (0: off), got {c.Actor.MicroMaxTokens}");
         // Splits need not be even (the aggregation is exact for any split), but every micro-batch of a full step must
         // hold a rollout, or the setting silently means fewer optimizer steps than asked.
         var full = c.Trainer.PromptsPerStep * c.Rollout.N;

@@ -232,14 +232,25 @@ public sealed class RlTrainer
         public Tensor? Keep { get; init; }
         public IReadOnlyList<KeyValuePair<string, Metric>> CorrectionMetrics { get; init; } = [];
 
-        /// <summary>The loss inputs of the sequences <paramref name="idx"/> given their current log-probs.</summary>
-        public LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null) =>
-            LossInputs.Of(PolicyBatch.Create(logp, OldLogp.index_select(0, idx), Advantages.index_select(0, idx), Mask.index_select(0, idx))
-                    .WithIsWeights(IsWeights?.index_select(0, idx)!))
+        /// <summary>Prompt + response tokens of each row (its length before padding).</summary>
+        public required int[] Lengths { get; init; }
+
+        /// <summary>Rows <paramref name="idx"/> of a per-token [B, T-1] tensor, cut to <paramref name="length"/> tokens when given.</summary>
+        public Tensor Cut(Tensor perToken, Tensor idx, int? length) =>
+            length is { } l ? perToken.index_select(0, idx).narrow(1, 0, l - 1) : perToken.index_select(0, idx);
+
+        /// <summary>The loss inputs of the sequences <paramref name="idx"/> given their current log-probs; with
+        /// <paramref name="length"/>, cut to that many tokens (the scorer's [B, length - 1] positions).</summary>
+        public LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null, int? length = null)
+        {
+            Tensor Rows(Tensor perToken) => Cut(perToken, idx, length);
+            return LossInputs.Of(PolicyBatch.Create(logp, Rows(OldLogp), Rows(Advantages), Rows(Mask))
+                    .WithIsWeights(IsWeights is null ? null! : Rows(IsWeights)))
                 .WithCorrect(Correct.index_select(0, idx))
-                .WithRefLogp(RefLogp.index_select(0, idx))
+                .WithRefLogp(Rows(RefLogp))
                 .WithEntropy(entropyWithGrad)
                 .KeepRows(Keep?.index_select(0, idx)!);
+        }
     }
 
     /// <summary>The old policy's view of sequences <paramref name="rows"/> of the step (padded to the step's length, as
@@ -253,19 +264,20 @@ public sealed class RlTrainer
         _model.eval();
         var (oldLogp, entropy) = SequenceScorer.Score(_model, batch.InputIds, temperature: temperature);
         var refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
+        var lengths = rows.Select(i => ro.Prompts[i].Length + ro.Responses[i].Length).ToArray();
         var adv = Advantages.toTokens(torch.tensor(rows.Select(i => ro.Advantages[i]).ToArray(), ScalarType.Float32), batch.ResponseMask);  // [B, T-1]
         var correct = torch.tensor(rows.Select(i => ro.Correct[i] ? 1f : 0f).ToArray());                                               // [B]
         // actor.mask_truncated: a response cut off at max_new_tokens leaves every term of the loss.
         var keep = _config.Actor.MaskTruncated ? torch.tensor(rows.Select(i => ro.Finished[i] ? 1f : 0f).ToArray()) : null;
         if (!_correction.IsActive)
-            return new Scored(batch, oldLogp, entropy, refLogp, adv, correct) { Keep = keep };
+            return new Scored(batch, oldLogp, entropy, refLogp, adv, correct) { Keep = keep, Lengths = lengths };
         if (ro.SamplerLogProbs is null)
             throw new InvalidOperationException("the rollout correction is on but the rollouts carry no sampler log-probs");
         var samplerLogp = batch.AlignToResponses(rows.Select(i => ro.SamplerLogProbs[i]).ToList());
         var (weights, correctionMetrics) = _correction.Weights(oldLogp, samplerLogp, batch.ResponseMask);
         return new Scored(batch, oldLogp, entropy, refLogp, adv, correct)
         {
-            Keep = keep, IsWeights = weights, CorrectionMetrics = correctionMetrics.ToList(),
+            Keep = keep, Lengths = lengths, IsWeights = weights, CorrectionMetrics = correctionMetrics.ToList(),
         };
     }
 
@@ -276,19 +288,18 @@ public sealed class RlTrainer
     double UpdateMiniBatch(optim.Optimizer optimizer, Scored? scored, int[] mini, MetricAccumulator metrics)
     {
         using var miniScope = torch.NewDisposeScope();
-        var parts = (_config.Actor.MicroBatches + _world.Size - 1) / _world.Size;
-        var micro = mini.Length == 0 || scored is null ? []
-            : Split(mini, parts).Select(idx => torch.tensor(idx.Select(i => (long)i).ToArray())).ToList();
+        var micro = mini.Length == 0 || scored is null ? [] : MicroBatches(mini, scored).ToList();
         // Normalisers read masks only, so the old log-probs stand in for the not yet computed ones.
-        var norms = _world.GlobalNormalisers(_loss, micro.Select(idx => scored!.Inputs(idx, scored.OldLogp.index_select(0, idx))).ToList());
+        var norms = _world.GlobalNormalisers(_loss, micro.Select(m => scored!.Inputs(m.Rows, scored.Cut(scored.OldLogp, m.Rows, m.Length), length: m.Length)).ToList());
         var bonus = _config.Actor.EntropyCoeff != 0;
         optimizer.zero_grad();
-        foreach (var idx in micro)
+        foreach (var (idx, length) in micro)
         {
             using var microScope = torch.NewDisposeScope();
-            var (logp, ent) = SequenceScorer.Score(_model, scored!.Batch.InputIds.index_select(0, idx),
-                temperature: _config.Rollout.Temperature, entropyGrad: bonus);
-            var output = _loss.EvaluateMicro(norms, scored.Inputs(idx, logp, bonus ? ent : null));
+            var ids = scored!.Batch.InputIds.index_select(0, idx);
+            if (length is { } l) ids = ids.narrow(1, 0, l);
+            var (logp, ent) = SequenceScorer.Score(_model, ids, temperature: _config.Rollout.Temperature, entropyGrad: bonus);
+            var output = _loss.EvaluateMicro(norms, scored.Inputs(idx, logp, bonus ? ent : null, length));
             output.Total.backward();
             metrics.Add(output.Metrics);
         }
@@ -297,6 +308,31 @@ public sealed class RlTrainer
         if (double.IsFinite(norm)) optimizer.step();
         optimizer.zero_grad();
         return norm;
+    }
+
+    /// <summary>
+    /// The micro-batches of this rank's part of a mini-batch: actor.micro_batches equal parts, or with
+    /// actor.micro_max_tokens the rows sorted by length (longest first) and packed while rows × longest stays within the
+    /// budget (a longer row alone), each cut to its longest row (Length; null: the step's padded length). The partition
+    /// does not change the loss: the normalisers are the whole mini-batch's.
+    /// </summary>
+    IEnumerable<(Tensor Rows, int? Length)> MicroBatches(int[] mini, Scored scored)
+    {
+        static Tensor Ids(IEnumerable<int> rows) => torch.tensor(rows.Select(i => (long)i).ToArray());
+        int budget = _config.Actor.MicroMaxTokens;
+        if (budget == 0)
+        {
+            foreach (var part in Split(mini, (_config.Actor.MicroBatches + _world.Size - 1) / _world.Size)) yield return (Ids(part), null);
+            yield break;
+        }
+        var byLength = mini.OrderByDescending(i => scored.Lengths[i]).ThenBy(i => i).ToArray();
+        for (int start = 0; start < byLength.Length;)
+        {
+            int longest = scored.Lengths[byLength[start]], end = start + 1;
+            while (end < byLength.Length && (end - start + 1) * longest <= budget) end++;
+            yield return (Ids(byLength[start..end]), longest);
+            start = end;
+        }
     }
 
     static IEnumerable<int[]> Split(int[] items, int parts)
