@@ -134,4 +134,75 @@ let tests =
             for token, id in [ "<|im_start|>", 151644; "<think>", 151667; "</think>", 151668 ] do
                 Expect.equal (t.TokenId token) (Nullable id) token
         }
+    
+        testList "klear tokenize" [
+            test "--jsonl prints every fixture case's reference ids and encoded string, one line each, in order" {
+                let dir = ModelTestKit.tempDir "tokenize"
+                // The fixture's lines are requests as they are: text cases carry "text", chat cases "messages" and the flags.
+                let requests = Path.Combine(dir, "requests.jsonl")
+                File.WriteAllLines(requests, File.ReadAllLines(Path.Combine(fixtureDir, "cases.jsonl"))[1..])
+                let r = Cli.run [ "tokenize"; "--tokenizer"; tokenizerDir.Value; "--jsonl"; requests ]
+                Expect.equal r.ExitCode 0 r.Stderr
+                let out = r.Stdout.TrimEnd('\n').Split('\n') |> Array.map (fun l -> JsonNode.Parse l :?> JsonObject)
+                Expect.equal out.Length cases.Length "one line per request"
+                for c, o in List.zip cases (List.ofArray out) do
+                    Expect.equal (ints o["ids"]) (expectedIds c) $"{c.Name}: ids"
+                    let encoded = if c.Kind = "text" then c.Node["text"] else c.Node["rendered"]
+                    Expect.equal (o["text"].GetValue<string>()) (encoded.GetValue<string>()) $"{c.Name}: text"
+            }
+
+            test "--text, and --chat with --generation-prompt and --thinking off, give the reference" {
+                let case name = cases |> List.find (fun c -> c.Name = name)
+                let text = case "special tokens in text"
+                let r = Cli.run [ "tokenize"; "--tokenizer"; tokenizerDir.Value; "--text"; text.Node["text"].GetValue<string>() ]
+                Expect.equal r.ExitCode 0 r.Stderr
+                Expect.equal (ints (JsonNode.Parse(r.Stdout).["ids"])) (expectedIds text) "text ids"
+                let chat = case "multi-turn, thinking off"
+                let file = Path.Combine(ModelTestKit.tempDir "tokenize-chat", "chat.json")
+                File.WriteAllText(file, chat.Node["messages"].ToJsonString())
+                let r = Cli.run [ "tokenize"; "--tokenizer"; tokenizerDir.Value; "--chat"; file; "--generation-prompt"; "--thinking"; "off" ]
+                Expect.equal r.ExitCode 0 r.Stderr
+                let o = JsonNode.Parse r.Stdout
+                Expect.equal (o["text"].GetValue<string>()) (chat.Node["rendered"].GetValue<string>()) "rendered"
+                Expect.equal (ints o["ids"]) (expectedIds chat) "chat ids"
+            }
+
+            test "bad input exits 2 naming the file, the line or the option, before printing anything" {
+                let dir = ModelTestKit.tempDir "tokenize-bad"
+                let write name (text: string) = let p = Path.Combine(dir, name) in File.WriteAllText(p, text); p
+                let expectError (args: string list) (fragment: string) =
+                    let r = Cli.run ("tokenize" :: args)
+                    Expect.equal r.ExitCode 2 $"exit code of {args} (stderr: {r.Stderr})"
+                    Expect.stringContains r.Stderr fragment "names the problem"
+                    Expect.equal r.Stdout "" "nothing printed"
+                let tok = tokenizerDir.Value
+                let badLine = write "bad.jsonl" "{\"text\": \"fine\"}\n\n{\"messages\": [{\"role\": \"user\"\n"
+                expectError [ "--tokenizer"; tok; "--jsonl"; badLine ] $"{badLine}: line 3: not valid JSON"
+                let toolRole = write "tool.jsonl" "{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"}]}\n"
+                expectError [ "--tokenizer"; tok; "--jsonl"; toolRole ] $"{toolRole}: line 1: messages[0].role is 'tool'"
+                let noContent = write "chat.json" "[{\"role\": \"user\"}]"
+                expectError [ "--tokenizer"; tok; "--chat"; noContent ] $"{noContent}: messages[0].content is missing"
+                let both = write "both.jsonl" "{\"text\": \"a\", \"messages\": []}\n"
+                expectError [ "--tokenizer"; tok; "--jsonl"; both ] "line 1: expected exactly one of \"text\" and \"messages\""
+                expectError [ "--tokenizer"; tok; "--jsonl"; Path.Combine(dir, "absent.jsonl") ] "--jsonl: no such file"
+                expectError [ "--tokenizer"; tok; "--chat"; Path.Combine(dir, "absent.json") ] "--chat: no such file"
+                let missing = Path.Combine(dir, "tokenizer.json")
+                expectError [ "--tokenizer"; dir; "--text"; "a" ] $"{missing}: tokenizer file not found"
+                expectError [ "--tokenizer"; tok; "--text"; "a"; "--chat"; noContent ] "exactly one of --text, --chat and --jsonl"
+                expectError [ "--tokenizer"; tok; "--text"; "a"; "--thinking"; "off" ] "--thinking and --generation-prompt go with --chat"
+                expectError [ "--tokenizer"; tok; "--text"; "a"; "--thinking"; "maybe" ] "--thinking: expected on or off, got 'maybe'"
+            }
+
+            test "a directory whose chat template is not Qwen3's ChatML is refused for chats, not for texts" {
+                let dir = ModelTestKit.tempDir "tokenize-other-template"
+                File.Copy(Path.Combine(tokenizerDir.Value, "tokenizer.json"), Path.Combine(dir, "tokenizer.json"))
+                File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), "{\"chat_template\": \"{{ bos_token }}[INST] {{ messages[0].content }} [/INST]\"}")
+                let chat = Path.Combine(dir, "chat.json")
+                File.WriteAllText(chat, "[{\"role\": \"user\", \"content\": \"hi\"}]")
+                let r = Cli.run [ "tokenize"; "--tokenizer"; dir; "--chat"; chat ]
+                Expect.equal r.ExitCode 2 r.Stderr
+                Expect.stringContains r.Stderr "tokenizer_config.json: its chat_template is not the ChatML format" "names the file"
+                Expect.equal (Cli.run [ "tokenize"; "--tokenizer"; dir; "--text"; "hi" ]).ExitCode 0 "a text needs no template"
+            }
+        ]
     ]
