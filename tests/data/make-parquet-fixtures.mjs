@@ -5,6 +5,9 @@
 //   mkdir /tmp/fixtures && cd /tmp/fixtures && npm install parquet-wasm@0.8.0 apache-arrow@21.2.0
 //   node /path/to/tests/data/make-parquet-fixtures.mjs /path/to/tests/data
 //
+// Beside verl-arrow.parquet and verl-code.parquet it writes NAME.expected.jsonl: per row, the object
+// `klear data inspect --json` must print ({data_source, prompt, ground_truth, extra_info}), from the values written here.
+// verl-code.jsonl holds the same rows as verl-code.parquet, one JSON object a line, as a JSON Lines dataset.
 // The test suite reads the written files only; it never needs node.
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
@@ -32,6 +35,19 @@ function write(file, fields, columns) {
   console.log(`wrote ${join(out, file)}`);
 }
 
+// JSON of the values written (Int64 columns are BigInt here), and the rows `klear data inspect --json` prints.
+const json = (value) => JSON.stringify(value, (_, v) => (typeof v === "bigint" ? Number(v) : v));
+function writeExpected(file, columns) {
+  const rows = columns.data_source.map((dataSource, i) => ({
+    data_source: dataSource,
+    prompt: columns.prompt[i],
+    ground_truth: columns.reward_model[i].ground_truth,
+    extra_info: columns.extra_info?.[i] ?? null,
+  }));
+  writeFileSync(join(out, file), rows.map(json).join("\n") + "\n");
+  console.log(`wrote ${join(out, file)}`);
+}
+
 // verl-arrow.parquet: every shape an Arrow reader must give back as written. tags is an empty list in row 1, a list
 // in row 2 and null in row 3; answer is null in row 1; meta is a nested struct, with a null member in row 2 and null
 // as a whole in row 3.
@@ -44,9 +60,7 @@ const extraInfo = new Struct([
   new Field("difficulty", new Float64(), true),
   new Field("meta", meta, true),
 ]);
-write("verl-arrow.parquet",
-  [utf8("data_source"), prompt, utf8("ability"), rewardModel, new Field("extra_info", extraInfo, true)],
-  {
+const verlArrow = {
     data_source: ["openai/gsm8k", "openai/gsm8k", "klear/arithmetic"],
     prompt: [
       [{ role: "user", content: "What is 2+2? Let's think step by step." }],
@@ -64,7 +78,10 @@ write("verl-arrow.parquet",
       { index: 1n, split: "test", tags: ["algebra", "easy"], answer: "x = 3", difficulty: 0.5, meta: { level: 3n, source: null } },
       { index: 2n, split: "train", tags: null, answer: "7", difficulty: 1.0, meta: null },
     ],
-  });
+  };
+write("verl-arrow.parquet",
+  [utf8("data_source"), prompt, utf8("ability"), rewardModel, new Field("extra_info", extraInfo, true)], verlArrow);
+writeExpected("verl-arrow.expected.jsonl", verlArrow);
 
 // other-writer.parquet: two rows whose extra_info struct has fields the reader has never heard of.
 const plainExtra = new Struct([utf8("split"), new Field("index", new Int64(), true), new Field("difficulty", new Float64(), true)]);
@@ -119,5 +136,72 @@ write("arrow-types.parquet",
         category: null, large_text: null, bytes: null, flag: null, small: null, count: null, ratio: null, scores: null,
         created: null, day: null,
       },
+    ],
+  });
+
+// verl-code.parquet: a code dataset as verl's preprocessing writes one: ability "code", the tests as a JSON string in
+// reward_model.ground_truth (stdin/stdout inputs/outputs, or functional asserts; optional timeout and max_test_cases),
+// and an extra_info with a list, a nested struct and nulls at each level. Row 2's prompt has tabs, accents and a literal
+// <think>; row 4 has an empty system message and an empty stdin.
+const limits = new Struct([new Field("time_s", new Float64(), true), new Field("memory_mb", new Int64(), true)]);
+const codeExtra = new Struct([
+  utf8("split"),
+  new Field("index", new Int64(), true),
+  utf8("difficulty"),
+  new Field("tags", new List(new Field("element", new Utf8(), true)), true),
+  new Field("limits", limits, true),
+  utf8("reference"),
+]);
+const verlCode = {
+  data_source: ["livecodebench", "taco", "primeintellect", "codeforces"],
+  prompt: [
+    [{ role: "system", content: "Write a Python program that reads stdin and writes stdout." },
+     { role: "user", content: "Read n and print n*(n+1)/2.\n\nInput: one integer n (1 <= n <= 10^9)." }],
+    [{ role: "user", content: "Écris un programme : pour chaque ligne « a b », affiche a+b.\n\tExemple ✓ — <think> n'est pas une balise ici." }],
+    [{ role: "user", content: "Define f(x) returning x squared." }],
+    [{ role: "system", content: "" }, { role: "user", content: "Print 0." }],
+  ],
+  ability: ["code", "code", "code", "code"],
+  reward_model: [
+    { ground_truth: JSON.stringify({ inputs: ["3\n", "10\n"], outputs: ["6\n", "55\n"] }), style: "rule" },
+    { ground_truth: JSON.stringify({ inputs: ["1 2\n3 4\n", "-5 5\n"], outputs: ["3\n7\n", "0\n"], timeout: 5, max_test_cases: 1 }), style: "rule" },
+    { ground_truth: JSON.stringify({ functional: "assert f(2) == 4\nassert f(-3) == 9" }), style: "rule" },
+    { ground_truth: JSON.stringify({ inputs: [""], outputs: ["0\n"] }), style: "rule" },
+  ],
+  extra_info: [
+    { split: "train", index: 0n, difficulty: "easy", tags: ["math", "implementation"], limits: { time_s: 2.0, memory_mb: 256n }, reference: null },
+    { split: "test", index: 1n, difficulty: null, tags: [], limits: { time_s: null, memory_mb: 512n }, reference: "import sys\nfor l in sys.stdin: a, b = map(int, l.split()); print(a + b)" },
+    { split: "train", index: 2n, difficulty: "medium", tags: null, limits: null, reference: null },
+    null,
+  ],
+};
+write("verl-code.parquet",
+  [utf8("data_source"), prompt, utf8("ability"), rewardModel, new Field("extra_info", codeExtra, true)], verlCode);
+writeExpected("verl-code.expected.jsonl", verlCode);
+writeFileSync(join(out, "verl-code.jsonl"), verlCode.data_source.map((dataSource, i) => json({
+  data_source: dataSource, prompt: verlCode.prompt[i], ability: verlCode.ability[i], reward_model: verlCode.reward_model[i],
+  extra_info: verlCode.extra_info[i],
+})).join("\n") + "\n");
+console.log(`wrote ${join(out, "verl-code.jsonl")}`);
+
+// malformed-prompt.parquet: row 2's second message has a null content, an error the reader must name.
+write("malformed-prompt.parquet",
+  [utf8("data_source"), prompt, rewardModel],
+  {
+    data_source: ["math", "math", "math"],
+    prompt: [[{ role: "user", content: "1+1" }], [{ role: "system", content: "Be brief." }, { role: "user", content: null }],
+             [{ role: "user", content: "2+2" }]],
+    reward_model: [{ ground_truth: "2", style: "rule" }, { ground_truth: "3", style: "rule" }, { ground_truth: "4", style: "rule" }],
+  });
+
+// malformed-code-tests.parquet: row 2's tests (a JSON string, as verl stores them) have two inputs but one output.
+write("malformed-code-tests.parquet",
+  [utf8("data_source"), prompt, rewardModel],
+  {
+    data_source: ["taco", "taco"],
+    prompt: [[{ role: "user", content: "Echo the input." }], [{ role: "user", content: "Double n." }]],
+    reward_model: [
+      { ground_truth: JSON.stringify({ inputs: ["a\n"], outputs: ["a\n"] }), style: "rule" },
+      { ground_truth: JSON.stringify({ inputs: ["1\n", "2\n"], outputs: ["2\n"] }), style: "rule" },
     ],
   });

@@ -14,7 +14,7 @@ public static class KlearCli
 {
     static readonly Dictionary<string, string> GroupDescriptions = new()
     {
-        ["data"] = "write datasets (the built-in arithmetic task, the synthetic code task) and filter them by a reference policy's pass rate",
+        ["data"] = "write datasets (the built-in arithmetic task, the synthetic code task), inspect verl files, and filter them by a reference policy's pass rate",
         ["loss"] = "the policy objectives: per-token values, gradient table, benchmark",
         ["model"] = "a Qwen3 model's logits and throughput",
         ["verify"] = "the math answer verifier",

@@ -7,19 +7,28 @@ namespace Klear.Host.Tokenization;
 /// tokenizers library through Tokenizers.DotNet, so pre-tokenisation and merges match the Python ecosystem exactly.
 /// The wrapper exposes only encode/decode; special-token ids and the vocabulary size are read from the JSON here.
 /// </summary>
+/// <remarks>
+/// The wrapper's decode drops the added tokens marked <c>special</c> (<c>&lt;|im_start|&gt;</c>, <c>&lt;|im_end|&gt;</c>,
+/// <c>&lt;|endoftext|&gt;</c>), as the Rust library does with skip_special_tokens; <see cref="Decode"/> keeps them, as
+/// <see cref="ITokenizer"/> promises, by decoding the runs between them natively and writing each one's text. That is
+/// the library's decode without skipping: its byte-level decoder maps an added token's ASCII text to itself, and its
+/// lossy UTF-8 step treats bytes cut by an ASCII character the same as bytes cut by a run's end.
+/// </remarks>
 public sealed class HfTokenizer : ITokenizer, IDisposable
 {
     public const string FileName = "tokenizer.json";
 
     readonly Tokenizers.DotNet.Tokenizer _native;
     readonly Dictionary<string, int> _named;
+    readonly Dictionary<int, string> _special;
 
     public int VocabSize { get; }
 
-    HfTokenizer(Tokenizers.DotNet.Tokenizer native, Dictionary<string, int> named, int vocabSize)
+    HfTokenizer(Tokenizers.DotNet.Tokenizer native, Dictionary<string, int> named, Dictionary<int, string> special, int vocabSize)
     {
         _native = native;
         _named = named;
+        _special = special;
         VocabSize = vocabSize;
     }
 
@@ -33,6 +42,7 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
         catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{file}: not valid JSON ({e.Message})"); }
 
         var named = new Dictionary<string, int>(StringComparer.Ordinal);
+        var special = new Dictionary<int, string>();
         int maxId = -1;
         if (root["model"]?["vocab"] is JsonObject vocab)
             foreach (var (token, id) in vocab)
@@ -46,6 +56,7 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
             {
                 int i = (int)t!["id"]!;
                 named[(string)t["content"]!] = i;
+                if (t["special"] is JsonValue sv && sv.TryGetValue<bool>(out var isSpecial) && isSpecial) special[i] = (string)t["content"]!;
                 maxId = Math.Max(maxId, i);
             }
         if (maxId < 0) throw new InvalidDataException($"{file}: no model.vocab or added_tokens");
@@ -53,13 +64,29 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
         Tokenizers.DotNet.Tokenizer native;
         try { native = new Tokenizers.DotNet.Tokenizer(file); }
         catch (Tokenizers.DotNet.TokenizerException e) { throw new InvalidDataException($"{file}: the tokenizers library rejected it ({e.Message})"); }
-        return new HfTokenizer(native, named, maxId + 1);
+        return new HfTokenizer(native, named, special, maxId + 1);
     }
 
     public int[] Encode(string text) => _native.Encode(text).Select(id => (int)id).ToArray();
 
-    public string Decode(IReadOnlyList<int> ids) =>
-        _native.Decode(ids.Select(id => id >= 0 ? (uint)id : throw new ArgumentOutOfRangeException(nameof(ids), $"HfTokenizer: negative id {id}")).ToArray());
+    public string Decode(IReadOnlyList<int> ids)
+    {
+        var text = new System.Text.StringBuilder();
+        var run = new List<uint>();
+        void Flush()
+        {
+            if (run.Count > 0) text.Append(_native.Decode(run.ToArray()));
+            run.Clear();
+        }
+        foreach (var id in ids)
+        {
+            if (id < 0) throw new ArgumentOutOfRangeException(nameof(ids), $"HfTokenizer: negative id {id}");
+            if (_special.TryGetValue(id, out var token)) { Flush(); text.Append(token); }
+            else run.Add((uint)id);
+        }
+        Flush();
+        return text.ToString();
+    }
 
     /// <summary>Looks a token up by its spelling in the vocabulary (byte-level form) or among the added tokens.</summary>
     public int? TokenId(string token) => _named.TryGetValue(token, out var id) ? id : null;

@@ -8,6 +8,8 @@ namespace Klear.Host.Tokenization;
 /// and is kept only for assistant turns after the last user message (earlier turns keep their answers only, as the
 /// model saw them in training); the generation prompt opens an assistant turn, and thinking disabled pre-fills an empty
 /// think block. The string splitting follows the Jinja template step by step, so rendered prompts match token for token.
+/// A user message that is a tool response (wrapped in <c>&lt;tool_response&gt;</c> tags) does not count as the last user
+/// message, as in the template; tool definitions and tool calls are not rendered.
 /// </summary>
 public static class Qwen3ChatTemplate
 {
@@ -18,9 +20,7 @@ public static class Qwen3ChatTemplate
 
     public static string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true)
     {
-        int lastUser = messages.Count - 1;
-        for (int i = messages.Count - 1; i >= 0; i--)
-            if (messages[i].Role == "user") { lastUser = i; break; }
+        int lastUser = LastQuery(messages);
         var text = new StringBuilder();
         for (int i = 0; i < messages.Count; i++)
         {
@@ -30,10 +30,11 @@ public static class Qwen3ChatTemplate
             var content = m.Content;
             if (m.Role == "assistant")
             {
-                // The template's own split: reasoning = before the last </think>, after the last <think>; answer = after </think>.
+                // The template's own split: reasoning = before the first </think>, after the last <think> before it;
+                // answer = after the last </think>. Only newlines are trimmed (Python's lstrip('\n')), never spaces.
                 string reasoning = "";
-                int close = content.LastIndexOf(ThinkClose, StringComparison.Ordinal);
-                if (close >= 0)
+                if (m.ReasoningContent is { } given) reasoning = given;
+                else if (content.LastIndexOf(ThinkClose, StringComparison.Ordinal) is var close and >= 0)
                 {
                     var before = content[..content.IndexOf(ThinkClose, StringComparison.Ordinal)].TrimEnd('\n');
                     int open = before.LastIndexOf(ThinkOpen, StringComparison.Ordinal);
@@ -51,6 +52,16 @@ public static class Qwen3ChatTemplate
             if (!enableThinking) text.Append(ThinkOpen).Append("\n\n").Append(ThinkClose).Append("\n\n");
         }
         return text.ToString();
+    }
+
+    /// <summary>The template's last_query_index: the last user message that is not a tool response, else the last message.</summary>
+    static int LastQuery(IReadOnlyList<ChatMessage> messages)
+    {
+        for (int i = messages.Count - 1; i >= 0; i--)
+            if (messages[i] is { Role: "user", Content: var c }
+                && !(c.StartsWith("<tool_response>", StringComparison.Ordinal) && c.EndsWith("</tool_response>", StringComparison.Ordinal)))
+                return i;
+        return messages.Count - 1;
     }
 
     /// <summary>
