@@ -28,6 +28,13 @@ public sealed class Qwen3ForCausalLM : nn.Module<CausalLMInput, Tensor>
         }
     }
 
+    /// <summary>Recompute each decoder layer in backward instead of storing its activations (see <see cref="Qwen3Model.ActivationCheckpointing"/>).</summary>
+    public bool ActivationCheckpointing
+    {
+        get => _model.ActivationCheckpointing;
+        set => _model.ActivationCheckpointing = value;
+    }
+
     /// <summary>The output projection [V, C]: the embedding matrix when tied.</summary>
     public Tensor LmHeadWeight => _lmHead?.weight ?? _model.EmbedTokens.weight!;
 

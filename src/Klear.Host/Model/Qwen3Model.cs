@@ -55,8 +55,27 @@ public sealed class Qwen3Model : nn.Module<CausalLMInput, Tensor>
         var mask = BuildMask(input.AttentionMask, b, t, past);
         var h = _embedTokens.forward(ids); // [B, T, C]
         for (int i = 0; i < _layers.Count; i++)
-            h = _layers[i].forward(new AttentionInput(h, cos, sin, mask, input.Cache, i));
+            h = Checkpointed(h, input.Cache) ? CheckpointedLayer(i, h, cos, sin, mask)
+                : _layers[i].forward(new AttentionInput(h, cos, sin, mask, input.Cache, i));
         return _norm.forward(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Recompute each decoder layer in backward instead of keeping its activations (<see cref="Recompute"/>): a training
+    /// forward then holds one [B, T, C] input per layer plus one layer's activations, for about a third more compute.
+    /// Off by default; the trainers set it from <c>actor.activation_checkpointing</c>.
+    /// </summary>
+    public bool ActivationCheckpointing { get; set; }
+
+    /// <summary>Only a training pass checkpoints: with grad on, no cache (decoding keeps no graph anyway), and an input
+    /// that carries a graph (otherwise the recomputation would never be asked for and the layer's parameters would get
+    /// no gradient).</summary>
+    bool Checkpointed(Tensor h, KvCache? cache) => ActivationCheckpointing && cache is null && torch.is_grad_enabled() && h.requires_grad;
+
+    Tensor CheckpointedLayer(int index, Tensor h, Tensor cos, Tensor sin, Tensor? mask)
+    {
+        var layer = _layers[index];
+        return Recompute.Run(x => [layer.forward(new AttentionInput(x[0]!, x[1]!, x[2]!, x[3], null, index))], h, cos, sin, mask)[0];
     }
 
     static Tensor DefaultPositions(Tensor? attentionMask, long b, long t, int past)

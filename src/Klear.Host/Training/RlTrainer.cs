@@ -204,6 +204,7 @@ public sealed class RlTrainer
         for (int i = 0; i < rows.Length; i++) position[rows[i]] = i;
         var scored = rows.Length > 0 ? ScoreOldPolicy(ro, rows) : null;
         _model.train();
+        _model.ActivationCheckpointing = _config.Actor.ActivationCheckpointing;
         foreach (var mini in minis)
         {
             var norm = UpdateMiniBatch(optimizer, scored, mini.Select(i => position[i]).ToArray(), metrics);

@@ -58,6 +58,7 @@ public sealed class SftTrainer
         var lr = Schedule.At(step);
         foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
         model.train();
+        model.ActivationCheckpointing = config.ActivationCheckpointing;
         optimizer.zero_grad();
         var (loss, nTokens) = _world.Size == 1 ? Loss(encoded) : ShardLoss(encoded);
         _world.AllReduceGradients(model.parameters());
