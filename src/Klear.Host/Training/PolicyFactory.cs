@@ -9,13 +9,35 @@ public static class PolicyFactory
 {
     public static Qwen3ForCausalLM Create(ModelConfig config, int vocabSize, long seed)
     {
-        if (config.Path is { } path) return HfCheckpoint.Load(path);
+        if (config.Path is { } path) return Load(path, config);
         return new Qwen3ForCausalLM(Describe(config, vocabSize)!).InitializeWeights(seed);
+    }
+
+    /// <summary>The Hugging Face directory <paramref name="directory"/> with the settings' YaRN override, if any.</summary>
+    public static Qwen3ForCausalLM Load(string directory, ModelConfig config)
+    {
+        CheckRope(config);
+        return HfCheckpoint.Load(directory, c => WithRope(c, config));
+    }
+
+    /// <summary><paramref name="shape"/> with model.yarn_factor applied (unchanged when it is null).</summary>
+    public static Qwen3Config WithRope(Qwen3Config shape, ModelConfig config) =>
+        config.YarnFactor is { } factor ? shape.WithYarn(factor, config.YarnOriginalMaxPositions) : shape;
+
+    static void CheckRope(ModelConfig config)
+    {
+        if (config.YarnFactor is { } f && !(f >= 1))
+            throw new ConfigException($"model.yarn_factor must be >= 1 (a context extension), got {f}");
+        if (config.YarnOriginalMaxPositions is { } o && o < 1)
+            throw new ConfigException($"model.yarn_original_max_positions must be >= 1, got {o}");
+        if (config.YarnFactor is null && config.YarnOriginalMaxPositions is not null)
+            throw new ConfigException("model.yarn_original_max_positions is set but model.yarn_factor is not");
     }
 
     /// <summary>The checked architecture (no weights), so a bad model setting fails before any work.</summary>
     public static Qwen3Config? Describe(ModelConfig config, int vocabSize)
     {
+        CheckRope(config);
         if (config.Path is { } path)
         {
             if (!File.Exists(System.IO.Path.Combine(path, "config.json")))
@@ -30,7 +52,7 @@ public static class PolicyFactory
         if (config.Heads % config.KvHeads != 0)
             throw new ConfigException($"model.heads ({config.Heads}) must be divisible by model.kv_heads ({config.KvHeads})");
         if (!(config.InitStd > 0)) throw new ConfigException($"model.init_std must be > 0, got {config.InitStd}");
-        return new Qwen3Config
+        return WithRope(new Qwen3Config
         {
             VocabSize = vocabSize,
             HiddenSize = config.Hidden,
@@ -43,6 +65,6 @@ public static class PolicyFactory
             RopeTheta = 10_000,
             TieWordEmbeddings = config.TieEmbeddings,
             InitializerRange = config.InitStd,
-        };
+        }, config);
     }
 }
