@@ -1,0 +1,188 @@
+/// The real-model path at scaled-down real shapes: Qwen3-0.6B's config.json, `klear model init` (bf16, shards),
+/// activation checkpointing, the chunked LM head at the real vocabulary, and a YaRN override of a checkpoint.
+module Klear.Tests.RealShapeTests
+
+open System
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open TorchSharp
+open Klear.Host.Configuration
+open Klear.Host.Model
+open Klear.Host.Checkpoints
+open Klear.Host.Rollout
+open Klear.Host.Training
+open Klear.Tests.ModelTestKit
+
+let qwen3_0_6B = Repo.file [ "docs"; "models"; "Qwen3-0.6B"; "config.json" ]
+
+/// The fixture with fewer layers: every other size (hidden 1024, 16/8 heads × 128, MLP 3072, vocab 151,936) is real.
+let cutConfigFile (layers: int) =
+    let json = JsonNode.Parse(File.ReadAllText qwen3_0_6B) |> nonNull
+    json.["num_hidden_layers"] <- JsonValue.Create layers
+    let path = Path.Combine(tempDir "cut-config", "config.json")
+    File.WriteAllText(path, json.ToJsonString())
+    path
+
+/// Parameters of a Qwen3 decoder from its published structure (tied head: no lm_head.weight).
+let parameterCount (vocab: int64) (hidden: int64) (layers: int64) (heads: int64) (kv: int64) (d: int64) (mlp: int64) =
+    let attention = hidden * heads * d + 2L * hidden * kv * d + heads * d * hidden + 2L * d
+    let perLayer = attention + 3L * hidden * mlp + 2L * hidden
+    vocab * hidden + layers * perLayer + hidden
+
+let gradients (m: Qwen3ForCausalLM) = [ for struct (_, p) in m.named_parameters() -> toArray (nonNull p.grad) ] |> Array.concat
+
+let relDiff (a: float32[]) (b: float32[]) = maxAbsDiff a b / (b |> Array.map (fun g -> abs (float g)) |> Array.max)
+
+/// Σ w·logp + Σ u·entropy of the scorer over left-padded rows, entropy with its gradient (the bonus path).
+let scoredLoss (m: Qwen3ForCausalLM) (ids: torch.Tensor) (mask: torch.Tensor) (w: torch.Tensor) (u: torch.Tensor) =
+    let struct (lp, ent) = SequenceScorer.Score(m, ids, mask, 0.8, 3L, true)
+    (lp * w).sum() + (ent * u).sum()
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "model real shape" [
+        test "the Qwen3-0.6B config.json fixture has the published shape; its parameter count is the structure's" {
+            let c = HfCheckpoint.LoadConfig(Path.GetDirectoryName qwen3_0_6B |> nonNull)
+            Expect.equal (c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim) (1024, 28, 16, 8, 128) "sizes"
+            Expect.equal (c.IntermediateSize, c.VocabSize, c.MaxPositionEmbeddings, c.TieWordEmbeddings) (3072, 151936, 40960, true) "MLP, vocab, positions, tied"
+            Expect.equal (c.RopeTheta, c.RmsNormEps, c.InitializerRange) (1e6, 1e-6, 0.02) "theta, eps, init std"
+            // 0.6B in total, 0.44B without the embedding, as Qwen states; checked on a 2-layer cut (no 2.4 GB model here).
+            Expect.equal (parameterCount 151936L 1024L 28L 16L 8L 128L 3072L) 596_049_920L "Qwen3-0.6B: 596.0M"
+            Expect.equal (parameterCount 151936L 1024L 28L 16L 8L 128L 3072L - 151936L * 1024L) 440_467_456L "0.44B non-embedding"
+            use two = new Qwen3ForCausalLM(HfCheckpoint.LoadConfig(Path.GetDirectoryName(cutConfigFile 2) |> nonNull))
+            Expect.equal (two.parameters() |> Seq.sumBy (fun p -> p.numel())) (parameterCount 151936L 1024L 2L 16L 8L 128L 3072L) "2-layer cut"
+        }
+
+        test "model init writes a real-shape HF directory (bf16, sharded, tokenizer), which loads back exactly" {
+            let config = cutConfigFile 2
+            let dir = Path.Combine(tempDir "init", "model")
+            let tokenizer = TokenizerTests.writeTokenizerJson (tempDir "init-tok")
+            let r = Cli.run [ "model"; "init"; "--config"; config; "--out"; dir; "--seed"; "7"; "--max-shard-size"; "200MB"; "--tokenizer"; tokenizer ]
+            Expect.equal r.ExitCode 0 $"exit code ({r.Stderr})"
+            let shards = Directory.GetFiles(dir, "model-*-of-*.safetensors") |> Array.sort
+            Expect.equal shards.Length 2 "the 311 MB embedding alone in one shard, the layers in another"
+            Expect.isTrue (File.Exists(Path.Combine(dir, HfCheckpoint.IndexFile))) "an index"
+            Expect.equal (File.ReadAllText(Path.Combine(dir, "tokenizer.json"))) (File.ReadAllText tokenizer) "tokenizer copied"
+            let written = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json"))) |> nonNull
+            let source = JsonNode.Parse(File.ReadAllText config) |> nonNull
+            Expect.isTrue (ModelTests.jsonEqual written source) "config.json written as given (bf16, Qwen3ForCausalLM: as the fixture says)"
+            use f = SafeTensorsFile.Open shards.[0]
+            Expect.equal f.Entries.["model.embed_tokens.weight"].Dtype SafeTensorsDtype.BF16 "bf16 on disk"
+            Expect.equal f.Entries.["model.embed_tokens.weight"].Shape [| 151936L; 1024L |] "real vocabulary × hidden"
+
+            use loaded = HfCheckpoint.Load dir
+            // Independently of the writer: transformers' init is N(0, 0.02) for every matrix and 1 for every norm gain.
+            for struct (name, p) in loaded.named_parameters() do
+                let v = p.detach()
+                if name.EndsWith "norm.weight" then
+                    Expect.isTrue (v.eq(torch.ones_like v).all().item<bool>()) $"{name}: all ones"
+                else
+                    let std = v.std().item<float32>() |> float
+                    let mean = v.mean().item<float32>() |> float
+                    Expect.floatClose { absolute = 0.0; relative = 0.02 } std 0.02 $"{name}: std"
+                    Expect.isLessThan (abs mean) (6.0 * 0.02 / sqrt (float (v.numel()))) $"{name}: mean 0 within 6 standard errors"
+            // The same seed in process gives the same weights, rounded to bf16 by libtorch.
+            use again = new Qwen3ForCausalLM(loaded.Config)
+            again.InitializeWeights(7L) |> ignore
+            for (struct (name, a), struct (_, b)) in Seq.zip (again.named_parameters()) (loaded.named_parameters()) do
+                use rounded = a.detach().to_type(torch.bfloat16).to_type(torch.float32)
+                Expect.isTrue (rounded.eq(b.detach()).all().item<bool>()) $"{name}: seed 7 reproduces the file"
+
+            let r = Cli.run [ "model"; "init"; "--config"; config; "--out"; dir ]
+            Expect.equal r.ExitCode 2 "an existing model is not overwritten without --force"
+            Expect.stringContains r.Stderr "--force" "says how"
+            let bad = config.Replace("config.json", "bad.json")
+            File.WriteAllText(bad, File.ReadAllText(config).Replace("\"num_key_value_heads\":8", "\"num_key_value_heads\":5"))
+            let r = Cli.run [ "model"; "init"; "--config"; bad; "--out"; Path.Combine(tempDir "init-bad", "m") ]
+            Expect.equal r.ExitCode 2 "a config the model cannot be built from"
+            Expect.stringContains r.Stderr "num_key_value_heads" "names the key"
+        }
+
+        test "activation checkpointing gives the same gradients as stored activations, and really recomputes" {
+            let ids, mask = SamplerTests.leftPadded ()
+            use w = torch.randn([| 3L; 4L |], generator = new torch.Generator(5UL))
+            use u = torch.randn([| 3L; 4L |], generator = new torch.Generator(6UL))
+            let run (checkpointing: bool) =
+                use m = seededModel (gqaConfig ()) 41L
+                m.ActivationCheckpointing <- checkpointing
+                m.train()
+                use scope = torch.NewDisposeScope()
+                (scoredLoss m ids mask w u).backward()
+                gradients m
+            let plain = run false
+            let checkpointed = run true
+            Expect.isGreaterThan (plain |> Array.map abs |> Array.max) 0.0f "a gradient flowed"
+            Expect.isLessThanOrEqual (relDiff checkpointed plain) 1e-6 "same gradients (measured: bit-identical)"
+
+            // Recomputation is observable: change a layer's weight between forward and backward. With stored
+            // activations libtorch refuses (a saved tensor was modified in place); recomputed, backward uses the new one.
+            let tamper (checkpointing: bool) =
+                use m = seededModel (gqaConfig ()) 42L
+                m.ActivationCheckpointing <- checkpointing
+                use scope = torch.NewDisposeScope()
+                let loss = scoredLoss m ids mask w u
+                (use _ = torch.no_grad() in (nonNull (m.get_parameter "model.layers.0.mlp.down_proj.weight")).mul_(torch.tensor 1.5f) |> ignore)
+                try loss.backward(); None with e -> Some e.Message
+            Expect.stringContains (defaultArg (tamper false) "no error") "modified by an inplace operation" "stored activations: the in-place change is detected"
+            Expect.isNone (tamper true) "checkpointed: nothing of layer 0 was stored"
+        }
+
+        test "the chunked LM head at the real vocabulary equals the full log-softmax: values and gradients, entropy bonus included" {
+            // One small layer, Qwen3's 151,936 tokens: 441 positions per chunk (SequenceScorer.MaxChunkLogits), 598 here.
+            let c = Qwen3Config(VocabSize = 151936, HiddenSize = 64, IntermediateSize = 128, NumHiddenLayers = 1, NumAttentionHeads = 2,
+                                NumKeyValueHeads = 1, HeadDimOverride = Nullable 32, MaxPositionEmbeddings = 512, RopeTheta = 1e6,
+                                TieWordEmbeddings = true, InitializerRange = 0.2)
+            use m = seededModel c 43L
+            let g = new torch.Generator(8UL)
+            use ids = torch.randint(0L, 151936L, [| 2L; 300L |], generator = g)
+            use w = torch.randn([| 2L; 299L |], generator = g)
+            use u = torch.randn([| 2L; 299L |], generator = g)
+            Expect.equal (SequenceScorer.MaxChunkLogits / 151936L) 441L "chunk length at this vocabulary"
+            let struct (lp, ent) = SequenceScorer.Score(m, ids, null, 0.7, 2048L, true)
+            m.zero_grad()
+            ((lp * w).sum() + (ent * u).sum()).backward()
+            let chunked = gradients m
+            // The whole [2, 299, 151936] distribution at once, from log_softmax (not the scorer's logsumexp algebra).
+            use logits = m.forward(CausalLMInput(ids)).narrow(1, 0L, 299L) / 0.7
+            use full = logits.log_softmax(-1L)
+            use expectedLp = full.gather(2L, ids.narrow(1, 1L, 299L).unsqueeze(-1L)).squeeze(-1L)
+            use expectedEnt = -(full.exp() * full).sum(-1L)
+            Expect.isLessThan (maxAbsDiff (toArray lp) (toArray expectedLp)) 1e-4 "log-probs"
+            Expect.isLessThan (maxAbsDiff (toArray ent) (toArray expectedEnt)) 1e-4 "entropies"
+            m.zero_grad()
+            ((expectedLp * w).sum() + (expectedEnt * u).sum()).backward()
+            Expect.isLessThan (relDiff chunked (gradients m)) 1e-5 "gradients of every parameter, relative to the largest"
+        }
+
+        test "a YaRN factor override on a checkpoint trained without one gives the closed-form frequencies and logits" {
+            let c = gqaConfig ()
+            let c = Qwen3Config(VocabSize = c.VocabSize, HiddenSize = c.HiddenSize, IntermediateSize = c.IntermediateSize, NumHiddenLayers = 1,
+                                NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDimOverride = Nullable 8, MaxPositionEmbeddings = 64,
+                                RopeTheta = 100.0, TieWordEmbeddings = true, InitializerRange = 0.2)
+            use m = seededModel c 44L
+            let dir = tempDir "yarn"
+            HfCheckpoint.Save(m, dir)
+            let settings = (ConfigBinder.Bind<RunConfig>(null, [ "model.yarn_factor=3"; "model.yarn_original_max_positions=16" ])).Model
+            use extended = PolicyFactory.Load(dir, settings)
+            let rs = nonNull extended.Config.RopeScaling
+            Expect.equal (rs.Kind, rs.Factor, rs.OriginalMaxPositionEmbeddings) ("yarn", Nullable 3.0, Nullable 16) "rope_scaling set"
+            // d = 8, θ = 100, L = 16: the ramp runs over pairs max(floor(8 ln(16/(64π)) / (2 ln 100)), 0) = 0 to
+            // ceil(8 ln(16/(2π)) / (2 ln 100)) = 1; pair 0 keeps its frequency, pairs ≥ 1 are divided by 3.
+            let plain = plainInvFreq 100.0 8
+            let inv = plain |> Array.mapi (fun i f -> if i = 0 then f else f / 3.0)
+            let struct (actual, scale) = RotaryEmbedding.Frequencies extended.Config
+            TestTensors.closeArrays Accuracy.veryHigh actual inv "inverse frequencies"
+            Expect.floatClose Accuracy.veryHigh scale (0.1 * log 3.0 + 1.0) "attention scaling 0.1 ln s + 1"
+            let ids = [| 1; 2; 3; 4; 5; 6; 7; 8; 9; 10; 30; 31; 32; 33; 34; 35; 36; 20; 21; 22 |]
+            use logits = extended.forward(CausalLMInput(longTensor (ids |> Array.map int64) [| 1L; int64 ids.Length |]))
+            let expected = referenceLogits extended inv (0.1 * log 3.0 + 1.0) ids |> Array.concat |> Array.map float32
+            Expect.isLessThan (maxAbsDiff (toArray logits) expected) 1e-4 "logits equal the float64 reference"
+            use unchanged = PolicyFactory.Load(dir, ConfigBinder.Bind<RunConfig>(null, []).Model)
+            Expect.isNull (box unchanged.Config.RopeScaling) "no override: the checkpoint's own (none)"
+
+            let r = Cli.run [ "eval"; "--model"; dir; "model.yarn_factor=0.5" ]
+            Expect.equal r.ExitCode 2 "a factor below 1 is refused before any work"
+            Expect.stringContains r.Stderr "model.yarn_factor" "names the key"
+        }
+    ]
