@@ -12,6 +12,8 @@ open Klear.Host.Model
 open Klear.Host.Checkpoints
 open Klear.Host.Rollout
 open Klear.Host.Training
+open Klear.Host.Data
+open Klear.Host.Tokenization
 open Klear.Tests.ModelTestKit
 
 let qwen3_0_6B = Repo.file [ "docs"; "models"; "Qwen3-0.6B"; "config.json" ]
@@ -38,6 +40,18 @@ let relDiff (a: float32[]) (b: float32[]) = maxAbsDiff a b / (b |> Array.map (fu
 let scoredLoss (m: Qwen3ForCausalLM) (ids: torch.Tensor) (mask: torch.Tensor) (w: torch.Tensor) (u: torch.Tensor) =
     let struct (lp, ent) = SequenceScorer.Score(m, ids, mask, 0.8, 3L, true)
     (lp * w).sum() + (ent * u).sum()
+
+/// verl math rows in the layout of verl's MATH preprocessing (lighteval/MATH, a user message, a rule reward with the
+/// ground truth), each with an SFT target in extra_info.response. The questions are short because every token of a
+/// 151,936-way head costs here: the byte-level test tokenizer spends one token per character.
+let mathRows () =
+    [ "2+3?", "5"; "7*6?", "42"; "10/4?", "\\frac{5}{2}"; "15-9?", "6" ]
+    |> List.mapi (fun i (q, a) ->
+        let extra = JsonObject()
+        extra.["index"] <- JsonValue.Create i
+        extra.["split"] <- JsonValue.Create "train"
+        extra.["response"] <- JsonValue.Create $"<think>{a}</think>\\boxed{{{a}}}"
+        VerlRow("lighteval/MATH", [| ChatMessage("user", q) |], a, "math", extra, ""))
 
 [<Tests>]
 let tests =
@@ -184,5 +198,42 @@ let tests =
             let r = Cli.run [ "eval"; "--model"; dir; "model.yarn_factor=0.5" ]
             Expect.equal r.ExitCode 2 "a factor below 1 is refused before any work"
             Expect.stringContains r.Stderr "model.yarn_factor" "names the key"
+        }
+        test "two RL steps of a real-shape model (2 layers, vocabulary 151,936) on verl math parquet through tokenizer.json and the chat template" {
+            let work = tempDir "real-rl"
+            let model = Path.Combine(work, "model")
+            let tokenizer = TokenizerTests.writeTokenizerJson (tempDir "real-rl-tok")
+            let r = Cli.run [ "model"; "init"; "--config"; cutConfigFile 2; "--out"; model; "--tokenizer"; tokenizer ]
+            Expect.equal r.ExitCode 0 $"model init ({r.Stderr})"
+            let data = Path.Combine(work, "math.parquet")
+            VerlParquet.Save(data, mathRows ())
+            // A few SFT steps first: a random 151,936-token policy never writes <think>, so every group would score the
+            // same and the zero-advantage filter would leave nothing to update.
+            let r =
+                Cli.runWithin (TimeSpan.FromMinutes 10.0)
+                    [ "train"; $"output_dir={work}/runs"; $"model.path={model}"; "data.task=files"; $"data.train_files={data}"
+                      $"data.val_files={data}"; $"data.sft_files={data}"; "data.prompt_format=qwen3-chat"; "threads=1"
+                      "sft.steps=4"; "sft.batch_size=4"; "sft.lr=3e-3"; "sft.min_lr=3e-3"; "sft.warmup_steps=0"; "sft.val_examples=0"
+                      "trainer.steps=2"; "trainer.prompts_per_step=2"; "rollout.n=4"; "rollout.max_new_tokens=16"
+                      "actor.mini_batches=2"; "actor.lr=1e-4"; "actor.activation_checkpointing=true"
+                      "eval.k=1"; "eval.greedy=false"; "eval.max_new_tokens=8" ]
+            Expect.equal r.ExitCode 0 $"train exit code ({r.Stderr})"
+            let runDir = Directory.GetDirectories(Path.Combine(work, "runs")) |> Array.exactlyOne
+            let rows = File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl")) |> Array.map (fun l -> JsonNode.Parse l |> nonNull)
+            let rl = rows |> Array.filter (fun row -> (nonNull row.["phase"]).GetValue<string>() = "rl")
+            Expect.equal rl.Length 2 "two RL steps logged"
+            let value (row: JsonNode) (key: string) = match row.[key] with | null -> nan | v -> v.GetValue<float>()
+            let kept = rl |> Array.sumBy (fun row -> value row "rl/kept_groups")
+            Expect.isGreaterThan kept 0.0 "some groups had reward spread and were trained on"
+            for row in rl do
+                if value row "rl/kept_groups" > 0.0 then
+                    Expect.isTrue (Double.IsFinite(value row "actor/grad_norm") && value row "actor/grad_norm" > 0.0) "a finite, non-zero gradient"
+            // The RL policy is a real-shape HF directory again: it loads and differs from the initial one.
+            let final = Directory.GetDirectories(Path.Combine(runDir, "checkpoints"), "rl-step-*") |> Array.max
+            use trained = HfCheckpoint.Load(Path.Combine(final, "model"))
+            use initial = HfCheckpoint.Load model
+            Expect.equal trained.Config.VocabSize 151936 "real vocabulary"
+            let changed = Seq.zip (trained.parameters()) (initial.parameters()) |> Seq.exists (fun (a, b) -> not (a.eq(b).all().item<bool>()))
+            Expect.isTrue changed "training changed the weights"
         }
     ]
