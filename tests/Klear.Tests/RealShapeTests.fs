@@ -236,4 +236,53 @@ let tests =
             let changed = Seq.zip (trained.parameters()) (initial.parameters()) |> Seq.exists (fun (a, b) -> not (a.eq(b).all().item<bool>()))
             Expect.isTrue changed "training changed the weights"
         }
+        test "a bf16 generation copy keeps fp32 rotary frequencies and tracks the fp32 logits at long positions; it samples with a bf16 cache" {
+            let c = Qwen3Config(VocabSize = 97, HiddenSize = 128, IntermediateSize = 256, NumHiddenLayers = 2, NumAttentionHeads = 2,
+                                NumKeyValueHeads = 1, HeadDimOverride = Nullable 64, MaxPositionEmbeddings = 40960, RopeTheta = 1e6,
+                                TieWordEmbeddings = true, InitializerRange = 0.02)
+            use m = seededModel c 45L
+            use copy = m.CopyAs(torch.bfloat16)
+            Expect.equal copy.Dtype torch.bfloat16 "bf16 weights"
+            // Positions 30,000 on: bf16 frequencies (8 mantissa bits) would turn the slowest-but-one pairs by whole radians.
+            use ids = torch.randint(0L, 97L, [| 1L; 24L |], generator = new torch.Generator(9UL))
+            use positions = (torch.arange(24L) + 30000L).unsqueeze(0)
+            use _ = torch.no_grad()
+            use full = m.forward(CausalLMInput(ids, PositionIds = positions))
+            use half = copy.forward(CausalLMInput(ids, PositionIds = positions))
+            let scale = toArray full |> Array.map (fun x -> abs (float x)) |> Array.max
+            Expect.isLessThan (maxAbsDiff (toArray half) (toArray full) / scale) 0.03 "bf16 logits within 3% of the fp32 scale"
+            let out = Sampler(copy).Generate([| [| 1; 2; 3 |]; [| 4; 5 |] |], SamplingOptions(Temperature = 1.0, MaxNewTokens = 12, Seed = 3L))
+            Expect.isTrue (out.Tokens |> Array.forall (fun t -> t.Length = 12 && t |> Array.forall (fun x -> x >= 0 && x < 97))) "12 valid tokens per row"
+            Expect.isTrue (out.LogProbs |> Array.concat |> Array.forall (fun lp -> Single.IsFinite lp && lp <= 0.0f)) "log-probs"
+        }
+
+        test "model.device is checked before any work: cuda needs a CUDA build and a GPU, other names are refused" {
+            let deviceError (value: string) =
+                try PolicyFactory.Describe((ConfigBinder.Bind<RunConfig>(null, [ $"model.device={value}" ])).Model, 23) |> ignore; ""
+                with :? ConfigException as e -> e.Message
+            Expect.equal (deviceError "cpu") "" "cpu"
+            if not (torch.cuda.is_available()) then
+                Expect.stringContains (deviceError "cuda") "no CUDA device available" "cuda on this CPU-only build"
+            Expect.stringContains (deviceError "tpu") "model.device" "an unknown device names the key"
+        }
+
+        test "rollout.dtype=bf16 and eval.dtype=bf16: RL rollouts and evaluation sample from a bf16 copy; the update stays fp32" {
+            let overrides = [ "model.layers=1"; "model.hidden=32"; "model.heads=2"; "model.kv_heads=1"; "trainer.prompts_per_step=4"; "rollout.n=4"
+                              "rollout.max_new_tokens=16"; "rollout.dtype=bf16"; "eval.dtype=bf16"; "eval.k=2"; "eval.max_new_tokens=16"
+                              "data.eval_problems=6"; "actor.mini_batches=1"; "algorithm.filter_zero_adv_groups=false"; "actor.entropy_coeff=0.01" ]
+            let config = ConfigBinder.Bind<RunConfig>(null, overrides)
+            let tokenizer = CharTokenizer.Arithmetic()
+            let task = ArithmeticTrainingTask(config.Seed, config.Data)
+            use model = PolicyFactory.Create(config.Model, tokenizer.VocabSize, config.Seed)
+            let rewards = Klear.Host.Rewards.RewardRegistry().Register(Klear.Host.Rewards.MathReward(config.Reward), Klear.Host.Rewards.MathReward.DataSources)
+            let trainer = RlTrainer(model, null, tokenizer, task, rewards, config)
+            use optimizer = trainer.CreateOptimizer()
+            let m = trainer.Step(optimizer, 0)
+            Expect.equal model.Dtype torch.float32 "the policy stays fp32"
+            Expect.isTrue (Double.IsFinite m.["actor/grad_norm"] && m.["actor/grad_norm"] > 0.0) "an update from bf16 rollouts"
+            let struct (summary, _) = Klear.Host.Evaluation.Evaluator(model, tokenizer, rewards, config.Eval).Run(task.EvalSet, (fun r -> task.RenderPrompt r), 0L)
+            Expect.isGreaterThan summary.MeanResponseTokens 0.0 "evaluation sampled"
+            let bad = try ConfigBinder.Bind<RunConfig>(null, [ "rollout.dtype=fp16" ]) |> fun c -> RlComponents.Create c |> ignore; "" with :? ConfigException as e -> e.Message
+            Expect.stringContains bad "rollout.dtype" "a dtype it cannot use is named"
+        }
     ]
