@@ -285,4 +285,31 @@ let tests =
             let bad = try ConfigBinder.Bind<RunConfig>(null, [ "rollout.dtype=fp16" ]) |> fun c -> RlComponents.Create c |> ignore; "" with :? ConfigException as e -> e.Message
             Expect.stringContains bad "rollout.dtype" "a dtype it cannot use is named"
         }
+        test "model memory: each phase in its own process reports its peak, time and the 16-bytes-per-parameter floor" {
+            use m = seededModel (gqaConfig ()) 47L
+            let dir = tempDir "memory"
+            HfCheckpoint.Save(m, dir)
+            let out = Path.Combine(dir, "memory.json")
+            let r = Cli.run [ "model"; "memory"; "--model"; dir; "--batch"; "2"; "--prompt-tokens"; "4"; "--response-tokens"; "8"; "--threads"; "1"
+                              "--phases"; "load,generate-bf16,update-checkpointed"; "--cap-gib"; "4"; "--out"; out ]
+            Expect.equal r.ExitCode 0 $"exit code ({r.Stderr})"
+            let report = JsonNode.Parse(File.ReadAllText out) |> nonNull
+            let phases = (nonNull report.["phases"]).AsArray() |> Seq.map nonNull |> List.ofSeq
+            Expect.equal (phases |> List.map (fun p -> (nonNull p.["phase"]).GetValue<string>())) [ "load"; "generate-bf16"; "update-checkpointed" ] "phases in order"
+            for p in phases do
+                Expect.isNull p.["failed"] "no phase failed"
+                let peak, start = (nonNull p.["peak_bytes"]).GetValue<int64>(), (nonNull p.["start_bytes"]).GetValue<int64>()
+                Expect.isTrue (peak >= start && start > 100_000_000L) "a real RSS (the runtime and libtorch alone exceed 100 MB), peak >= start"
+            Expect.equal ((nonNull phases.[1].["tokens"]).GetValue<int>()) 16 "2 rows × 8 generated tokens, no stop token"
+            let floor = nonNull report.["floor"]
+            let n = m.parameters() |> Seq.sumBy (fun p -> p.numel())
+            Expect.equal ((nonNull floor.["parameters"]).GetValue<int64>()) n "parameter count from config.json = the model's (GQA, untied head)"
+            Expect.equal ((nonNull floor.["floor_bytes"]).GetValue<int64>()) (16L * n) "weights + gradients + two AdamW moments, fp32"
+            Expect.stringContains r.Stdout "on a GPU" "names what would live on a GPU"
+            // A phase that does not fit its cap is killed alone and reported, not left to press on the machine.
+            let r = Cli.run [ "model"; "memory"; "--model"; dir; "--phases"; "load"; "--cap-gib"; "0.05"; "--out"; out ]
+            Expect.equal r.ExitCode 0 $"the report is still written ({r.Stderr})"
+            let failed = (JsonNode.Parse(File.ReadAllText out) |> nonNull).["phases"] |> nonNull |> fun a -> (nonNull (a.AsArray().[0])).["failed"]
+            Expect.stringContains (string (nonNull failed)) "cap" "killed at the cap"
+        }
     ]

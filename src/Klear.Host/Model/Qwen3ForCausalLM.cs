@@ -45,7 +45,13 @@ public sealed class Qwen3ForCausalLM : nn.Module<CausalLMInput, Tensor>
     /// copy to sample from (the rotary frequencies stay fp32); it needs no gradients.</summary>
     public Qwen3ForCausalLM CopyAs(ScalarType dtype)
     {
-        var copy = new Qwen3ForCausalLM(Config);
+        // Built in the target type (not fp32 then converted): a bf16 copy of a 0.6B model would otherwise hold a
+        // transient 2.4 GB fp32 one. The default dtype is process-global, so it is restored at once.
+        var saved = torch.get_default_dtype();
+        Qwen3ForCausalLM copy;
+        torch.set_default_dtype(dtype);
+        try { copy = new Qwen3ForCausalLM(Config); }
+        finally { torch.set_default_dtype(saved); }
         copy.to(dtype).to(Device);
         copy.CopyWeightsFrom(this);
         foreach (var p in copy.parameters()) p.requires_grad = false;
