@@ -61,16 +61,20 @@ public sealed class ModelMemoryCommand : KlearCommand
         if (phases.Except(AllPhases).FirstOrDefault() is { } unknown)
             throw new UsageException($"--phases: unknown phase '{unknown}' (valid: {string.Join(", ", AllPhases)})");
         var cap = (long)(parsed.GetValue(_capGiB) * (1L << 30));
+        // Never let a phase take what the neighbours need: the cap stays 2 GiB below what is available now, so the
+        // cgroup's own OOM killer (one child) fires before the machine's (anyone).
+        if (cap > 0) cap = Math.Min(cap, MemInfo("MemAvailable:") - (2L << 30));
 
         var report = new JsonObject
         {
-            ["model"] = Path.GetFullPath(dir), ["machine"] = MachineInfo.Current(threads).ToJson(), ["memory_total_bytes"] = MemTotal(),
+            ["model"] = Path.GetFullPath(dir), ["machine"] = MachineInfo.Current(threads).ToJson(), ["memory_total_bytes"] = MemInfo("MemTotal:"),
             ["batch"] = batch, ["prompt_tokens"] = prompt, ["response_tokens"] = response, ["micro_batches"] = micro,
             ["load_average_before"] = LoadAverage(), ["cap_bytes"] = cap,
         };
         Console.WriteLine($"{dir}: {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads}/{config.NumKeyValueHeads} heads × {config.HeadDim}, " +
                           $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; batch {batch} × ({prompt} + {response}) tokens; {threads} thread(s)");
-        Console.WriteLine($"machine: {MachineInfo.Current(threads)}; load average {LoadAverage()} (shared machine: times are under that load)");
+        Console.WriteLine($"machine: {MachineInfo.Current(threads)}; load average {LoadAverage()} (shared machine: times are under that load); " +
+                          (cap > 0 ? $"each phase capped at {cap / GiB:F1} GiB" : "no memory cap"));
         var rows = new JsonArray();
         foreach (var p in phases)
         {
@@ -195,11 +199,11 @@ public sealed class ModelMemoryCommand : KlearCommand
                           "rewards, the sampled token ids (one copy per decode step) and checkpoint files (written from CPU copies)");
     }
 
-    static long MemTotal()
+    static long MemInfo(string field)
     {
         foreach (var line in File.ReadLines("/proc/meminfo"))
-            if (line.StartsWith("MemTotal:", StringComparison.Ordinal)) return long.Parse(line[9..].Trim().Split(' ')[0]) * 1024;
-        return 0;
+            if (line.StartsWith(field, StringComparison.Ordinal)) return long.Parse(line[field.Length..].Trim().Split(' ')[0]) * 1024;
+        throw new InvalidOperationException($"/proc/meminfo has no {field}");
     }
 
     static string LoadAverage() =>

@@ -39,7 +39,7 @@ public sealed class Qwen3ForCausalLM : nn.Module<CausalLMInput, Tensor>
     public Device Device => _model.Device;
 
     /// <summary>The weights' element type: fp32 for training, bf16 for a generation copy (<see cref="CopyAs"/>).</summary>
-    public ScalarType Dtype => _model.EmbedTokens.weight!.dtype;
+    public ScalarType Dtype => _model.Dtype;
 
     /// <summary>A new model with this one's weights converted to <paramref name="dtype"/> on the same device, e.g. a bf16
     /// copy to sample from (the rotary frequencies stay fp32); it needs no gradients.</summary>

@@ -35,7 +35,24 @@ public sealed class Qwen3Model : nn.Module<CausalLMInput, Tensor>
     public Embedding EmbedTokens => _embedTokens;
 
     /// <summary>Where the weights live; every tensor the model makes itself (positions, masks) is made there.</summary>
-    public Device Device => _embedTokens.weight!.device;
+    public Device Device
+    {
+        get
+        {
+            using var weight = _embedTokens.weight!;   // each read of a native module's weight is a new handle
+            return weight.device;
+        }
+    }
+
+    /// <summary>The weights' element type.</summary>
+    public ScalarType Dtype
+    {
+        get
+        {
+            using var weight = _embedTokens.weight!;
+            return weight.dtype;
+        }
+    }
 
     /// <summary>Final-normed hidden states [B, T, C].</summary>
     public override Tensor forward(CausalLMInput input)

@@ -12,6 +12,8 @@ namespace Klear.Host.Model;
 /// <para>
 /// The function must be deterministic (Klear's decoder has no dropout) and must read every tensor that is not a
 /// long-lived parameter from its arguments: a captured temporary may be disposed by its scope before backward runs.
+/// Every output should feed the loss: one that does not arrives in backward as an undefined gradient, which TorchSharp
+/// wraps in a handle-less tensor that its live-tensor statistics never count as released.
 /// </para>
 /// </summary>
 public sealed class Recompute : autograd.MultiTensorFunction<Recompute>

@@ -45,11 +45,18 @@ public static class SequenceScorer
         var use = entropyGrad ? EntropyUse.Bonus : EntropyUse.Diagnostic;
         var logProbs = new List<Tensor>();
         var entropies = new List<Tensor>();
+        // A diagnostic entropy carries no graph, so it is handed out beside the function's outputs rather than as one:
+        // an output nobody differentiates reaches Recompute's backward as an undefined gradient, which TorchSharp wraps
+        // in a handle-less tensor its statistics never release. (Each call, the recomputation in backward included,
+        // overwrites it; the forward's value is read right after.)
+        Tensor? diagnostic = null;
         Tensor[] Chunk(Tensor?[] x)
         {
             var logits = model.Logits(x[0]!).to_type(ScalarType.Float32) / temperature;           // [n, V]
             var (lp, entropy) = Terms.logProbsAndEntropy(use, logits, x[1]!);
-            return [lp, entropy];
+            if (entropyGrad) return [lp, entropy];
+            diagnostic = entropy;
+            return [lp];
         }
         // With grad, each chunk's logits are recomputed in backward (Recompute) instead of kept for it, so at most one
         // chunk × V of logits and softmax exists at any time, in the forward and in the backward pass.
@@ -61,7 +68,7 @@ public static class SequenceScorer
             var inputs = new[] { h.narrow(0, start, len), targets.narrow(0, start, len) };
             var outputs = recompute ? Recompute.Run(Chunk, inputs) : Chunk(inputs);
             logProbs.Add(outputs[0].MoveToOuterDisposeScope());
-            entropies.Add((entropyGrad ? outputs[1] : outputs[1].detach()).MoveToOuterDisposeScope());
+            entropies.Add((entropyGrad ? outputs[1] : diagnostic!).MoveToOuterDisposeScope());
         }
         var allLp = torch.cat(logProbs, 0).view(b, t - 1);                                       // [B, T-1]
         var allEnt = torch.cat(entropies, 0).view(b, t - 1);
