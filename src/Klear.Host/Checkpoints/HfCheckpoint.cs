@@ -62,10 +62,12 @@ public static class HfCheckpoint
         return [];
     }
 
-    /// <summary>Builds the model described by <c>config.json</c> and fills it from the safetensors weights.</summary>
-    public static Qwen3ForCausalLM Load(string directory)
+    /// <summary>Builds the model described by <c>config.json</c> (changed by <paramref name="adjust"/>, e.g. a YaRN
+    /// override, which must keep every weight's shape) and fills it from the safetensors weights.</summary>
+    public static Qwen3ForCausalLM Load(string directory, Func<Qwen3Config, Qwen3Config>? adjust = null)
     {
-        var model = new Qwen3ForCausalLM(LoadConfig(directory));
+        var config = LoadConfig(directory);
+        var model = new Qwen3ForCausalLM(adjust is null ? config : adjust(config));
         LoadWeights(model, directory);
         return model;
     }
@@ -98,7 +100,7 @@ public static class HfCheckpoint
                     throw new CheckpointException(
                         $"{file.Path}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects [{string.Join(", ", parameter.shape)}]");
                 using var scope = torch.NewDisposeScope();
-                parameter.copy_(file.ReadFloat32(name));
+                parameter.copy_(file.Read(name));
             }
         }
         finally

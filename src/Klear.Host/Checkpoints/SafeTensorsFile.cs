@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -91,20 +90,43 @@ public sealed class SafeTensorsFile : IDisposable
     /// <summary>The named tensor as fp32 on the CPU, in the caller's dispose scope.</summary>
     public Tensor ReadFloat32(string name)
     {
+        var stored = Read(name);
+        if (stored.dtype == ScalarType.Float32) return stored;
+        using (stored) return stored.to_type(ScalarType.Float32);
+    }
+
+    /// <summary>
+    /// The named tensor in its stored element type on the CPU, read straight into the tensor's memory: loading a
+    /// bf16 checkpoint holds one bf16 copy of a tensor at a time, and <c>copy_</c> into an fp32 parameter widens it
+    /// (exactly: bf16 is the top half of an fp32 bit pattern).
+    /// </summary>
+    public Tensor Read(string name)
+    {
         if (!Entries.TryGetValue(name, out var entry)) throw new CheckpointException($"{Path}: no tensor '{name}'");
-        var bytes = new byte[entry.End - entry.Begin];
+        var tensor = torch.empty(entry.Shape, ScalarTypeOf(entry.Dtype));
         _stream.Position = _dataStart + entry.Begin;
-        _stream.ReadExactly(bytes);
-        float[] values = entry.Dtype switch
-        {
-            SafeTensorsDtype.F32 => MemoryMarshal.Cast<byte, float>(bytes).ToArray(),
-            SafeTensorsDtype.F64 => MemoryMarshal.Cast<byte, double>(bytes).ToArray().Select(d => (float)d).ToArray(),
-            SafeTensorsDtype.F16 => MemoryMarshal.Cast<byte, Half>(bytes).ToArray().Select(h => (float)h).ToArray(),
-            // bf16 is the top half of an fp32 bit pattern, so widening is exact.
-            SafeTensorsDtype.BF16 => MemoryMarshal.Cast<byte, ushort>(bytes).ToArray().Select(b => BitConverter.Int32BitsToSingle(b << 16)).ToArray(),
-            _ => throw new CheckpointException($"{Path}: tensor '{name}' has unsupported dtype {entry.Dtype}"),
-        };
-        return torch.tensor(values, entry.Shape);
+        foreach (var chunk in Chunks(tensor))
+            using (chunk) _stream.ReadExactly(chunk.bytes);
+        return tensor;
+    }
+
+    static ScalarType ScalarTypeOf(SafeTensorsDtype dtype) => dtype switch
+    {
+        SafeTensorsDtype.F32 => ScalarType.Float32,
+        SafeTensorsDtype.F64 => ScalarType.Float64,
+        SafeTensorsDtype.F16 => ScalarType.Float16,
+        SafeTensorsDtype.BF16 => ScalarType.BFloat16,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
+    };
+
+    /// <summary>Contiguous 1-d views covering <paramref name="tensor"/> in order, each small enough for a span
+    /// (an embedding of a larger model exceeds the 2 GB a span can address).</summary>
+    static IEnumerable<Tensor> Chunks(Tensor tensor)
+    {
+        const long maxBytes = 1L << 30;
+        var flat = tensor.view(-1);
+        long n = flat.shape[0], step = Math.Max(1, maxBytes / tensor.ElementSize);
+        for (long start = 0; start < n; start += step) yield return flat.narrow(0, start, Math.Min(step, n - start));
     }
 
     /// <summary>
@@ -141,19 +163,11 @@ public sealed class SafeTensorsFile : IDisposable
         foreach (var (_, t) in tensors)
         {
             using var scope = torch.NewDisposeScope();
-            var values = t.detach().to(CPU).to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
-            if (dtype == SafeTensorsDtype.F32) stream.Write(MemoryMarshal.AsBytes(values.AsSpan()));
-            else stream.Write(MemoryMarshal.AsBytes(values.Select(ToBFloat16).ToArray().AsSpan()));
+            // libtorch's conversion rounds fp32 to bf16 to nearest even, as torch's save_pretrained does.
+            var stored = t.detach().to(CPU).to_type(ScalarTypeOf(dtype)).contiguous();
+            foreach (var chunk in Chunks(stored)) stream.Write(chunk.bytes);
         }
         return offset;
-    }
-
-    static ushort ToBFloat16(float f)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(f);
-        if (float.IsNaN(f)) return (ushort)((bits >> 16) | 0x40);
-        uint roundingBias = 0x7FFF + ((bits >> 16) & 1);
-        return (ushort)((bits + roundingBias) >> 16);
     }
 
     public void Dispose() => _stream.Dispose();

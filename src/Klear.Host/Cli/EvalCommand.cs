@@ -37,7 +37,7 @@ public sealed class EvalCommand : KlearCommand
         var config = _config.Bind(parsed);
         if (!Directory.Exists(modelDir)) throw new UsageException($"--model: {modelDir} is not a directory");
         torch.set_num_threads(config.Threads);
-        var model = HfCheckpoint.Load(modelDir);
+        var model = PolicyFactory.Load(modelDir, config.Model);
         ITokenizer tokenizer = File.Exists(Path.Combine(modelDir, HfTokenizer.FileName)) ? HfTokenizer.Load(modelDir) : TrainingRun.BuiltInTokenizer(config.Model.Tokenizer);
         IReadOnlyList<VerlRow> problems;
         Func<VerlRow, string> render;

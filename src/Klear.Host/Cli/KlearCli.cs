@@ -16,7 +16,7 @@ public static class KlearCli
     {
         ["data"] = "write datasets (the built-in arithmetic task, the synthetic code task), inspect verl files, and filter them by a reference policy's pass rate",
         ["loss"] = "the policy objectives: per-token values, gradient table, benchmark",
-        ["model"] = "a Qwen3 model's logits and throughput",
+        ["model"] = "a Qwen3 model: create one from a config.json, its logits, throughput and memory",
         ["verify"] = "the math answer verifier",
         ["sandbox"] = "the Python sandbox that scores code",
     };

@@ -19,4 +19,6 @@ public sealed record EvalConfig
     public bool Greedy { get; init; } = true;
     [Description("Problems per generation batch")]
     public int BatchSize { get; init; } = 200;
+    [Description("Weights and KV cache evaluation samples with: fp32 (the model itself) | bf16 (a copy for the evaluation)")]
+    public string Dtype { get; init; } = "fp32";
 }

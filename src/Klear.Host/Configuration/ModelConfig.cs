@@ -25,4 +25,10 @@ public sealed record ModelConfig
     public double InitStd { get; init; } = 0.02;
     [Description("Longest sequence (prompt + response), in tokens")]
     public int MaxPositions { get; init; } = 128;
+    [Description("Where the model, its gradients, AdamW state and KV cache live: cpu | cuda | cuda:N (needs the CUDA libtorch package, README \"CUDA\")")]
+    public string Device { get; init; } = "cpu";
+    [Description("YaRN context extension factor applied to the model (train and eval), replacing its config.json rope_scaling: e.g. 2 evaluates a 32K checkpoint at 64K; null: the model's own")]
+    public double? YarnFactor { get; init; }
+    [Description("Context length YaRN extends (original_max_position_embeddings; Qwen3: 32768); null: the model's max_position_embeddings")]
+    public int? YarnOriginalMaxPositions { get; init; }
 }

@@ -34,4 +34,6 @@ public sealed record SftConfig
     public double GradClip { get; init; } = 1.0;
     [Description("Checkpoint every this many SFT steps (0: only at the end of SFT)")]
     public int SaveEvery { get; init; } = 300;
+    [Description("Recompute each decoder layer in backward instead of storing its activations (as actor.activation_checkpointing, for SFT steps)")]
+    public bool ActivationCheckpointing { get; init; } = false;
 }

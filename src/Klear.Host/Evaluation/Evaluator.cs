@@ -35,7 +35,8 @@ public sealed class Evaluator(Qwen3ForCausalLM model, ITokenizer tokenizer, Rewa
     {
         if (problems.Count == 0) return ([], 0, 0);
         model.eval();
-        var sampler = new Sampler(model);
+        using var copy = GenerationPrecision.CopyFor(model, GenerationPrecision.Parse("eval.dtype", config.Dtype));
+        var sampler = new Sampler(copy ?? model);
         var prompts = problems.Select(p => _special.EncodePrompt(tokenizer, render(p))).ToArray();
         int n = problems.Count, k = config.K;
         var responses = new int[n][][];

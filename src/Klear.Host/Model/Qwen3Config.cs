@@ -57,6 +57,16 @@ public sealed record Qwen3Config
         RopeTheta = 10_000, TieWordEmbeddings = false,
     };
 
+    /// <summary>
+    /// This config with YaRN context extension by <paramref name="factor"/> over <paramref name="originalMaxPositions"/>
+    /// (null: <c>max_position_embeddings</c>), replacing any rope_scaling it had: how a checkpoint trained without one is
+    /// evaluated on longer contexts (the paper's 64K evaluation of a 32K model: factor 2 over 32,768).
+    /// </summary>
+    public Qwen3Config WithYarn(double factor, int? originalMaxPositions) => this with
+    {
+        RopeScaling = new RopeScaling { RopeType = "yarn", Factor = factor, OriginalMaxPositionEmbeddings = originalMaxPositions },
+    };
+
     /// <summary>Throws naming the first key whose value the model cannot be built from.</summary>
     public void Validate()
     {

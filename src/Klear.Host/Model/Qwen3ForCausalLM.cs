@@ -28,6 +28,45 @@ public sealed class Qwen3ForCausalLM : nn.Module<CausalLMInput, Tensor>
         }
     }
 
+    /// <summary>Recompute each decoder layer in backward instead of storing its activations (see <see cref="Qwen3Model.ActivationCheckpointing"/>).</summary>
+    public bool ActivationCheckpointing
+    {
+        get => _model.ActivationCheckpointing;
+        set => _model.ActivationCheckpointing = value;
+    }
+
+    /// <summary>Where the weights live (the model's <c>.to(device)</c> moves them; inputs must be there too).</summary>
+    public Device Device => _model.Device;
+
+    /// <summary>The weights' element type: fp32 for training, bf16 for a generation copy (<see cref="CopyAs"/>).</summary>
+    public ScalarType Dtype => _model.Dtype;
+
+    /// <summary>A new model with this one's weights converted to <paramref name="dtype"/> on the same device, e.g. a bf16
+    /// copy to sample from (the rotary frequencies stay fp32); it needs no gradients.</summary>
+    public Qwen3ForCausalLM CopyAs(ScalarType dtype)
+    {
+        // Built in the target type (not fp32 then converted): a bf16 copy of a 0.6B model would otherwise hold a
+        // transient 2.4 GB fp32 one. The default dtype is process-global, so it is restored at once.
+        var saved = torch.get_default_dtype();
+        Qwen3ForCausalLM copy;
+        torch.set_default_dtype(dtype);
+        try { copy = new Qwen3ForCausalLM(Config); }
+        finally { torch.set_default_dtype(saved); }
+        copy.to(dtype).to(Device);
+        copy.CopyWeightsFrom(this);
+        foreach (var p in copy.parameters()) p.requires_grad = false;
+        copy.eval();
+        return copy;
+    }
+
+    /// <summary>Copies (and converts) every parameter of <paramref name="source"/>, a model of the same config.</summary>
+    public void CopyWeightsFrom(Qwen3ForCausalLM source)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var ((name, dst), (_, src)) in named_parameters().Zip(source.named_parameters()))
+            dst.copy_(src);
+    }
+
     /// <summary>The output projection [V, C]: the embedding matrix when tied.</summary>
     public Tensor LmHeadWeight => _lmHead?.weight ?? _model.EmbedTokens.weight!;
 

@@ -10,7 +10,10 @@ namespace Klear.Host.Model;
 /// </summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
-    readonly Parameter _weight;
+    // Named as registered, so Module.to (device or dtype) swaps this field for the moved parameter instead of leaving
+    // it on the disposed original.
+    [TorchSharp.Utils.ComponentName(Name = "weight")]
+    Parameter _weight;
     readonly double _eps;
     readonly long _dim;
 

@@ -9,7 +9,12 @@ namespace Klear.Host.Model;
 /// </summary>
 public sealed class RotaryEmbedding : nn.Module<Tensor, (Tensor Cos, Tensor Sin)>
 {
-    readonly Tensor _invFreq;
+    // Not a registered buffer: TorchSharp 0.107's Module.to skips non-persistent buffers (named_buffers drops them), so
+    // a registered one stayed on the CPU when the model moved. Kept fp32 on whatever device the positions are, made
+    // once per device: bf16 frequencies (8 mantissa bits) would misplace long positions by whole radians, and HF
+    // checkpoints carry no inv_freq anyway (it follows from config.json).
+    readonly float[] _invFreqValues;
+    Tensor? _invFreq;
 
     /// <summary>YaRN scales cos and sin (the attention temperature correction); 1 for plain RoPE.</summary>
     public double AttentionScaling { get; }
@@ -18,9 +23,24 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, (Tensor Cos, Tensor Sin)
     {
         var (invFreq, scaling) = Frequencies(config);
         AttentionScaling = scaling;
-        _invFreq = torch.tensor(invFreq.Select(f => (float)f).ToArray());
-        // Not persistent: HF checkpoints carry no inv_freq, and the frequencies follow from config.json.
-        register_buffer("inv_freq", _invFreq, persistent: false);
+        _invFreqValues = invFreq.Select(f => (float)f).ToArray();
+    }
+
+    /// <summary>The fp32 inverse frequencies [D/2] on <paramref name="device"/>.</summary>
+    Tensor InvFreqOn(Device device)
+    {
+        if (_invFreq is null || _invFreq.device_type != device.type || _invFreq.device_index != device.index)
+        {
+            _invFreq?.Dispose();
+            _invFreq = torch.tensor(_invFreqValues, device: device).DetachFromDisposeScope();
+        }
+        return _invFreq;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _invFreq?.Dispose();
+        base.Dispose(disposing);
     }
 
     /// <summary>
@@ -67,7 +87,7 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, (Tensor Cos, Tensor Sin)
         if (positionIds.dim() != 2)
             throw new ArgumentException($"RotaryEmbedding: positionIds must be [B, T], got [{string.Join(", ", positionIds.shape)}]", nameof(positionIds));
         using var scope = torch.NewDisposeScope();
-        var freqs = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * _invFreq; // [B, T, D/2]
+        var freqs = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * InvFreqOn(positionIds.device); // [B, T, D/2]
         var emb = torch.cat([freqs, freqs], -1).unsqueeze(1);                       // [B, 1, T, D]
         var cos = emb.cos() * AttentionScaling;
         var half = freqs.sin() * AttentionScaling;                                   // [B, T, D/2]

@@ -38,16 +38,18 @@ public sealed class Sampler(Qwen3ForCausalLM model)
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        var (ids, mask) = LeftPad(prompts, options.PadTokenId, total);                           // [B, P + N] each
+        var device = model.Device;
+        var (ids, mask) = LeftPad(prompts, options.PadTokenId, total, device);                   // [B, P + N] each
         // Generated tokens are never padding, so without padded prompts the mask is all ones: passing none lets the
         // model skip building an additive mask and counting positions over the whole history at every step.
         Tensor? attentionMask = prompts.Any(x => x.Length != p) ? mask : null;
         // Position of the token fed at step s >= 1 (generated at step s - 1): its prompt's length + s - 1. Kept here
         // so decoding with padding does not recount the mask (a cumsum over the history) at every step.
-        var positions = torch.tensor(prompts.Select(x => (long)x.Length - 1).ToArray()).unsqueeze(1); // [B, 1]
-        var uniforms = Uniforms(b, maxNew, seeds ?? Enumerable.Range(0, b).Select(i => options.Seed + i).ToList());
+        var positions = torch.tensor(prompts.Select(x => (long)x.Length - 1).ToArray(), device: device).unsqueeze(1); // [B, 1]
+        var uniforms = Uniforms(b, maxNew, seeds ?? Enumerable.Range(0, b).Select(i => options.Seed + i).ToList()).to(device);
+        // The cache lives with the model and in its element type (half the bytes for a bf16 generation copy).
         using var cache = useKvCache
-            ? new KvCache(model.Config.NumHiddenLayers, b, model.Config.NumKeyValueHeads, model.Config.HeadDim, total)
+            ? new KvCache(model.Config.NumHiddenLayers, b, model.Config.NumKeyValueHeads, model.Config.HeadDim, total, model.Dtype, device)
             : null;
 
         for (int step = 0; step < maxNew; step++)
@@ -63,8 +65,9 @@ public sealed class Sampler(Qwen3ForCausalLM model)
             var (next, nextLogProbs) = SampleNext(logits, options, uniforms.select(1, step));
             ids.select(1, length).copy_(next);
 
-            var nextIds = next.data<long>().ToArray();
-            var nextLp = nextLogProbs.data<float>().ToArray();
+            // The one host transfer of a step: the drawn tokens decide which rows stop.
+            var nextIds = next.cpu().data<long>().ToArray();
+            var nextLp = nextLogProbs.cpu().data<float>().ToArray();
             var live = new List<long>(rows.Length);
             for (int i = 0; i < rows.Length; i++)
             {
@@ -80,7 +83,7 @@ public sealed class Sampler(Qwen3ForCausalLM model)
             {
                 // Every per-row state is indexed by batch row, so selecting the live rows everywhere keeps each
                 // request's history, cache and uniforms its own: what it draws next does not change.
-                using var keep = torch.tensor(live.ToArray());
+                using var keep = torch.tensor(live.ToArray(), device: device);
                 ids = Replace(ids, ids.index_select(0, keep));
                 if (attentionMask is not null) attentionMask = Replace(attentionMask, attentionMask.index_select(0, keep));
                 positions = Replace(positions, positions.index_select(0, keep));
@@ -133,7 +136,7 @@ public sealed class Sampler(Qwen3ForCausalLM model)
             return (drawn.squeeze(1).MoveToOuterDisposeScope(), lps.gather(1, drawn).squeeze(1).MoveToOuterDisposeScope());
         }
         var (sorted, order) = scaled.sort(-1, descending: true);                  // [B, V] each
-        var rank = torch.arange(v, dtype: ScalarType.Int64).unsqueeze(0);                          // [1, V]
+        var rank = torch.arange(v, dtype: ScalarType.Int64, device: logits.device).unsqueeze(0);   // [1, V]
         if (options.TopK > 0 && options.TopK < v)
             sorted = sorted.masked_fill(rank.ge(options.TopK), float.NegativeInfinity);
         if (options.TopP < 1)
@@ -153,7 +156,7 @@ public sealed class Sampler(Qwen3ForCausalLM model)
         return (tokens.MoveToOuterDisposeScope(), chosen.MoveToOuterDisposeScope());
     }
 
-    static (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<int[]> prompts, int pad, int total)
+    static (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<int[]> prompts, int pad, int total, Device device)
     {
         int b = prompts.Count, p = prompts.Max(x => x.Length);
         var ids = new long[b * total];
@@ -166,7 +169,7 @@ public sealed class Sampler(Qwen3ForCausalLM model)
             // Real from the prompt's first token on: the columns after P will hold generated tokens.
             for (int j = offset; j < total; j++) mask[i * total + j] = 1;
         }
-        return (torch.tensor(ids, [b, total]), torch.tensor(mask, [b, total]));
+        return (torch.tensor(ids, [b, total], device: device), torch.tensor(mask, [b, total], device: device));
     }
 
     static Tensor Uniforms(int b, int steps, IReadOnlyList<long> seeds)

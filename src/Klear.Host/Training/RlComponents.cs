@@ -25,6 +25,7 @@ public sealed record RlComponents(PolicyObjective Objective, Loss Loss, Advantag
             .OrThrow(_ => ConfigException.UnknownName("algorithm.adv_estimator", config.Algorithm.AdvEstimator, Advantages.names));
         CheckBatches(config);
         CheckSampling("rollout", SamplingSettings.Of(config.Rollout));
+        GenerationPrecision.Parse("rollout.dtype", config.Rollout.Dtype);
         var objective = RlLossFactory.Objective(config.Actor);
         var overlong = new Rewards.OverlongPenalty(config.Rollout.MaxNewTokens, config.Reward.OverlongBufferLen, config.Reward.OverlongPenaltyFactor);
         if (overlong.Problem() is { } p) throw new ConfigException($"{p.Key} {p.Message}");

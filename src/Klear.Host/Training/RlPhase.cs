@@ -43,14 +43,6 @@ internal static class RlPhase
         Phase = TrainingPhase.Rl, NextStep = nextStep, Seed = run.Config.Seed, SkippedSteps = rl.SkippedSteps, Results = run.ResultsSoFar(),
     };
 
-    static Qwen3ForCausalLM FrozenCopy(Qwen3ForCausalLM model)
-    {
-        var copy = new Qwen3ForCausalLM(model.Config);
-        using (torch.no_grad())
-            foreach (var ((_, dst), (_, src)) in copy.named_parameters().Zip(model.named_parameters()))
-                dst.copy_(src);
-        copy.eval();
-        foreach (var p in copy.parameters()) p.requires_grad = false;
-        return copy;
-    }
+    /// <summary>The KL reference: the starting policy's weights, frozen, on its device.</summary>
+    static Qwen3ForCausalLM FrozenCopy(Qwen3ForCausalLM model) => model.CopyAs(model.Dtype);
 }

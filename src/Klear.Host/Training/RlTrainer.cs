@@ -115,7 +115,8 @@ public sealed class RlTrainer
         var requests = ks.Select(k => promptIds[k / n]).ToList();
         var seeds = ks.Select(k => SeedSequence.Derive(cfg.Seed, "rollout", (long)step * count + k)).ToList();
         _model.eval();
-        return new Sampler(_model).Generate(requests, SamplingSettings.Of(cfg.Rollout, _special.Eos, _special.Pad), seeds);
+        using var copy = GenerationPrecision.CopyFor(_model, GenerationPrecision.Parse("rollout.dtype", cfg.Rollout.Dtype));
+        return new Sampler(copy ?? _model).Generate(requests, SamplingSettings.Of(cfg.Rollout, _special.Eos, _special.Pad), seeds);
     }
 
     /// <summary>The reward of every rollout (rollout k answers prompt first + k / n), scored in parallel, plus the
@@ -204,6 +205,7 @@ public sealed class RlTrainer
         for (int i = 0; i < rows.Length; i++) position[rows[i]] = i;
         var scored = rows.Length > 0 ? ScoreOldPolicy(ro, rows) : null;
         _model.train();
+        _model.ActivationCheckpointing = _config.Actor.ActivationCheckpointing;
         foreach (var mini in minis)
         {
             var norm = UpdateMiniBatch(optimizer, scored, mini.Select(i => position[i]).ToArray(), metrics);
@@ -258,17 +260,18 @@ public sealed class RlTrainer
     Scored ScoreOldPolicy(Rollouts ro, int[] rows)
     {
         var temperature = _config.Rollout.Temperature;
-        var batch = SequenceBatch.Create(ro.Prompts, ro.Responses, _special.Pad);
+        var device = _model.Device;
+        var batch = SequenceBatch.Create(ro.Prompts, ro.Responses, _special.Pad, device);
         if (rows.Length != ro.Responses.Length) batch = batch.Rows(rows);
         using var _ = torch.no_grad();
         _model.eval();
         var (oldLogp, entropy) = SequenceScorer.Score(_model, batch.InputIds, temperature: temperature);
         var refLogp = _reference is null ? oldLogp : SequenceScorer.Score(_reference, batch.InputIds, temperature: temperature).LogProbs;
         var lengths = rows.Select(i => ro.Prompts[i].Length + ro.Responses[i].Length).ToArray();
-        var adv = Advantages.toTokens(torch.tensor(rows.Select(i => ro.Advantages[i]).ToArray(), ScalarType.Float32), batch.ResponseMask);  // [B, T-1]
-        var correct = torch.tensor(rows.Select(i => ro.Correct[i] ? 1f : 0f).ToArray());                                               // [B]
+        var adv = Advantages.toTokens(torch.tensor(rows.Select(i => ro.Advantages[i]).ToArray(), ScalarType.Float32, device), batch.ResponseMask); // [B, T-1]
+        var correct = torch.tensor(rows.Select(i => ro.Correct[i] ? 1f : 0f).ToArray(), device: device);                               // [B]
         // actor.mask_truncated: a response cut off at max_new_tokens leaves every term of the loss.
-        var keep = _config.Actor.MaskTruncated ? torch.tensor(rows.Select(i => ro.Finished[i] ? 1f : 0f).ToArray()) : null;
+        var keep = _config.Actor.MaskTruncated ? torch.tensor(rows.Select(i => ro.Finished[i] ? 1f : 0f).ToArray(), device: device) : null;
         if (!_correction.IsActive)
             return new Scored(batch, oldLogp, entropy, refLogp, adv, correct) { Keep = keep, Lengths = lengths };
         if (ro.SamplerLogProbs is null)
@@ -318,7 +321,7 @@ public sealed class RlTrainer
     /// </summary>
     IEnumerable<(Tensor Rows, int? Length)> MicroBatches(int[] mini, Scored scored)
     {
-        static Tensor Ids(IEnumerable<int> rows) => torch.tensor(rows.Select(i => (long)i).ToArray());
+        Tensor Ids(IEnumerable<int> rows) => torch.tensor(rows.Select(i => (long)i).ToArray(), device: _model.Device);
         int budget = _config.Actor.MicroMaxTokens;
         if (budget == 0)
         {

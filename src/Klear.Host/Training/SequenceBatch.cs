@@ -9,8 +9,8 @@ namespace Klear.Host.Training;
 /// </summary>
 public sealed record SequenceBatch(Tensor InputIds, Tensor ResponseMask, int[] ResponseLengths)
 {
-    /// <summary>Builds the batch; the tensors belong to the caller's dispose scope.</summary>
-    public static SequenceBatch Create(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, int padId)
+    /// <summary>Builds the batch on <paramref name="device"/> (the model's; default CPU); the tensors belong to the caller's dispose scope.</summary>
+    public static SequenceBatch Create(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, int padId, Device? device = null)
     {
         if (prompts.Count != responses.Count || prompts.Count == 0)
             throw new ArgumentException($"SequenceBatch: {prompts.Count} prompts for {responses.Count} responses");
@@ -30,13 +30,13 @@ public sealed record SequenceBatch(Tensor InputIds, Tensor ResponseMask, int[] R
                 mask[i * (t - 1) + p + j - 1] = 1f;          // target p + j is predicted at position p + j - 1
             }
         }
-        return new SequenceBatch(torch.tensor(ids, [b, t]), torch.tensor(mask, [b, t - 1]), responses.Select(r => r.Length).ToArray());
+        return new SequenceBatch(torch.tensor(ids, [b, t], device: device), torch.tensor(mask, [b, t - 1], device: device), responses.Select(r => r.Length).ToArray());
     }
 
     /// <summary>The rows <paramref name="rows"/> of this batch, at its length.</summary>
     public SequenceBatch Rows(int[] rows)
     {
-        using var idx = torch.tensor(rows.Select(i => (long)i).ToArray());
+        using var idx = torch.tensor(rows.Select(i => (long)i).ToArray(), device: InputIds.device);
         return new SequenceBatch(InputIds.index_select(0, idx), ResponseMask.index_select(0, idx), rows.Select(i => ResponseLengths[i]).ToArray());
     }
 
@@ -47,7 +47,7 @@ public sealed record SequenceBatch(Tensor InputIds, Tensor ResponseMask, int[] R
         if (perResponse.Count != ResponseLengths.Length)
             throw new ArgumentException($"SequenceBatch: {perResponse.Count} value rows for {ResponseLengths.Length} responses");
         long b = ResponseMask.shape[0], t1 = ResponseMask.shape[1];
-        var mask = ResponseMask.data<float>().ToArray();
+        var mask = ResponseMask.cpu().data<float>().ToArray();
         var values = new float[mask.Length];
         for (int i = 0; i < b; i++)
         {
@@ -57,6 +57,6 @@ public sealed record SequenceBatch(Tensor InputIds, Tensor ResponseMask, int[] R
             for (long p = 0; p < t1; p++)
                 if (mask[i * t1 + p] > 0) values[i * t1 + p] = perResponse[i][j++];
         }
-        return torch.tensor(values, [b, t1]);
+        return torch.tensor(values, [b, t1], device: ResponseMask.device);
     }
 }

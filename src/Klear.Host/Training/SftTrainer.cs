@@ -58,6 +58,7 @@ public sealed class SftTrainer
         var lr = Schedule.At(step);
         foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
         model.train();
+        model.ActivationCheckpointing = config.ActivationCheckpointing;
         optimizer.zero_grad();
         var (loss, nTokens) = _world.Size == 1 ? Loss(encoded) : ShardLoss(encoded);
         _world.AllReduceGradients(model.parameters());
@@ -77,7 +78,7 @@ public sealed class SftTrainer
     /// <summary>The batch's token-mean NLL, backpropagated; returns it and the response tokens.</summary>
     (double Loss, double Tokens) Loss(List<(int[] Prompt, int[] Response)> encoded)
     {
-        var batch = SequenceBatch.Create(encoded.Select(e => e.Prompt).ToList(), encoded.Select(e => e.Response).ToList(), _special.Pad);
+        var batch = SequenceBatch.Create(encoded.Select(e => e.Prompt).ToList(), encoded.Select(e => e.Response).ToList(), _special.Pad, model.Device);
         var (logProbs, _) = SequenceScorer.Score(model, batch.InputIds);
         var tokens = batch.ResponseMask.sum();
         var loss = Terms.nllTokenMean(batch.ResponseMask, logProbs);
@@ -94,7 +95,7 @@ public sealed class SftTrainer
         double local = 0;
         if (encoded.Count > 0)
         {
-            var batch = SequenceBatch.Create(encoded.Select(e => e.Prompt).ToList(), encoded.Select(e => e.Response).ToList(), _special.Pad);
+            var batch = SequenceBatch.Create(encoded.Select(e => e.Prompt).ToList(), encoded.Select(e => e.Response).ToList(), _special.Pad, model.Device);
             var (logProbs, _) = SequenceScorer.Score(model, batch.InputIds);
             var whole = new Normaliser(torch.tensor((float)tokens), torch.tensor((float)counts[1]));
             var loss = AggregationModule.apply(Aggregation.TokenMean, whole, batch.ResponseMask, Terms.nll(logProbs));
@@ -115,7 +116,7 @@ public sealed class SftTrainer
             using var scope = torch.NewDisposeScope();
             using var _ = torch.no_grad();
             var encoded = chunk.Select(Encode).ToList();
-            var batch = SequenceBatch.Create(encoded.Select(e => e.Prompt).ToList(), encoded.Select(e => e.Response).ToList(), _special.Pad);
+            var batch = SequenceBatch.Create(encoded.Select(e => e.Prompt).ToList(), encoded.Select(e => e.Response).ToList(), _special.Pad, model.Device);
             var (logProbs, _) = SequenceScorer.Score(model, batch.InputIds);
             nll.Add(new Dictionary<string, Metric> { ["nll"] = Metric.TokenMean(batch.ResponseMask, Terms.nll(logProbs)) });
         }

@@ -68,6 +68,7 @@ public sealed class TrainingRun
         if (e.K < 1) throw new ConfigException($"eval.k must be >= 1, got {e.K}");
         if (e.BatchSize < 1) throw new ConfigException($"eval.batch_size must be >= 1, got {e.BatchSize}");
         RlComponents.CheckSampling("eval", Rollout.SamplingSettings.Of(e));
+        Rollout.GenerationPrecision.Parse("eval.dtype", e.Dtype);
     }
 
     /// <param name="world">The ranks of a data-parallel job (docs/distributed.md); every rank runs this with the same
