@@ -219,12 +219,11 @@ let tokenBudget =
     test "token-budget micro-batches (sorted by length, padding cut) give the one-micro-batch gradients, every aggregation mode" {
         for agg in [ "token-mean"; "seq-mean-token-mean"; "seq-mean-token-sum"; "seq-mean-token-sum-norm"; "token-sum" ] do
             let gradients (extra: string list) (ro: RlTrainer.Rollouts option) =
-                let config, trainer, model = setup ([ "actor.mini_batches=2"; $"actor.loss_agg_mode={agg}"; "rollout.temperature=1.0"; "actor.entropy_coeff=0.001" ] @ extra)
+                let _, trainer, model = setup ([ "actor.mini_batches=2"; $"actor.loss_agg_mode={agg}"; "rollout.temperature=1.0"; "actor.entropy_coeff=0.001" ] @ extra)
                 let ro = ro |> Option.defaultWith (fun () -> trainer.Collect 0)
                 let parameters = model.parameters () |> Seq.map (fun p -> p :> torch.Tensor) |> List.ofSeq
                 use optimizer = new PerturbingOptimizer(parameters, 0.05)
                 trainer.Update(optimizer, 0, ro) |> ignore
-                ignore config
                 ro, List.ofSeq optimizer.Gradients
             let ro, whole = gradients [] None
             let lengths = Array.map2 (fun (p: int[]) (r: int[]) -> p.Length + r.Length) ro.Prompts ro.Responses

@@ -25,8 +25,9 @@ sealed class ModelBenchSuite(string? script, string python, int steps, int round
 
     public int Run()
     {
+        var machine = Metrics.MachineInfo.Current(1);
         Console.WriteLine($"model bench --suite: {rounds} round(s) per case, alternating order; load average before: {ModelBenchCommand.LoadAverage()} " +
-                          $"on {Environment.ProcessorCount} cores; CPU: {Metrics.MachineInfo.Current(1).Cpu} ({Metrics.MachineInfo.Current(1).Isa})");
+                          $"on {Environment.ProcessorCount} cores; CPU: {machine.Cpu} ({machine.Isa})");
         bool allMet = true;
         foreach (var c in Cases) allMet &= RunCase(c);
         Console.WriteLine($"load average after: {ModelBenchCommand.LoadAverage()}; goals {(allMet ? "all met" : "NOT all met")}");
@@ -42,8 +43,8 @@ sealed class ModelBenchSuite(string? script, string python, int steps, int round
         var peer = new List<(string Setting, ModelBenchFigures F)>();
         for (int round = 0; round < rounds; round++)
         {
-            void RunKlear() { foreach (var t in c.KlearThreads) Add(klear, $"{t} thread(s)", Klear(p, t)); }
-            void RunPeer() { foreach (var (t, b) in c.PeerThreads) Add(peer, $"{t} torch + {b} OpenBLAS", PyTorchPeer.Run(script, python, p.Config, p.Batch, p.Seq, p.Prompt, p.NewTokens, p.NoCacheTokens, steps, t, b, Parts, quiet: true)); }
+            void RunKlear() { foreach (var t in c.KlearThreads) Add(klear, "Klear", $"{t} thread(s)", Klear(p, t)); }
+            void RunPeer() { foreach (var (t, b) in c.PeerThreads) Add(peer, "PyTorch", $"{t} torch + {b} OpenBLAS", PyTorchPeer.Run(script, python, p.Config, p.Batch, p.Seq, p.Prompt, p.NewTokens, p.NoCacheTokens, steps, t, b, Parts, quiet: true)); }
             if (round % 2 == 0) { RunKlear(); RunPeer(); } else { RunPeer(); RunKlear(); }
         }
         if (klear.Count == 0 || peer.Count == 0)
@@ -66,11 +67,11 @@ sealed class ModelBenchSuite(string? script, string python, int steps, int round
         return train && gen && rss;
     }
 
-    static void Add(List<(string, ModelBenchFigures)> runs, string setting, ModelBenchFigures? figures)
+    static void Add(List<(string, ModelBenchFigures)> runs, string side, string setting, ModelBenchFigures? figures)
     {
         if (figures is null) return;
         runs.Add((setting, figures));
-        Console.WriteLine($"  {(figures.Blas?.StartsWith("mkl") == true ? "Klear  " : "PyTorch")} {setting,-22} training {figures.TrainTokensPerS,8:F0} tok/s ({figures.TrainTokensPerCpuS,8:F0}/CPU-s), " +
+        Console.WriteLine($"  {side,-7} {setting,-22} training {figures.TrainTokensPerS,8:F0} tok/s ({figures.TrainTokensPerCpuS,8:F0}/CPU-s), " +
                           $"generation {figures.GenTokensPerS,8:F0} tok/s ({figures.GenTokensPerCpuS,8:F0}/CPU-s), peak RSS {(figures.PeakRssBytes ?? 0) / 1048576.0:F0} MiB; load {ModelBenchCommand.LoadAverage()}");
     }
 

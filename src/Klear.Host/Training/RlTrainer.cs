@@ -245,11 +245,10 @@ public sealed class RlTrainer
         /// <paramref name="length"/>, cut to that many tokens (the scorer's [B, length - 1] positions).</summary>
         public LossInputs Inputs(Tensor idx, Tensor logp, Tensor? entropyWithGrad = null, int? length = null)
         {
-            Tensor Rows(Tensor perToken) => Cut(perToken, idx, length);
-            return LossInputs.Of(PolicyBatch.Create(logp, Rows(OldLogp), Rows(Advantages), Rows(Mask))
-                    .WithIsWeights(IsWeights is null ? null! : Rows(IsWeights)))
+            return LossInputs.Of(PolicyBatch.Create(logp, Cut(OldLogp, idx, length), Cut(Advantages, idx, length), Cut(Mask, idx, length))
+                    .WithIsWeights(IsWeights is null ? null! : Cut(IsWeights, idx, length)))
                 .WithCorrect(Correct.index_select(0, idx))
-                .WithRefLogp(Rows(RefLogp))
+                .WithRefLogp(Cut(RefLogp, idx, length))
                 .WithEntropy(entropyWithGrad)
                 .KeepRows(Keep?.index_select(0, idx)!);
         }
