@@ -20,14 +20,16 @@ module Ppo =
             let rd = r.detach ()
             let low = adv.lt(Tensors.scalar 0.0).logical_and (rd.lt (Tensors.scalar (1.0 - eL)))
             let high = adv.gt(Tensors.scalar 0.0).logical_and (rd.gt (Tensors.scalar (1.0 + eH)))
-            let region bound gradient =
-                match gradient with
-                | Stop -> Tensors.full rd bound, Tensors.full rd 0.0
-                | Preserve beta -> Tensors.full rd (beta * bound), (rd.reciprocal () * Tensors.scalar (beta * bound))
-            let vH, wH = region (1.0 + eH) spec.High
-            let vL, wL = region (1.0 - eL) spec.Low
-            let v = ifThen high vH (ifThen low vL rd)
-            let w = ifThen high wH (ifThen low wL (Tensors.full rd 1.0))
+            let value bound = function Stop -> bound | Preserve beta -> beta * bound
+            let v = ifThen high (Tensors.full rd (value (1.0 + eH) spec.High)) (ifThen low (Tensors.full rd (value (1.0 - eL) spec.Low)) rd)
+            let w =
+                match spec.High, spec.Low with
+                | Stop, Stop -> ifThen (high.logical_or low) (Tensors.full rd 0.0) (Tensors.full rd 1.0)
+                // One division for every region: β·bound/r where a bound keeps its gradient, 0 where it stops it,
+                // r/r = 1 (exactly) inside.
+                | hi, lo ->
+                    let weight bound = function Stop -> 0.0 | Preserve beta -> beta * bound
+                    ifThen high (Tensors.full rd (weight (1.0 + eH) hi)) (ifThen low (Tensors.full rd (weight (1.0 - eL) lo)) rd) / rd
             match spec.DualClip with
             // For A<0 the loss -A·v exceeds -A·c exactly when v > c (Ye et al. 2020); those tokens are silent.
             | Some c ->

@@ -244,6 +244,97 @@ let private faultAndResume =
         for d in [ rootWhole; rootKilled ] do Directory.Delete(d, true)
     }
 
+/// A copy of a finished run cut back to its middle RL checkpoint, as if it had been stopped there.
+let private cutBack (dir: string) (into: string) =
+    Directory.CreateDirectory into |> ignore
+    let copy = Path.Combine(into, Path.GetFileName dir)
+    Cli.runProcess "cp" [ "-a"; dir; copy ] |> fun r -> Expect.equal r.ExitCode 0 r.Stderr
+    let checkpoints = Path.Combine(copy, "checkpoints")
+    let rl = Directory.GetDirectories(checkpoints, "rl-step-*") |> Array.sort
+    let keep = rl[rl.Length / 2]
+    for d in rl do if d > keep then Directory.Delete(d, true)
+    File.WriteAllText(Path.Combine(checkpoints, "latest"), Path.GetFileName keep)
+    File.Delete(Path.Combine(copy, "report.json"))
+    copy
+
+let private rankChange =
+    test "--resume under another rank count: a 1-process checkpoint resumed by 2 ranks and a 2-rank one by 1 process finish as the uninterrupted run" {
+        let args = tiny |> List.map (fun a -> if a = "trainer.steps=3" then "trainer.steps=6" else a) |> fun a -> a @ [ "trainer.save_every=1" ]
+        let root1, root2, cuts = fresh "whole1", fresh "whole2", fresh "cut"
+        let one = oneProcess root1 args
+        Expect.equal one.ExitCode 0 one.Stderr
+        let two = ranks2 root2 args
+        Expect.equal two.ExitCode 0 (two.Stdout + two.Stderr)
+        for whole, resume, how in [ runDir root1, (fun d -> Cli.runProcess mpiexec [ "-n"; "2"; "dotnet"; Cli.klearDll; "train"; "--resume"; d ]), "1 process → 2 ranks"
+                                    runDir root2, (fun d -> Cli.run [ "train"; "--resume"; d ]), "2 ranks → 1 process" ] do
+            let cut = cutBack whole (Path.Combine(cuts, (if how.StartsWith "1" then "from-one" else "from-two")))
+            let r = resume cut
+            Expect.equal r.ExitCode 0 $"{how}: {r.Stdout}{r.Stderr}"
+            Expect.stringContains r.Stdout "resuming from" $"{how}: resumed"
+            let rl = sameMetrics whole cut |> Array.filter (fun (p, _, _) -> p = "rl")
+            Expect.equal rl.Length 6 $"{how}: every RL step logged once"
+            for (name, a), (_, b) in List.zip (finalParameters whole) (finalParameters cut) do
+                let worst = Array.map2 (fun x y -> abs (x - y)) a b |> Array.max
+                Expect.isLessThanOrEqual worst 1e-6 $"{how}: {name}: max |whole - resumed| = {worst}"
+        for d in [ root1; root2; cuts ] do Directory.Delete(d, true)
+    }
+
+let private throwingRank =
+    test "a rank that throws (its checkpoint's optimizer state is corrupt) ends the whole job at once, naming the rank" {
+        let args = tiny @ [ "trainer.save_every=1" ]
+        let root, copies = fresh "throw", fresh "throw-copies"
+        let one = oneProcess root args
+        Expect.equal one.ExitCode 0 one.Stderr
+        let good, bad = cutBack (runDir root) (Path.Combine(copies, "good")), cutBack (runDir root) (Path.Combine(copies, "bad"))
+        let latest = Path.Combine(bad, "checkpoints", File.ReadAllText(Path.Combine(bad, "checkpoints", "latest")))
+        File.WriteAllBytes(Path.Combine(latest, "optimizer.bin"), [| 1uy; 2uy; 3uy |])
+        // MPMD: rank 0 resumes the good copy, rank 1 the corrupt one.
+        let clock = Stopwatch.StartNew()
+        let r = Cli.runProcess mpiexec [ "-n"; "1"; "dotnet"; Cli.klearDll; "train"; "--resume"; good; ":"; "-n"; "1"; "dotnet"; Cli.klearDll; "train"; "--resume"; bad ]
+        Expect.notEqual r.ExitCode 0 "non-zero exit"
+        Expect.stringContains r.Stderr "klear: rank 1 of 2 failed, ending all 2 ranks" "the failing rank is named"
+        Expect.isLessThan clock.Elapsed.TotalSeconds 60.0 "no hang"
+        Expect.isFalse (File.Exists(Path.Combine(good, "report.json"))) "rank 0 did not finish alone"
+        for d in [ root; copies ] do Directory.Delete(d, true)
+    }
+
+let private hungRank =
+    test "a rank that hangs without dying (SIGSTOP) ends the job after trainer.collective_timeout_seconds, naming the waiting rank and the call" {
+        let root = fresh "hung"
+        let args = (tiny |> List.map (fun a -> if a = "trainer.steps=3" then "trainer.steps=40" else a)) @ [ "trainer.collective_timeout_seconds=10" ]
+        let psi = ProcessStartInfo(mpiexec, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+        for a in [ "-n"; "2"; "dotnet"; Cli.klearDll; "train"; "--output-dir"; root ] @ args do psi.ArgumentList.Add a
+        use p = Process.Start psi
+        let stdout, stderr = Text.StringBuilder(), Text.StringBuilder()
+        p.OutputDataReceived.Add(fun e -> if e.Data <> null then lock stdout (fun () -> stdout.AppendLine e.Data |> ignore))
+        p.ErrorDataReceived.Add(fun e -> if e.Data <> null then lock stderr (fun () -> stderr.AppendLine e.Data |> ignore))
+        p.BeginOutputReadLine()
+        p.BeginErrorReadLine()
+        let deadline = DateTime.UtcNow.AddMinutes 2.0
+        // Stop rank 1 once RL is under way (the first RL row is logged).
+        let rlStarted () =
+            (if Directory.Exists root then Directory.GetDirectories root else [||]) |> Array.tryHead
+            |> Option.map (fun d -> Path.Combine(d, "metrics.jsonl")) |> Option.filter File.Exists
+            |> Option.exists (fun f -> (try File.ReadAllText f with _ -> "").Contains "\"phase\":\"rl\"")
+        while not (rlStarted ()) && not p.HasExited && DateTime.UtcNow < deadline do Thread.Sleep 20
+        Expect.isFalse p.HasExited "still running when rank 1 is stopped"
+        let pid = lock stderr (fun () -> rankPid (stderr.ToString()) 1)
+        let stopped = Process.GetProcessById pid
+        Cli.runProcess "kill" [ "-STOP"; string pid ] |> fun r -> Expect.equal r.ExitCode 0 r.Stderr
+        let clock = Stopwatch.StartNew()
+        let ended = p.WaitForExit(TimeSpan.FromSeconds 60.0)
+        if not ended then p.Kill true
+        Cli.runProcess "kill" [ "-KILL"; string pid ] |> ignore  // gone already if mpiexec ended it
+        Expect.isTrue ended "the job ended within 60 s of the hang"
+        p.WaitForExit()
+        Expect.notEqual p.ExitCode 0 "non-zero exit"
+        let err = lock stderr (fun () -> stderr.ToString())
+        Expect.stringContains err "klear: rank 0 of 2 waited over 10 s in MPI_" "rank 0 names the wait"
+        Expect.isGreaterThanOrEqual clock.Elapsed.TotalSeconds 9.0 "not before the timeout"
+        Expect.isTrue (stopped.WaitForExit(10000)) "the stopped rank is gone too"
+        Directory.Delete(root, true)
+    }
+
 /// `--ranks 2` starts the job under mpiexec itself: the same run as `mpiexec -n 2 ... train`, option removed for the ranks.
 let private ranksOption =
     test "train --ranks 2 runs the job as 2 ranks under mpiexec and equals mpiexec -n 2 started by hand" {
@@ -278,6 +369,9 @@ let private jobs =
                     [ "actor.loss_agg_mode=token-sum"; "algorithm.rollout_is=token"; "algorithm.rollout_rs=sequence"
                       "rollout.top_p=0.9"; "actor.mask_truncated=true"; "reward.overlong_buffer_len=4"; "reward.overlong_penalty_factor=0.5" ]
                 faultAndResume
+                rankChange
+                throwingRank
+                hungRank
                 ranksOption
             ])
 

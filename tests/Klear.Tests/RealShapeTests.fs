@@ -43,7 +43,7 @@ let scoredLoss (m: Qwen3ForCausalLM) (ids: torch.Tensor) (mask: torch.Tensor) (w
 
 /// verl math rows in the layout of verl's MATH preprocessing (lighteval/MATH, a user message, a rule reward with the
 /// ground truth), each with an SFT target in extra_info.response. The questions are short because every token of a
-/// 151,936-way head costs here: the byte-level test tokenizer spends one token per character.
+/// 151,936-way head costs here.
 let mathRows () =
     [ "2+3?", "5"; "7*6?", "42"; "10/4?", "\\frac{5}{2}"; "15-9?", "6" ]
     |> List.mapi (fun i (q, a) ->
@@ -199,10 +199,12 @@ let tests =
             Expect.equal r.ExitCode 2 "a factor below 1 is refused before any work"
             Expect.stringContains r.Stderr "model.yarn_factor" "names the key"
         }
-        test "two RL steps of a real-shape model (2 layers, vocabulary 151,936) on verl math parquet through tokenizer.json and the chat template" {
+        test "two RL steps of a real-shape model (2 layers, vocabulary 151,936) on verl math parquet through Qwen3's tokenizer.json and chat template" {
             let work = tempDir "real-rl"
             let model = Path.Combine(work, "model")
-            let tokenizer = TokenizerTests.writeTokenizerJson (tempDir "real-rl-tok")
+            // Qwen3's own tokenizer.json and tokenizer_config.json (the committed fixture), so the prompts, the SFT
+            // targets and the sampled answers go through the real vocabulary's merges and special tokens.
+            let tokenizer = Qwen3ReferenceTests.tokenizerDir.Value
             let r = Cli.run [ "model"; "init"; "--config"; cutConfigFile 2; "--out"; model; "--tokenizer"; tokenizer ]
             Expect.equal r.ExitCode 0 $"model init ({r.Stderr})"
             let data = Path.Combine(work, "math.parquet")

@@ -400,7 +400,40 @@ let phaseTests =
         Directory.Delete(dir, true)
     }
 
+let optimizerTests =
+    test "LeanAdamW steps bit-identically to TorchSharp's AdamW (decay, bias correction, a restored state)" {
+        let config = ConfigBinder.Bind<RunConfig>(null, [ "model.layers=1"; "model.hidden=16"; "model.heads=2"; "model.kv_heads=1" ])
+        use a = PolicyFactory.Create(config.Model, 23, 3L)
+        use b = PolicyFactory.Create(config.Model, 23, 3L)
+        use reference = TorchSharp.torch.optim.AdamW(a.parameters(), 0.01, 0.9, 0.95, 1e-8, 0.1)
+        let mutable lean = new LeanAdamW(b.parameters(), 0.01, 0.9, 0.95, 1e-8, 0.1)
+        let ids = TorchSharp.torch.randint(0L, 23L, [| 2L; 9L |], generator = new TorchSharp.torch.Generator(5UL))
+        let step (model: Klear.Host.Model.Qwen3ForCausalLM) (opt: TorchSharp.torch.optim.Optimizer) =
+            use scope = TorchSharp.torch.NewDisposeScope()
+            opt.zero_grad()
+            let logits = model.forward(Klear.Host.Model.CausalLMInput(ids))
+            (logits * logits).mean().backward()
+            opt.step() |> ignore
+        let dir = tempDir ()
+        for i in 1 .. 4 do
+            step a reference
+            step b lean
+            if i = 2 then
+                // The state goes through TorchSharp's own checkpoint format and comes back into a new LeanAdamW.
+                lean.save_state_dict(Path.Combine(dir, "opt.bin"))
+                lean.Dispose()
+                lean <- new LeanAdamW(b.parameters(), 0.01, 0.9, 0.95, 1e-8, 0.1)
+                lean.load_state_dict(Path.Combine(dir, "opt.bin"))
+        for (pa, pb) in Seq.zip (a.parameters()) (b.parameters()) do
+            Expect.isTrue (pa.eq(pb).all().item<bool>()) "every parameter equal, bit for bit"
+        use initial = PolicyFactory.Create(config.Model, 23, 3L)
+        Expect.isFalse ((Seq.head (a.parameters())).eq(Seq.head (initial.parameters())).all().item<bool>()) "the steps moved the parameters"
+        lean.Dispose()
+        Directory.Delete(dir, true)
+    }
+
 [<Tests>]
 let tests =
     testList "training pieces" [ dataTests; parquetTests; configTests; scheduleTests; passAtKTests; rewardTests; registryTests; batchTests
-                                 tensorBoardTests; metricAccumulatorTests; phaseTests ]
+                                 tensorBoardTests; metricAccumulatorTests; phaseTests
+                                 optimizerTests ]

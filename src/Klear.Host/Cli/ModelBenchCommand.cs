@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using Klear.Host.Model;
 using Klear.Host.Rollout;
+using Klear.Host.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -143,7 +144,7 @@ public sealed class ModelBenchCommand : KlearCommand
         double matmul = MatmulGflops();
         using var model = new Qwen3ForCausalLM(config).InitializeWeights(0);
 
-        var optimizer = torch.optim.AdamW(model.parameters(), lr: 1e-4);
+        var optimizer = new LeanAdamW(model.parameters(), 1e-4, 0.9, 0.999, 1e-8, 0);
         using var data = torch.randint(0, config.VocabSize, [batch, seq + 1], generator: new torch.Generator(1));
         void TrainStep()
         {

@@ -55,6 +55,8 @@ public sealed class TrainCommand : KlearCommand
         try { run = new TrainingRun(config, ProgressBar.Output); }
         catch (ConfigException e) { throw new UsageException(e.Message); }
         var world = MpiLaunch.Join(launch);
+        if (world is MpiCollectives mpi0 && config.Trainer.CollectiveTimeoutSeconds > 0)
+            mpi0.Timeout = TimeSpan.FromSeconds(config.Trainer.CollectiveTimeoutSeconds);
         try
         {
             if (world.Size > 1)

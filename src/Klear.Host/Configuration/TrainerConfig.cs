@@ -15,4 +15,6 @@ public sealed record TrainerConfig
     public int EvalEvery { get; init; } = 0;
     [Description("Checkpoint every this many RL steps (0: only at the end)")]
     public int SaveEvery { get; init; } = 20;
+    [Description("Data parallel: end the job when a rank waits longer than this in one collective (a rank hung without dying); 0: wait forever (a checkpoint written by rank 0 is waited for by the others)")]
+    public double CollectiveTimeoutSeconds { get; init; } = 0;
 }

@@ -22,6 +22,28 @@ public sealed class MpiCollectives : ICollectives, IDisposable
     public int Size { get; }
     public CollectiveStats Stats { get; } = new();
 
+    /// <summary>Longest wait in one collective before this rank ends the job (null: no limit).</summary>
+    public TimeSpan? Timeout { get; set; }
+    long _calls;
+
+    /// <summary>
+    /// While a collective blocks: after <see cref="Timeout"/> a timer thread names the call and ends this process,
+    /// which mpiexec sees as a dead rank and so ends the others. Not MPI_Abort: the blocked thread still holds MPI
+    /// (THREAD_SERIALIZED), and exiting is what a dead rank does anyway.
+    /// </summary>
+    IDisposable? Watch(string call)
+    {
+        if (Timeout is not { } limit) return null;
+        var number = Interlocked.Increment(ref _calls);
+        return new Timer(_ =>
+        {
+            Console.Error.WriteLine($"klear: rank {Rank} of {Size} waited over {limit.TotalSeconds:F0} s in {call} (collective #{number}): " +
+                                    $"another rank is hung or far behind (trainer.collective_timeout_seconds); ending the job");
+            Console.Error.Flush();
+            Environment.Exit(3);
+        }, null, limit, System.Threading.Timeout.InfiniteTimeSpan);
+    }
+
     /// <summary>Initialises MPI (once per process) and joins the world communicator.</summary>
     public static MpiCollectives Init()
     {
@@ -37,36 +59,26 @@ public sealed class MpiCollectives : ICollectives, IDisposable
     public void AllReduceSum(Tensor values)
     {
         if (values.device_type != DeviceType.CPU) throw new ArgumentException($"MPI all-reduce stages CPU tensors; got one on {values.device}");
-        var clock = Stopwatch.StartNew();
-        using var _ = torch.no_grad();
-        int n = checked((int)values.numel());
-        switch (values.dtype)
+        var (type, width) = values.dtype switch
         {
-            case ScalarType.Float32:
-            {
-                var host = values.data<float>().ToArray();
-                Check(MPI_Allreduce(InPlace, host, n, MpiFloat, Sum, CommWorld), "MPI_Allreduce");
-                using var summed = torch.tensor(host, values.shape);
-                values.copy_(summed);
-                Stats.Add(4L * n, clock.Elapsed.TotalSeconds);
-                break;
-            }
-            case ScalarType.Float64:
-            {
-                var host = values.data<double>().ToArray();
-                Check(MPI_AllreduceDouble(InPlace, host, n, MpiDouble, Sum, CommWorld), "MPI_Allreduce");
-                using var summed = torch.tensor(host, values.shape);
-                values.copy_(summed);
-                Stats.Add(8L * n, clock.Elapsed.TotalSeconds);
-                break;
-            }
-            default: throw new ArgumentException($"MPI all-reduce sums float32 or float64 tensors, got {values.dtype}");
-        }
+            ScalarType.Float32 => (MpiFloat, 4),
+            ScalarType.Float64 => (MpiDouble, 8),
+            _ => throw new ArgumentException($"MPI all-reduce sums float32 or float64 tensors, got {values.dtype}"),
+        };
+        if (!values.is_contiguous()) throw new ArgumentException("MPI all-reduce sums a contiguous tensor in place (the gradient buckets are)");
+        var clock = Stopwatch.StartNew();
+        int n = checked((int)values.numel());
+        // In place on the tensor's own memory: no managed copy, so no large-object-heap churn (which made the GC, and
+        // with it TorchSharp's finalizers, run mid-step; see docs/platform.md) and no copy back.
+        using (Watch("MPI_Allreduce")) Check(MPI_Allreduce(InPlace, THSTensor_data(values.Handle), n, type, Sum, CommWorld), "MPI_Allreduce");
+        GC.KeepAlive(values);
+        Stats.Add((long)width * n, clock.Elapsed.TotalSeconds);
     }
 
     public byte[][] AllGather(byte[] mine)
     {
         var counts = new int[Size];
+        using var watch = Watch("MPI_Allgather");
         Check(MPI_Allgather([mine.Length], 1, MpiInt, counts, 1, MpiInt, CommWorld), "MPI_Allgather");
         var displacements = new int[Size];
         for (int r = 1; r < Size; r++) displacements[r] = checked(displacements[r - 1] + counts[r - 1]);
@@ -78,11 +90,15 @@ public sealed class MpiCollectives : ICollectives, IDisposable
     public byte[] Broadcast(byte[] fromLeader)
     {
         int[] length = [Rank == 0 ? fromLeader.Length : 0];
+        using var watch = Watch("MPI_Bcast");
         Check(MPI_Bcast(length, 1, MpiInt, 0, CommWorld), "MPI_Bcast");
         var buffer = Rank == 0 ? fromLeader : new byte[length[0]];
         Check(MPI_Bcast(buffer, buffer.Length, MpiByte, 0, CommWorld), "MPI_Bcast");
         return buffer;
     }
+
+    // The tensor's storage (TorchSharp's own native entry point; its managed wrapper is internal).
+    [System.Runtime.InteropServices.DllImport("LibTorchSharp")] static extern IntPtr THSTensor_data(IntPtr handle);
 
     /// <summary>Ends every rank of the job with <paramref name="code"/> (MPI_Abort); does not return.</summary>
     public void Abort(int code)

@@ -31,8 +31,7 @@ internal static class MpiNative
     [DllImport(Lib)] public static extern int MPI_Comm_size(int comm, out int size);
     [DllImport(Lib)] public static extern int MPI_Comm_set_errhandler(int comm, int errhandler);
     [DllImport(Lib)] public static extern int MPI_Barrier(int comm);
-    [DllImport(Lib)] public static extern int MPI_Allreduce(IntPtr send, float[] recv, int count, int datatype, int op, int comm);
-    [DllImport(Lib, EntryPoint = "MPI_Allreduce")] public static extern int MPI_AllreduceDouble(IntPtr send, double[] recv, int count, int datatype, int op, int comm);
+    [DllImport(Lib)] public static extern int MPI_Allreduce(IntPtr send, IntPtr recv, int count, int datatype, int op, int comm);
     [DllImport(Lib)] public static extern int MPI_Allgather(int[] send, int sendCount, int sendType, int[] recv, int recvCount, int recvType, int comm);
     [DllImport(Lib)] public static extern int MPI_Allgatherv(byte[] send, int sendCount, int sendType, byte[] recv, int[] recvCounts, int[] displacements, int recvType, int comm);
     [DllImport(Lib)] public static extern int MPI_Bcast(byte[] buffer, int count, int datatype, int root, int comm);

@@ -60,6 +60,8 @@ public sealed record RlComponents(PolicyObjective Objective, Loss Loss, Advantag
     {
         if (c.Rollout.N < 2) throw new ConfigException($"rollout.n must be >= 2 for group advantages, got {c.Rollout.N}");
         if (c.Trainer.Steps < 0) throw new ConfigException($"trainer.steps must be 0 or positive, got {c.Trainer.Steps}");
+        if (!(c.Trainer.CollectiveTimeoutSeconds >= 0) || double.IsInfinity(c.Trainer.CollectiveTimeoutSeconds))
+            throw new ConfigException($"trainer.collective_timeout_seconds must be a finite number >= 0 (0: off), got {c.Trainer.CollectiveTimeoutSeconds}");
         if (c.Trainer.PromptsPerStep < 1) throw new ConfigException($"trainer.prompts_per_step must be >= 1, got {c.Trainer.PromptsPerStep}");
         if (!(c.Trainer.Oversample >= 1) || double.IsInfinity(c.Trainer.Oversample))
             throw new ConfigException($"trainer.oversample must be a finite number >= 1, got {c.Trainer.Oversample}");

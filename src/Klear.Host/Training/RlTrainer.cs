@@ -53,7 +53,7 @@ public sealed class RlTrainer
     }
 
     public TorchSharp.Modules.OptimizerHelper CreateOptimizer() =>
-        optim.AdamW(_model.parameters(), _config.Actor.Lr, 0.9, 0.999, 1e-8, _config.Actor.WeightDecay);
+        new LeanAdamW(_model.parameters(), _config.Actor.Lr, 0.9, 0.999, 1e-8, _config.Actor.WeightDecay);
 
     public LearningRateSchedule Schedule { get; }
 

@@ -36,7 +36,7 @@ public sealed class SftTrainer
     public SftPlan Plan { get; }
 
     public TorchSharp.Modules.OptimizerHelper CreateOptimizer() =>
-        optim.AdamW(model.parameters(), config.Lr, config.Beta1, config.Beta2, 1e-8, config.WeightDecay);
+        new LeanAdamW(model.parameters(), config.Lr, config.Beta1, config.Beta2, 1e-8, config.WeightDecay);
 
     public LearningRateSchedule Schedule => LearningRateSchedule.WarmupCosine(config.Lr, config.MinLr, config.WarmupSteps, Plan.Steps);
 
