@@ -280,17 +280,21 @@ let private rankChange =
     }
 
 let private throwingRank =
-    test "a rank that throws (its checkpoint's optimizer state is corrupt) ends the whole job at once, naming the rank" {
+    test "a rank that throws after the job started (its model does not fit the checkpoint) ends the whole job at once, naming the rank" {
         let args = tiny @ [ "trainer.save_every=1" ]
         let root, copies = fresh "throw", fresh "throw-copies"
         let one = oneProcess root args
         Expect.equal one.ExitCode 0 one.Stderr
-        let good, bad = cutBack (runDir root) (Path.Combine(copies, "good")), cutBack (runDir root) (Path.Combine(copies, "bad"))
-        let latest = Path.Combine(bad, "checkpoints", File.ReadAllText(Path.Combine(bad, "checkpoints", "latest")))
-        File.WriteAllBytes(Path.Combine(latest, "optimizer.bin"), [| 1uy; 2uy; 3uy |])
-        // MPMD: rank 0 resumes the good copy, rank 1 the corrupt one.
+        let good, other = cutBack (runDir root) (Path.Combine(copies, "good")), cutBack (runDir root) (Path.Combine(copies, "other"))
+        // Rank 1 reads its settings from the other copy, whose stored config says hidden 48: a valid setting, so it
+        // passes the checks before MPI starts; the ranks then share rank 0's run directory, and rank 1's 48-wide model
+        // meets the 32-wide checkpoint.
+        let config = Path.Combine(other, "checkpoints", File.ReadAllText(Path.Combine(other, "checkpoints", "latest")).Trim(), "config.yaml")
+        let text = File.ReadAllText config
+        Expect.stringContains text "  hidden: 32" "the stored config names the width"
+        File.WriteAllText(config, text.Replace("  hidden: 32", "  hidden: 48"))
         let clock = Stopwatch.StartNew()
-        let r = Cli.runProcess mpiexec [ "-n"; "1"; "dotnet"; Cli.klearDll; "train"; "--resume"; good; ":"; "-n"; "1"; "dotnet"; Cli.klearDll; "train"; "--resume"; bad ]
+        let r = Cli.runProcess mpiexec [ "-n"; "1"; "dotnet"; Cli.klearDll; "train"; "--resume"; good; ":"; "-n"; "1"; "dotnet"; Cli.klearDll; "train"; "--resume"; other ]
         Expect.notEqual r.ExitCode 0 "non-zero exit"
         Expect.stringContains r.Stderr "klear: rank 1 of 2 failed, ending all 2 ranks" "the failing rank is named"
         Expect.isLessThan clock.Elapsed.TotalSeconds 60.0 "no hang"
