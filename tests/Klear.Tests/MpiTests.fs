@@ -193,20 +193,26 @@ let private rankPid (stderr: string) rank =
         let m = Text.RegularExpressions.Regex.Match(l, $@"klear: rank {rank} of 2 is pid (\d+)")
         if m.Success then Some(int m.Groups[1].Value) else None)
 
+/// `mpiexec -n 2 klear train` started in the background, its output collected as it comes.
+let private startTwoRanks (root: string) (args: string list) =
+    let psi = ProcessStartInfo(mpiexec, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    for a in [ "-n"; "2"; "dotnet"; Cli.klearDll; "train"; "--output-dir"; root ] @ args do psi.ArgumentList.Add a
+    let p = Process.Start psi
+    let stdout, stderr = Text.StringBuilder(), Text.StringBuilder()
+    p.OutputDataReceived.Add(fun e -> if e.Data <> null then lock stdout (fun () -> stdout.AppendLine e.Data |> ignore))
+    p.ErrorDataReceived.Add(fun e -> if e.Data <> null then lock stderr (fun () -> stderr.AppendLine e.Data |> ignore))
+    p.BeginOutputReadLine()
+    p.BeginErrorReadLine()
+    p, stdout, stderr
+
 let private faultAndResume =
     test "a rank killed mid-run ends the job at once (non-zero, rank named), leaves only whole checkpoints, and resumes under -n 2 to the uninterrupted run" {
         let args = tiny |> List.map (fun a -> if a = "trainer.steps=3" then "trainer.steps=10" else a) |> fun a -> a @ [ "trainer.save_every=1" ]
         let rootWhole, rootKilled = fresh "whole", fresh "killed"
         let whole = ranks2 rootWhole args
         Expect.equal whole.ExitCode 0 (whole.Stdout + whole.Stderr)
-        let psi = ProcessStartInfo(mpiexec, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-        for a in [ "-n"; "2"; "dotnet"; Cli.klearDll; "train"; "--output-dir"; rootKilled ] @ args do psi.ArgumentList.Add a
-        use p = Process.Start psi
-        let stdout, stderr = Text.StringBuilder(), Text.StringBuilder()
-        p.OutputDataReceived.Add(fun e -> if e.Data <> null then lock stdout (fun () -> stdout.AppendLine e.Data |> ignore))
-        p.ErrorDataReceived.Add(fun e -> if e.Data <> null then lock stderr (fun () -> stderr.AppendLine e.Data |> ignore))
-        p.BeginOutputReadLine()
-        p.BeginErrorReadLine()
+        let p, stdout, stderr = startTwoRanks rootKilled args
+        use _ = p
         let latest () =
             (if Directory.Exists rootKilled then Directory.GetDirectories rootKilled else [||]) |> Array.tryHead
             |> Option.map (fun d -> Path.Combine(d, "checkpoints", "latest"))
@@ -306,14 +312,8 @@ let private hungRank =
     test "a rank that hangs without dying (SIGSTOP) ends the job after trainer.collective_timeout_seconds, naming the waiting rank and the call" {
         let root = fresh "hung"
         let args = (tiny |> List.map (fun a -> if a = "trainer.steps=3" then "trainer.steps=40" else a)) @ [ "trainer.collective_timeout_seconds=10" ]
-        let psi = ProcessStartInfo(mpiexec, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-        for a in [ "-n"; "2"; "dotnet"; Cli.klearDll; "train"; "--output-dir"; root ] @ args do psi.ArgumentList.Add a
-        use p = Process.Start psi
-        let stdout, stderr = Text.StringBuilder(), Text.StringBuilder()
-        p.OutputDataReceived.Add(fun e -> if e.Data <> null then lock stdout (fun () -> stdout.AppendLine e.Data |> ignore))
-        p.ErrorDataReceived.Add(fun e -> if e.Data <> null then lock stderr (fun () -> stderr.AppendLine e.Data |> ignore))
-        p.BeginOutputReadLine()
-        p.BeginErrorReadLine()
+        let p, stdout, stderr = startTwoRanks root args
+        use _ = p
         let deadline = DateTime.UtcNow.AddMinutes 2.0
         // Stop rank 1 once RL is under way (the first RL row is logged).
         let rlStarted () =
