@@ -163,7 +163,9 @@ let tests =
             use expectedLp = full.gather(2L, ids.narrow(1, 1L, 299L).unsqueeze(-1L)).squeeze(-1L)
             use expectedEnt = -(full.exp() * full).sum(-1L)
             Expect.isLessThan (maxAbsDiff (toArray lp) (toArray expectedLp)) 1e-4 "log-probs"
-            Expect.isLessThan (maxAbsDiff (toArray ent) (toArray expectedEnt)) 1e-4 "entropies"
+            // Each entropy (~ln 151,936 ≈ 11.9) is an fp32 sum of 151,936 terms, summed in another order by each path
+            // and by each CPU's kernels: rounding of order sqrt(V)·ε·H ≈ 390 · 6e-8 · 12 ≈ 3e-4 (1.01e-4 seen on Zen 3).
+            Expect.isLessThan (maxAbsDiff (toArray ent) (toArray expectedEnt)) 5e-4 "entropies"
             m.zero_grad()
             ((expectedLp * w).sum() + (expectedEnt * u).sum()).backward()
             Expect.isLessThan (relDiff chunked (gradients m)) 1e-5 "gradients of every parameter, relative to the largest"
