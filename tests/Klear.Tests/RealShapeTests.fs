@@ -168,7 +168,8 @@ let tests =
             Expect.isLessThan (maxAbsDiff (toArray ent) (toArray expectedEnt)) 5e-4 "entropies"
             m.zero_grad()
             ((expectedLp * w).sum() + (expectedEnt * u).sum()).backward()
-            Expect.isLessThan (relDiff chunked (gradients m)) 1e-5 "gradients of every parameter, relative to the largest"
+            // The same fp32 sums feed the gradients (the entropy's through all 151,936 logits): 1.42e-5 seen on Zen 3.
+            Expect.isLessThan (relDiff chunked (gradients m)) 5e-5 "gradients of every parameter, relative to the largest"
         }
 
         test "a YaRN factor override on a checkpoint trained without one gives the closed-form frequencies and logits" {
