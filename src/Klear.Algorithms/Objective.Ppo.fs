@@ -24,6 +24,7 @@ module Ppo =
             let v = ifThen high (Tensors.full rd (value (1.0 + eH) spec.High)) (ifThen low (Tensors.full rd (value (1.0 - eL) spec.Low)) rd)
             let w =
                 match spec.High, spec.Low with
+                // No bound keeps a gradient (PPO, clip-higher): a 0/1 mask, no division.
                 | Stop, Stop -> ifThen (high.logical_or low) (Tensors.full rd 0.0) (Tensors.full rd 1.0)
                 // One division for every region: β·bound/r where a bound keeps its gradient, 0 where it stops it,
                 // r/r = 1 (exactly) inside.

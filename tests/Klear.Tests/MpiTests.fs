@@ -159,6 +159,14 @@ let private finalParameters (dir: string) =
     use file = SafeTensorsFile.Open(Directory.GetFiles(Path.Combine(latest, "model"), "*.safetensors") |> Array.exactlyOne)
     file.Entries.Keys |> Seq.sort |> Seq.map (fun k -> k, values (file.ReadFloat32 k)) |> List.ofSeq
 
+/// The two runs' final parameters: the same tensors, each element within 1e-6.
+let private sameParameters (label: string) (dir1: string) (dir2: string) =
+    let p1, p2 = finalParameters dir1, finalParameters dir2
+    Expect.equal (List.map fst p2) (List.map fst p1) $"{label}: the same tensors"
+    for (name, a), (_, b) in List.zip p1 p2 do
+        let worst = Array.map2 (fun x y -> abs (x - y)) a b |> Array.max
+        Expect.isLessThanOrEqual worst 1e-6 $"{label}: {name}: max |difference| = {worst}"
+
 let private value key (_, _, kv: (string * JsonNode) list) =
     kv |> List.tryFind (fst >> (=) key) |> Option.map (fun (_, v) -> v.GetValue<float>())
 
@@ -180,11 +188,7 @@ let private equalityTest (name: string) (extra: string list) =
         if List.contains "algorithm.rollout_is=token" extra then
             Expect.exists rl (fun r -> value "rollout_corr/kl" r |> Option.exists (fun kl -> kl > 0.0)) "the sampler differed from the trainer"
         Expect.exists logged (fun (p, _, kv) -> p = "sft" && kv |> List.exists (fst >> (=) "sft/val_loss")) "SFT validation loss compared"
-        let p1, p2 = finalParameters dir1, finalParameters dir2
-        Expect.equal (List.map fst p2) (List.map fst p1) "the same tensors"
-        for (name, a), (_, b) in List.zip p1 p2 do
-            let worst = Array.map2 (fun x y -> abs (x - y)) a b |> Array.max
-            Expect.isLessThanOrEqual worst 1e-6 $"{name}: max |one - two| = {worst}"
+        sameParameters "one process vs 2 ranks" dir1 dir2
         for d in [ root1; root2 ] do Directory.Delete(d, true)
     }
 
@@ -271,17 +275,16 @@ let private rankChange =
         Expect.equal one.ExitCode 0 one.Stderr
         let two = ranks2 root2 args
         Expect.equal two.ExitCode 0 (two.Stdout + two.Stderr)
-        for whole, resume, how in [ runDir root1, (fun d -> Cli.runProcess mpiexec [ "-n"; "2"; "dotnet"; Cli.klearDll; "train"; "--resume"; d ]), "1 process → 2 ranks"
-                                    runDir root2, (fun d -> Cli.run [ "train"; "--resume"; d ]), "2 ranks → 1 process" ] do
-            let cut = cutBack whole (Path.Combine(cuts, (if how.StartsWith "1" then "from-one" else "from-two")))
+        for whole, resume, how, folder in
+                [ runDir root1, (fun d -> Cli.runProcess mpiexec [ "-n"; "2"; "dotnet"; Cli.klearDll; "train"; "--resume"; d ]), "1 process → 2 ranks", "from-one"
+                  runDir root2, (fun d -> Cli.run [ "train"; "--resume"; d ]), "2 ranks → 1 process", "from-two" ] do
+            let cut = cutBack whole (Path.Combine(cuts, folder))
             let r = resume cut
             Expect.equal r.ExitCode 0 $"{how}: {r.Stdout}{r.Stderr}"
             Expect.stringContains r.Stdout "resuming from" $"{how}: resumed"
             let rl = sameMetrics whole cut |> Array.filter (fun (p, _, _) -> p = "rl")
             Expect.equal rl.Length 6 $"{how}: every RL step logged once"
-            for (name, a), (_, b) in List.zip (finalParameters whole) (finalParameters cut) do
-                let worst = Array.map2 (fun x y -> abs (x - y)) a b |> Array.max
-                Expect.isLessThanOrEqual worst 1e-6 $"{how}: {name}: max |whole - resumed| = {worst}"
+            sameParameters how whole cut
         for d in [ root1; root2; cuts ] do Directory.Delete(d, true)
     }
 

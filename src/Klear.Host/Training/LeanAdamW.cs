@@ -9,7 +9,8 @@ namespace Klear.Host.Training;
 /// TorchSharp runs the whole step in one dispose scope, so every parameter's <c>sqrt(v)</c> and denominator stay
 /// alive until the last parameter is done: two extra copies of the model (~4.8 GiB at Qwen3-0.6B size) at the moment
 /// the gradients and both moments are already resident. Here each parameter's one
-/// temporary goes before the next parameter's (measured by <c>klear model memory</c>; bit-identical steps, by test).
+/// temporary goes before the next parameter's (<c>klear model memory</c> shows the
+/// peak; the steps are bit-identical to TorchSharp's, by test).
 /// </summary>
 public sealed class LeanAdamW : AdamW
 {
