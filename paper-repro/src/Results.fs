@@ -46,12 +46,14 @@ let readFinal path =
           | _ -> () ]
     |> Map.ofList
 
-/// report.json's "machine" as "CPU, ISA" ("unknown" for a report without it).
+/// report.json's "machine" as "CPU, ISA[, MKL kernels]" ("unknown" for a report without it).
 let readMachine path =
     match JsonNode.Parse(File.ReadAllText path).AsObject()["machine"] with
     | :? JsonObject as m ->
         let text (k: string) = match m[k] with null -> "?" | v -> v.ToString()
-        sprintf "%s, %s" (text "cpu") (text "isa")
+        match m["mkl"] with
+        | null -> sprintf "%s, %s" (text "cpu") (text "isa")   // reports from before MklDispatch: MKL's own kernels
+        | _ -> sprintf "%s, %s, MKL %s" (text "cpu") (text "isa") (text "mkl")
     | _ -> "unknown"
 
 /// What a cell records about itself besides the run's own files.

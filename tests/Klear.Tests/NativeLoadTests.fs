@@ -49,3 +49,61 @@ let heapTests =
             Expect.isLessThan faults 1000L $"a round of reuse took {faults} minor faults (glibc's defaults: 49,000-65,000, measured)"
         }
     ]
+
+module private Mkl =
+    /// MKL's own vendor answer, asked through the exported function (not through Klear's code).
+    [<System.Runtime.InteropServices.UnmanagedFunctionPointer(System.Runtime.InteropServices.CallingConvention.Cdecl)>]
+    type IntelCpuTrue = delegate of unit -> int
+
+    let askMkl () =
+        let lib = System.Runtime.InteropServices.NativeLibrary.Load "libtorch_cpu.so"
+        let f = System.Runtime.InteropServices.NativeLibrary.GetExport(lib, "mkl_serv_intel_cpu_true")
+        System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<IntelCpuTrue>(f).Invoke()
+
+    /// The CPU as the kernel reports it: (vendor, flags) of the first processor.
+    let cpu () =
+        let lines = System.IO.File.ReadLines "/proc/cpuinfo" |> Seq.takeWhile (fun l -> l <> "") |> Seq.toArray
+        let field (name: string) = lines |> Array.find (fun l -> l.StartsWith name) |> fun l -> (l.Split([| ':' |], 2)[1]).Trim()
+        field "vendor_id", (field "flags").Split(' ')
+
+    /// Where MklDispatch must act: AMD with AVX2 and FMA and without AVX-512.
+    let expectSeeded () =
+        let vendor, flags = cpu ()
+        vendor = "AuthenticAMD" && Array.contains "avx2" flags && Array.contains "fma" flags && not (Array.contains "avx512f" flags)
+
+[<Tests>]
+let mklTests =
+    testList "MKL dispatch" [
+        test "on an AMD AVX2 CPU MKL answers 'Intel' (so it runs its AVX2 GEMM kernels); elsewhere it answers by the vendor" {
+            // The test program seeds first thing, like klear; calling again is a no-op.
+            let seeded = Klear.Host.Model.MklDispatch.PreferAvx2Kernels()
+            let vendor, _ = Mkl.cpu ()
+            Expect.equal seeded (Mkl.expectSeeded ()) $"seeded on this CPU ({vendor}): {Klear.Host.Model.MklDispatch.Reason}"
+            Expect.equal Klear.Host.Model.MklDispatch.Kernels (if seeded then "intel-avx2" else "vendor") "what reports record"
+            let expected = if seeded || vendor = "GenuineIntel" then 1 else 0
+            Expect.equal (Mkl.askMkl ()) expected "mkl_serv_intel_cpu_true's own answer"
+        }
+        test "a float32 GEMM on odd shapes (every kernel edge) equals the float64 product to fp32 rounding" {
+            Klear.Host.Model.MklDispatch.PreferAvx2Kernels() |> ignore
+            use g = torch.Generator(7UL)
+            for m, k, n in [ 67, 129, 71; 6144, 128, 384; 16, 256, 1024; 1, 512, 23 ] do
+                use a = torch.randn([| int64 m; int64 k |], generator = g)
+                use b = torch.randn([| int64 k; int64 n |], generator = g)
+                use c = torch.matmul(a, b)
+                use exact = torch.matmul(a.to_type torch.float64, b.to_type torch.float64)
+                use err = (c.to_type torch.float64 - exact).abs().max()
+                // Each output is a k-term sum of products of N(0,1) values: fp32 rounding stays well under 1e-5·k.
+                Expect.isLessThan (err.item<float>()) (1e-5 * float k) $"[{m}×{k}]·[{k}×{n}] max error"
+        }
+        test $"{Klear.Host.Model.MklDispatch.Variable}=vendor keeps MKL's own choice (the bench says which kernels ran)" {
+            let psi = System.Diagnostics.ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+            for a in [ System.IO.Path.Combine(System.AppContext.BaseDirectory, "klear.dll"); "model"; "bench"; "--preset"; "quickstart"; "--parts"; "train"; "--train-steps"; "1"; "--threads"; "1"; "--no-pytorch"; "--json" ] do
+                psi.ArgumentList.Add a
+            psi.Environment[Klear.Host.Model.MklDispatch.Variable] <- "vendor"
+            use p = System.Diagnostics.Process.Start psi
+            let stdout = p.StandardOutput.ReadToEnd()
+            p.WaitForExit()
+            Expect.equal p.ExitCode 0 (p.StandardError.ReadToEnd())
+            Expect.stringContains stdout "\"blas\":\"mkl (libtorch), vendor kernels\"" "the opt-out is honoured and reported"
+        }
+    ]

@@ -200,7 +200,7 @@ public sealed class ModelBenchCommand : KlearCommand
             gen = (runs.Select(r => r.PerS).Order().ElementAt(1), runs.Select(r => r.PerCpuS).Order().ElementAt(1));
         }
         return new ModelBenchFigures(matmul, train, gen?.PerS, parts.Contains("nocache") ? Generate(noCacheTokens, false).PerS : null, gen?.PerCpuS,
-            TrainTokensPerCpuS: trainCpu, PeakRssBytes: ModelBenchFigures.OwnPeakRss(), Blas: "mkl (libtorch)");
+            TrainTokensPerCpuS: trainCpu, PeakRssBytes: ModelBenchFigures.OwnPeakRss(), Blas: $"mkl (libtorch), {MklDispatch.Kernels} kernels");
     }
 
     /// <summary>

@@ -6,12 +6,14 @@ namespace Klear.Host.Metrics;
 /// <summary>
 /// What a run's numbers depend on besides its seed and config: libtorch picks its kernels by the CPU's vector
 /// instructions (AVX-512 machines and AVX2-only ones give slightly different floats) and reductions split by thread
-/// count. Same seed + same config + same <see cref="Isa"/> and threads → the same numbers; report.json records these so
-/// two runs can be compared.
+/// count, and on AMD CPUs MKL's GEMM path (<see cref="Model.MklDispatch"/>) rounds differently again. Same seed + same
+/// config + same <see cref="Isa"/>, <see cref="Mkl"/> and threads → the same numbers; report.json records these so two
+/// runs can be compared.
 /// </summary>
-public sealed record MachineInfo(string Cpu, string Isa, int Threads, string Torch)
+public sealed record MachineInfo(string Cpu, string Isa, int Threads, string Torch, string Mkl)
 {
-    public static MachineInfo Current(int threads) => new(CpuModel(), VectorIsa(), threads, TorchSharp.torch.__version__);
+    public static MachineInfo Current(int threads) =>
+        new(CpuModel(), VectorIsa(), threads, TorchSharp.torch.__version__, Model.MklDispatch.Kernels);
 
     /// <summary>The widest x86 vector extension .NET sees (the level libtorch's CPU dispatch keys on).</summary>
     public static string VectorIsa() =>
@@ -30,8 +32,8 @@ public sealed record MachineInfo(string Cpu, string Isa, int Threads, string Tor
             ? $"{name} (family {family}, model {model})" : name;
     }
 
-    public JsonObject ToJson() => new() { ["cpu"] = Cpu, ["isa"] = Isa, ["threads"] = Threads, ["torch"] = Torch };
+    public JsonObject ToJson() => new() { ["cpu"] = Cpu, ["isa"] = Isa, ["threads"] = Threads, ["torch"] = Torch, ["mkl"] = Mkl };
 
     /// <summary>One line for the console: what the run's numbers are reproducible on.</summary>
-    public override string ToString() => $"{Cpu} ({Isa}), {Threads} intra-op thread{(Threads == 1 ? "" : "s")}, libtorch {Torch}";
+    public override string ToString() => $"{Cpu} ({Isa}), {Threads} intra-op thread{(Threads == 1 ? "" : "s")}, libtorch {Torch}, MKL kernels {Mkl}";
 }
