@@ -27,7 +27,7 @@ sealed class ModelBenchSuite(string? script, string python, int steps, int round
     {
         var machine = Metrics.MachineInfo.Current(1);
         Console.WriteLine($"model bench --suite: {rounds} round(s) per case, alternating order; load average before: {ModelBenchCommand.LoadAverage()} " +
-                          $"on {Environment.ProcessorCount} cores; CPU: {machine.Cpu} ({machine.Isa})");
+                          $"on {Environment.ProcessorCount} cores; CPU: {machine.Cpu} ({machine.Isa}), MKL kernels {machine.Mkl}");
         bool allMet = true;
         foreach (var c in Cases) allMet &= RunCase(c);
         Console.WriteLine($"load average after: {ModelBenchCommand.LoadAverage()}; goals {(allMet ? "all met" : "NOT all met")}");
