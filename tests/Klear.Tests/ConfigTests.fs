@@ -220,36 +220,6 @@ let derived =
             Expect.equal c.Rollout.N 4 "the given key"
             Directory.Delete(dir, true)
         }
-        test "a command's own default (the quickstart's threads) sits beneath the file and the overrides" {
-            let dir = temp ()
-            Directory.CreateDirectory dir |> ignore
-            let file = Path.Combine(dir, "threads.yaml")
-            File.WriteAllText(file, "threads: 3\nseed: 4\n")
-            let defaults = [ "threads=2"; "actor.lr=0.5" ]
-            let plain = ConfigBinder.Bind<RunConfig>(null, [], defaults)
-            Expect.equal (plain.Threads, plain.Actor.Lr) (2, 0.5) "defaults apply where nothing sets the key"
-            Expect.equal (ConfigBinder.Bind<RunConfig>(file, [], defaults).Threads) 3 "the file wins"
-            Expect.equal (ConfigBinder.Bind<RunConfig>(file, [ "threads=1" ], defaults).Threads) 1 "an override wins"
-            Expect.equal (ConfigBinder.Bind<RunConfig>(null, [ "threads=1" ], defaults).Threads) 1 "an override wins without a file"
-            Expect.equal (ConfigBinder.Bind<RunConfig>(null, [], []).Threads) 1 "RunConfig's own default is unchanged"
-            Directory.Delete(dir, true)
-        }
-        test "the quickstart runs on min(2, cores) intra-op threads unless threads=N says otherwise" {
-            let tiny = [ "model.layers=1"; "model.hidden=32"; "model.heads=2"; "model.kv_heads=1"; "sft.steps=2"; "sft.batch_size=8"
-                         "trainer.steps=1"; "trainer.prompts_per_step=4"; "rollout.n=2"; "rollout.max_new_tokens=16"
-                         "data.eval_problems=4"; "eval.k=1"; "eval.max_new_tokens=16" ]
-            let threadsOf extra =
-                let root = temp ()
-                let r = Cli.run ([ "quickstart"; "--output-dir"; root ] @ tiny @ extra)
-                Expect.equal r.ExitCode 0 r.Stderr
-                let report = Path.Combine(Directory.GetDirectories root |> Array.exactlyOne, "report.json")
-                let json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText report)
-                let threads = (json["machine"]["threads"]).GetValue<int>()
-                Directory.Delete(root, true)
-                threads
-            Expect.equal (threadsOf []) (min 2 System.Environment.ProcessorCount) "the quickstart's default: both cores"
-            Expect.equal (threadsOf [ "threads=1" ]) 1 "an override wins"
-        }
         test "a derived key given as an override is still an unknown key" {
             let ex = Expect.throwsC (fun () -> bind [ "derived.sft_steps=3" ] |> ignore) id
             Expect.stringContains ex.Message "unknown config key 'derived'" "message"

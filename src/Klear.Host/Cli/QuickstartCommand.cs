@@ -12,24 +12,15 @@ public sealed class QuickstartCommand : KlearCommand
     readonly RunConfigOptions _config;
     readonly RanksOption _ranks;
 
-    public QuickstartCommand() : base("quickstart", "SFT + GPPO RL on the built-in arithmetic task, with report and chart (on both cores: threads=2 unless set)")
+    public QuickstartCommand() : base("quickstart", "SFT + GPPO RL on the built-in arithmetic task, with report and chart")
     {
         _config = new RunConfigOptions(this);
         _ranks = new RanksOption(this);
     }
 
-    /// <summary>
-    /// One process uses both cores of this machine kind: 2 intra-op threads ran the quickstart in 291 s against
-    /// 575–768 s with one (AMD EPYC Zen 3, docs/performance.md). The ranks of <c>--ranks N</c> keep RunConfig's one
-    /// thread each, and <c>threads=N</c> (or a --config file's <c>threads</c>) wins over this default.
-    /// </summary>
-    public static int DefaultThreads => Math.Min(2, Environment.ProcessorCount);
-
     protected override int Run(ParseResult parsed)
     {
-        string[] defaults = _ranks.Requested(parsed) > 1 || Distributed.MpiLaunch.FromEnvironment() is not null
-            ? [] : [$"threads={DefaultThreads}"];
-        var config = _config.Bind(parsed, defaults);   // bad settings fail here, before any rank starts
+        var config = _config.Bind(parsed);   // bad settings fail here, before any rank starts
         return _ranks.RelaunchIfAsked(parsed) ?? TrainCommand.Execute(config, null);
     }
 }

@@ -13,9 +13,6 @@ public sealed class RanksOption
 
     public RanksOption(Command command) => command.Add(_ranks);
 
-    /// <summary>The rank count asked for (1 when the option is absent).</summary>
-    public int Requested(ParseResult parsed) => parsed.GetValue(_ranks);
-
     /// <summary>The job's exit code when this process started it under mpiexec; null when this process does the work
     /// itself (one rank asked for, already a rank of a launched job, or no MPICH).</summary>
     public int? RelaunchIfAsked(ParseResult parsed)

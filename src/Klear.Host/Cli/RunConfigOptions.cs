@@ -43,15 +43,12 @@ public sealed class RunConfigOptions
         || parsed.GetResult(_outputDir) is { Implicit: false } || (parsed.GetValue(_overrides) ?? []).Length > 0;
 
     /// <summary>The configuration; an unknown key or a bad value is a <see cref="UsageException"/> naming the key.</summary>
-    public RunConfig Bind(ParseResult parsed) => Bind(parsed, []);
-
-    /// <summary>As <see cref="Bind(ParseResult)"/>, with the command's own defaults beneath the file and overrides.</summary>
-    public RunConfig Bind(ParseResult parsed, IEnumerable<string> defaults)
+    public RunConfig Bind(ParseResult parsed)
     {
         var overrides = new List<string>(parsed.GetValue(_overrides) ?? []);
         if (parsed.GetValue(_seed) is { } seed) overrides.Add($"seed={seed.ToString(CultureInfo.InvariantCulture)}");
         if (parsed.GetValue(_outputDir) is { } output) overrides.Add($"output_dir={output}");
-        try { return ConfigBinder.Bind<RunConfig>(parsed.GetValue(_config), overrides, defaults); }
+        try { return ConfigBinder.Bind<RunConfig>(parsed.GetValue(_config), overrides); }
         catch (ConfigException e) { throw new UsageException(e.Message); }
     }
 }

@@ -23,16 +23,11 @@ public static class ConfigBinder
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
     };
 
-    public static T Bind<T>(string? yamlPath, IEnumerable<string> overrides) where T : new() => Bind<T>(yamlPath, overrides, []);
-
-    /// <summary>As <see cref="Bind{T}(string?, IEnumerable{string})"/>, with a command's own defaults
-    /// (<c>key=value</c>) beneath both: each applies only where neither the file nor an override sets its key.</summary>
-    public static T Bind<T>(string? yamlPath, IEnumerable<string> overrides, IEnumerable<string> defaults) where T : new()
+    public static T Bind<T>(string? yamlPath, IEnumerable<string> overrides) where T : new()
     {
         var root = yamlPath is null ? new JsonObject() : LoadYaml(yamlPath);
         // What a run recorded as implied by its settings (ConfigDescription.DerivedKey) is output, not input.
         root.Remove(ConfigDescription.DerivedKey);
-        foreach (var d in defaults) if (!IsSet(root, d)) ApplyOverride(root, d);
         foreach (var o in overrides) ApplyOverride(root, o);
         CheckKeys(typeof(T), root, "");
         try { return root.Deserialize<T>(Json) ?? new T(); }
@@ -89,13 +84,6 @@ public static class ConfigBinder
         if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l)) return JsonValue.Create(l);
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return JsonValue.Create(d);
         return JsonValue.Create(text);
-    }
-
-    static bool IsSet(JsonObject root, string assignment)
-    {
-        JsonNode? node = root;
-        foreach (var key in assignment[..assignment.IndexOf('=')].Trim().Split('.')) node = (node as JsonObject)?[key];
-        return node is not null;
     }
 
     static void ApplyOverride(JsonObject root, string assignment)
