@@ -2,7 +2,6 @@ using Klear.Host.Cli;
 using Klear.Host.Model;
 
 NativeHeap.KeepFreedPages();
-MklDispatch.PreferAvx2Kernels();   // before any tensor work: MKL fixes its kernels at its first call
 
 // The `klear` command line, main job first: the order here is the order `klear --help` lists them in.
 return KlearCli.Run(args,

@@ -85,7 +85,7 @@ let mklTests =
         }
         test "a float32 GEMM on odd shapes (every kernel edge) equals the float64 product to fp32 rounding" {
             Klear.Host.Model.MklDispatch.PreferAvx2Kernels() |> ignore
-            use g = torch.Generator(7UL)
+            use g = new torch.Generator(7UL)
             for m, k, n in [ 67, 129, 71; 6144, 128, 384; 16, 256, 1024; 1, 512, 23 ] do
                 use a = torch.randn([| int64 m; int64 k |], generator = g)
                 use b = torch.randn([| int64 k; int64 n |], generator = g)

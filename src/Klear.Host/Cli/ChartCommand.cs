@@ -10,6 +10,8 @@ public sealed class ChartCommand : KlearCommand
 
     public ChartCommand() : base("chart", "draw chart.html of a run directory from its metrics.jsonl") => Add(_run);
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var dir = parsed.GetRequiredValue(_run);

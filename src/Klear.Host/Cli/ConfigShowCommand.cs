@@ -17,6 +17,8 @@ public sealed class ConfigShowCommand : KlearCommand
     public ConfigShowCommand() : base("config show", "the resolved configuration: every key with its value, default, type and help")
         => _config = new RunConfigOptions(this);
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var config = _config.Bind(parsed);

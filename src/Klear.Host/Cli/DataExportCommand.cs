@@ -24,6 +24,8 @@ public sealed class DataExportCommand : KlearCommand
         _config = new RunConfigOptions(this);
     }
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var outDir = parsed.GetRequiredValue(_out);

@@ -31,6 +31,8 @@ public sealed class DataInspectCommand : KlearCommand
 
     static readonly JsonSerializerOptions Readable = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var path = parsed.GetRequiredValue(_file);

@@ -12,8 +12,18 @@ public abstract class KlearCommand : Command
     protected KlearCommand(string fullName, string description) : base(fullName.Split(' ')[^1], description)
     {
         FullName = fullName;
-        SetAction(parsed => Run(parsed));
+        SetAction(parsed =>
+        {
+            if (UsesTorch) Model.MklDispatch.PreferAvx2Kernels();   // before the command's first GEMM
+            return Run(parsed);
+        });
     }
+
+    /// <summary>
+    /// Whether the command computes with tensors. Seeding MKL's kernels loads libtorch (about 1 s), so the commands
+    /// that never touch it (verifier, sandbox, data, tokenizer, config) say false and start in a third of a second.
+    /// </summary>
+    protected virtual bool UsesTorch => true;
 
     /// <summary>The words that select the command, e.g. "loss inspect".</summary>
     public string FullName { get; }

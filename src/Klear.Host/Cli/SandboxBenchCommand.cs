@@ -26,6 +26,8 @@ public sealed class SandboxBenchCommand : KlearCommand
         foreach (var option in new Option[] { _runs, _rounds, _workers, _cpuSplit, _mode }) Add(option);
     }
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var runs = parsed.GetValue(_runs);

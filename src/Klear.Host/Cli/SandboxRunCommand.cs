@@ -22,6 +22,8 @@ public sealed class SandboxRunCommand : KlearCommand
         foreach (var option in new Option[] { _code, _tests, _reward, _mode, _workers, _seed }) Add(option);
     }
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var codePath = parsed.GetRequiredValue(_code);

@@ -21,6 +21,8 @@ public sealed class SyntheticCodeCommand : KlearCommand
         foreach (var option in new Option[] { _out, _count, _seed, _split, _wrongTests }) Add(option);
     }
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var output = parsed.GetRequiredValue(_out);

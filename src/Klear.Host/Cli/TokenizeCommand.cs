@@ -30,6 +30,8 @@ public sealed class TokenizeCommand : KlearCommand
     // Readable output: non-ASCII text and quotes as they are, control characters escaped.
     static readonly JsonSerializerOptions Readable = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var sources = new[] { (_text, "--text"), (_chat, "--chat"), (_jsonl, "--jsonl") }.Where(s => parsed.GetValue(s.Item1) is not null).ToList();

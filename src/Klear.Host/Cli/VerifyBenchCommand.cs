@@ -51,6 +51,8 @@ public sealed class VerifyBenchCommand : KlearCommand
         ("3", "I could not solve this."),
     ];
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var seconds = parsed.GetValue(_seconds);

@@ -33,6 +33,8 @@ public sealed class VerifyMathCommand : KlearCommand
             Add(option);
     }
 
+    protected override bool UsesTorch => false;
+
     protected override int Run(ParseResult parsed)
     {
         var jsonl = parsed.GetValue(_jsonl);
