@@ -50,7 +50,7 @@ let heapTests =
         }
     ]
 
-module private Mkl =
+module Mkl =
     /// MKL's own vendor answer, asked through the exported function (not through Klear's code).
     [<System.Runtime.InteropServices.UnmanagedFunctionPointer(System.Runtime.InteropServices.CallingConvention.Cdecl)>]
     type IntelCpuTrue = delegate of unit -> int

@@ -357,8 +357,7 @@ let filesTask =
             let machine = report["machine"]
             Expect.equal (machine["isa"].GetValue<string>()) isa "the CPU's vector ISA"
             Expect.equal (machine["threads"].GetValue<int>()) 1 "the default intra-op thread count"
-            let amd = File.ReadLines "/proc/cpuinfo" |> Seq.exists (fun l -> l.StartsWith "vendor_id" && l.EndsWith "AuthenticAMD")
-            let mkl = if amd && isa = "avx2" && Array.contains "fma" flags then "intel-avx2" else "vendor"
+            let mkl = if NativeLoadTests.Mkl.expectSeeded () then "intel-avx2" else "vendor"
             Expect.equal (machine["mkl"].GetValue<string>()) mkl "MKL's GEMM path (AMD AVX2: seeded to its Intel kernels)"
             Expect.stringContains run.Stdout $"({isa}), 1 intra-op thread" "the run says what it is reproducible on"
             data, runDir

@@ -20,13 +20,13 @@ public static class MklDispatch
     public const string Variable = "KLEAR_MKL_DISPATCH";
 
     /// <summary>What MKL runs in this process, for reports: "intel-avx2" when seeded, otherwise "vendor".</summary>
-    public static string Kernels { get; private set; } = "vendor";
+    public static string Kernels => _seeded ? "intel-avx2" : "vendor";
 
     /// <summary>Why the seeding did or did not happen (one line, for notices and tests).</summary>
     public static string Reason { get; private set; } = "not attempted";
 
     static readonly object Gate = new();
-    static bool _attempted;
+    static bool _attempted, _seeded;
 
     /// <summary>
     /// Seeds MKL's vendor cache on AMD AVX2 CPUs; call before any tensor work (Program.cs does, first thing).
@@ -36,10 +36,10 @@ public static class MklDispatch
     {
         lock (Gate)
         {
-            if (_attempted) return Kernels != "vendor";
+            if (_attempted) return _seeded;
             _attempted = true;
             Reason = Seed();
-            return Kernels != "vendor";
+            return _seeded;
         }
     }
 
@@ -62,7 +62,7 @@ public static class MklDispatch
             case < 0: Marshal.WriteInt32(flag, 1); break;   // not asked yet: MKL will read "Intel"
             case 0: return "MKL had already chosen its kernels (a BLAS call ran before this)";
         }
-        Kernels = "intel-avx2";
+        _seeded = true;
         return "AMD AVX2 CPU: MKL's AVX2 kernels";
     }
 
