@@ -66,10 +66,33 @@ module Mkl =
         let field (name: string) = lines |> Array.find (fun l -> l.StartsWith name) |> fun l -> (l.Split([| ':' |], 2)[1]).Trim()
         field "vendor_id", (field "flags").Split(' ')
 
-    /// Where MklDispatch must act: AMD with AVX2 and FMA and without AVX-512.
+    /// A one-step quickstart-size bench in a child process with KLEAR_MKL_DISPATCH set; its JSON line.
+    let benchBlas (setting: string) =
+        let psi = System.Diagnostics.ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+        for a in [ System.IO.Path.Combine(System.AppContext.BaseDirectory, "klear.dll"); "model"; "bench"; "--preset"; "quickstart"; "--parts"; "train"; "--train-steps"; "1"; "--threads"; "1"; "--no-pytorch"; "--json" ] do
+            psi.ArgumentList.Add a
+        psi.Environment[Klear.Host.Model.MklDispatch.Variable] <- setting
+        use p = System.Diagnostics.Process.Start psi
+        let stdout = p.StandardOutput.ReadToEnd()
+        let stderr = p.StandardError.ReadToEnd()
+        p.WaitForExit()
+        Expect.equal p.ExitCode 0 stderr
+        stdout
+
+    /// Where MklDispatch must act: AMD with AVX2 and FMA and without AVX-512, unless this process's
+    /// KLEAR_MKL_DISPATCH says vendor (never) or intel (AVX-512 AMD CPUs too).
     let expectSeeded () =
         let vendor, flags = cpu ()
-        vendor = "AuthenticAMD" && Array.contains "avx2" flags && Array.contains "fma" flags && not (Array.contains "avx512f" flags)
+        let amdAvx2 = vendor = "AuthenticAMD" && Array.contains "avx2" flags && Array.contains "fma" flags
+        match System.Environment.GetEnvironmentVariable Klear.Host.Model.MklDispatch.Variable with
+        | "vendor" -> false
+        | "intel" -> amdAvx2
+        | _ -> amdAvx2 && not (Array.contains "avx512f" flags)
+
+    /// The label reports carry for what this process runs.
+    let expectKernels seeded =
+        let _, flags = cpu ()
+        if not seeded then "vendor" elif Array.contains "avx512f" flags then "intel-avx512" else "intel-avx2"
 
 [<Tests>]
 let mklTests =
@@ -79,7 +102,7 @@ let mklTests =
             let seeded = Klear.Host.Model.MklDispatch.PreferAvx2Kernels()
             let vendor, _ = Mkl.cpu ()
             Expect.equal seeded (Mkl.expectSeeded ()) $"seeded on this CPU ({vendor}): {Klear.Host.Model.MklDispatch.Reason}"
-            Expect.equal Klear.Host.Model.MklDispatch.Kernels (if seeded then "intel-avx2" else "vendor") "what reports record"
+            Expect.equal Klear.Host.Model.MklDispatch.Kernels (Mkl.expectKernels seeded) "what reports record"
             let expected = if seeded || vendor = "GenuineIntel" then 1 else 0
             Expect.equal (Mkl.askMkl ()) expected "mkl_serv_intel_cpu_true's own answer"
         }
@@ -96,14 +119,14 @@ let mklTests =
                 Expect.isLessThan (err.item<float>()) (1e-5 * float k) $"[{m}×{k}]·[{k}×{n}] max error"
         }
         test $"{Klear.Host.Model.MklDispatch.Variable}=vendor keeps MKL's own choice (the bench says which kernels ran)" {
-            let psi = System.Diagnostics.ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-            for a in [ System.IO.Path.Combine(System.AppContext.BaseDirectory, "klear.dll"); "model"; "bench"; "--preset"; "quickstart"; "--parts"; "train"; "--train-steps"; "1"; "--threads"; "1"; "--no-pytorch"; "--json" ] do
-                psi.ArgumentList.Add a
-            psi.Environment[Klear.Host.Model.MklDispatch.Variable] <- "vendor"
-            use p = System.Diagnostics.Process.Start psi
-            let stdout = p.StandardOutput.ReadToEnd()
-            p.WaitForExit()
-            Expect.equal p.ExitCode 0 (p.StandardError.ReadToEnd())
-            Expect.stringContains stdout "\"blas\":\"mkl (libtorch), vendor kernels\"" "the opt-out is honoured and reported"
+            Expect.stringContains (Mkl.benchBlas "vendor") "\"blas\":\"mkl (libtorch), vendor kernels\"" "the opt-out is honoured and reported"
+        }
+        test $"{Klear.Host.Model.MklDispatch.Variable}=intel seeds MKL on every AMD CPU with AVX2, AVX-512 ones too, and nowhere else" {
+            let vendor, flags = Mkl.cpu ()
+            let expected =
+                if vendor <> "AuthenticAMD" || not (Array.contains "avx2" flags && Array.contains "fma" flags) then "vendor"
+                elif Array.contains "avx512f" flags then "intel-avx512"
+                else "intel-avx2"
+            Expect.stringContains (Mkl.benchBlas "intel") $"\"blas\":\"mkl (libtorch), {expected} kernels\"" $"on this CPU ({vendor})"
         }
     ]

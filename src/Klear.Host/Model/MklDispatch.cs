@@ -16,11 +16,17 @@ namespace Klear.Host.Model;
 /// </summary>
 public static class MklDispatch
 {
-    /// <summary>Set to <c>vendor</c> to keep MKL's own choice (e.g. to repeat a run made before this existed).</summary>
+    /// <summary>
+    /// <c>vendor</c> keeps MKL's own choice (e.g. to repeat a run made before this existed); <c>intel</c> seeds the
+    /// cache on any AMD CPU with AVX2, AVX-512 ones included (to measure MKL's Intel path where it is not the default).
+    /// </summary>
     public const string Variable = "KLEAR_MKL_DISPATCH";
 
-    /// <summary>What MKL runs in this process, for reports: "intel-avx2" when seeded, otherwise "vendor".</summary>
-    public static string Kernels => _seeded ? "intel-avx2" : "vendor";
+    /// <summary>
+    /// What MKL runs in this process, for reports: "intel-avx2" (or "intel-avx512" on an AVX-512 CPU) when seeded,
+    /// otherwise "vendor".
+    /// </summary>
+    public static string Kernels => !_seeded ? "vendor" : Avx512F.IsSupported ? "intel-avx512" : "intel-avx2";
 
     /// <summary>Why the seeding did or did not happen (one line, for notices and tests).</summary>
     public static string Reason { get; private set; } = "not attempted";
@@ -45,10 +51,12 @@ public static class MklDispatch
 
     static string Seed()
     {
-        if (Environment.GetEnvironmentVariable(Variable) is "vendor") return $"{Variable}=vendor";
+        var setting = Environment.GetEnvironmentVariable(Variable);
+        if (setting is "vendor") return $"{Variable}=vendor";
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return "not Linux x64";
         if (!IsAmd()) return "not an AMD CPU (MKL's own dispatch is already right)";
-        if (Avx512F.IsSupported) return "AVX-512 AMD CPU: MKL's Intel path not measured there";
+        if (Avx512F.IsSupported && setting is not "intel")
+            return $"AVX-512 AMD CPU: MKL's own kernels ({Variable}=intel tries its Intel path)";
         if (!Avx2.IsSupported || !Fma.IsSupported) return "no AVX2/FMA";
 
         torch.InitializeDeviceType(DeviceType.CPU);   // loads libtorch_cpu.so (no BLAS call yet)
@@ -63,7 +71,7 @@ public static class MklDispatch
             case 0: return "MKL had already chosen its kernels (a BLAS call ran before this)";
         }
         _seeded = true;
-        return "AMD AVX2 CPU: MKL's AVX2 kernels";
+        return Avx512F.IsSupported ? $"{Variable}=intel: MKL's Intel kernels on an AVX-512 AMD CPU" : "AMD AVX2 CPU: MKL's AVX2 kernels";
     }
 
     /// <summary>
