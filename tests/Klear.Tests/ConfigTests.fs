@@ -115,6 +115,10 @@ let badSettings =
               [ "sft.min_lr=1" ], [ "sft.min_lr" ]
               [ "sft.steps=-1" ], [ "sft.steps" ]
               [ "sft.batch_size=0" ], [ "sft.batch_size" ]
+              [ "sft.stop_at_accuracy=1.5" ], [ "sft.stop_at_accuracy must lie in [0, 1]" ]
+              [ "sft.check_every=0" ], [ "sft.check_every must be at least 1" ]
+              [ "sft.stop_at_accuracy=0"; "sft.check_problems=0"; "sft.check_every=0"; "sft.steps=-1" ], [ "sft.steps" ]
+              [ "sft.check_problems=0" ], [ "sft.check_problems must be at least 1" ]
               [ "model.heads=3" ], [ "model.heads" ]
               [ "rollout.top_p=2" ], [ "rollout.top_p" ]
               [ "eval.temperature=-1" ], [ "eval.temperature" ]
@@ -219,6 +223,30 @@ let derived =
             Expect.equal c.Actor (ActorConfig()) "actor defaults"
             Expect.equal c.Rollout.N 4 "the given key"
             Directory.Delete(dir, true)
+        }
+        test "a command's recipe sits between the defaults and the config file; the command line wins over both" {
+            let recipe = [ "sft.steps=900"; "sft.stop_at_accuracy=0.4"; "rollout.n=6" ]
+            let c = ConfigBinder.Bind<RunConfig>(null, [], recipe)
+            Expect.equal (c.Sft.Steps, c.Sft.StopAtAccuracy, c.Rollout.N) (900, 0.4, 6) "the recipe over the defaults"
+            Expect.equal c.Sft.CheckEvery (SftConfig().CheckEvery) "keys it does not name keep their defaults"
+            let dir = temp ()
+            Directory.CreateDirectory dir |> ignore
+            let file = Path.Combine(dir, "mine.yaml")
+            File.WriteAllText(file, "sft:\n  steps: 300\n")
+            let f = ConfigBinder.Bind<RunConfig>(file, [ "rollout.n=4" ], recipe)
+            Expect.equal f.Sft.Steps 300 "the file over the recipe"
+            Expect.equal f.Sft.StopAtAccuracy 0.4 "the file's sft section merges into the recipe's, key by key"
+            Expect.equal f.Rollout.N 4 "the command line over both"
+            Expect.equal (ConfigBinder.Bind<RunConfig>(file, []).Sft.StopAtAccuracy) 0.0 "without the recipe: the default"
+            Directory.Delete(dir, true)
+        }
+        test "the quickstart brings its SFT stop (check settings are checked), train keeps the plain defaults (they are not)" {
+            // sft.check_every is validated only while the stop is on, so the message shows which commands turn it on.
+            rejected "quickstart" [ "sft.check_every=0" ] [ "sft.check_every must be at least 1" ]
+            rejected "train" [ "sft.check_every=0"; "trainer.steps=-1" ] [ "trainer.steps" ]
+            let r = Cli.run [ "train"; "--output-dir"; temp (); "sft.check_every=0"; "trainer.steps=-1" ]
+            Expect.isFalse (r.Stderr.Contains "sft.check_every") "train: no stop, so its check settings do not matter"
+            Expect.sequenceEqual Klear.Host.Cli.QuickstartRecipe.Overrides [ "sft.steps=900"; "sft.stop_at_accuracy=0.4"; "sft.check_every=25"; "sft.check_problems=200" ] "the recipe README documents"
         }
         test "a derived key given as an override is still an unknown key" {
             let ex = Expect.throwsC (fun () -> bind [ "derived.sft_steps=3" ] |> ignore) id

@@ -156,5 +156,73 @@ let private fromFiles =
         Directory.Delete(root, true)
     }
 
+let private metricRows (runDir: string) (phase: string) =
+    File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl")) |> Array.map (fun l -> JsonNode.Parse(l).AsObject())
+    |> Array.filter (fun o -> o["phase"].GetValue<string>() = phase)
+
+let private tiny = [ "model.layers=1"; "model.hidden=32"; "model.heads=2"; "model.kv_heads=1"; "sft.batch_size=8"; "eval.k=1"; "eval.max_new_tokens=16" ]
+
+let private stopAtAccuracy =
+    testList "stop at accuracy" [
+        test "SftStop: checks every check_every steps but never after the last; reached at or above the target; off at 0" {
+            let c = SftConfig(StopAtAccuracy = 0.4, CheckEvery = 25)
+            let checkedSteps = [ 0 .. 99 ] |> List.filter (fun s -> SftStop.ChecksAfter(c, s, 100))
+            Expect.equal checkedSteps [ 24; 49; 74 ] "after steps 25, 50, 75 (0-based 24, 49, 74); not after the 100th"
+            Expect.isTrue (SftStop.Reached(c, 0.4)) "at the target"
+            Expect.isFalse (SftStop.Reached(c, 0.3999)) "below"
+            let off = SftConfig()
+            Expect.isFalse ([ 0 .. 99 ] |> List.exists (fun s -> SftStop.ChecksAfter(off, s, 100))) "off: no checks"
+            Expect.isFalse (SftStop.Reached(off, 1.0)) "off: never stops"
+        }
+        test "a target the policy reaches: SFT stops at the first check at or above it, records where, and RL starts from there" {
+            // A task whose every answer is 7: the tiny policy learns the constant trace within tens of steps.
+            let root = Path.Combine(Path.GetTempPath(), "klear-sftstop-" + Guid.NewGuid().ToString("N"))
+            let data = Path.Combine(root, "data")
+            let r = Cli.run [ "data"; "export"; "--out"; data; "--train"; "40"; "--sft"; "64"; "data.eval_problems=20" ]
+            Expect.equal r.ExitCode 0 r.Stderr
+            let rewrite (file: string) (edit: JsonObject -> unit) =
+                let path = Path.Combine(data, file)
+                File.ReadAllLines path |> Array.map (fun l -> let o = JsonNode.Parse(l).AsObject() in edit o; o.ToJsonString()) |> fun ls -> File.WriteAllLines(path, ls)
+            for f in [ "train.jsonl"; "val.jsonl" ] do rewrite f (fun o -> o["reward_model"]["ground_truth"] <- JsonValue.Create("7"))
+            rewrite "sft.jsonl" (fun o -> o["extra_info"]["response"] <- JsonValue.Create("<think>7</think>\\boxed{7}"))
+            let run =
+                Cli.run ([ "train"; "--output-dir"; Path.Combine(root, "runs"); "data.task=files"; $"data.train_files={data}/train.jsonl"
+                           $"data.val_files={data}/val.jsonl"; $"data.sft_files={data}/sft.jsonl"; "sft.steps=400"; "sft.warmup_steps=5"
+                           "sft.stop_at_accuracy=0.9"; "sft.check_every=5"; "sft.check_problems=20"; "trainer.steps=1"; "trainer.prompts_per_step=4" ] @ tiny)
+            Expect.equal run.ExitCode 0 run.Stderr
+            let runDir = Directory.GetDirectories(Path.Combine(root, "runs")) |> Array.exactlyOne
+            let sft = metricRows runDir "sft"
+            let checks = sft |> Array.filter (fun o -> o.ContainsKey "sft/check_greedy")
+            Expect.isLessThan sft.Length 400 "stopped before the last step"
+            Expect.isGreaterThan sft.Length 5 "not at the first check: the untrained policy does not answer 7"
+            Expect.equal (checks |> Array.map (fun o -> o["step"].GetValue<int>())) [| for s in 4 .. 5 .. sft.Length - 1 -> s |] "a check every 5 steps"
+            let accuracies = checks |> Array.map (fun o -> o["sft/check_greedy"].GetValue<float>())
+            Expect.isGreaterThanOrEqual (Array.last accuracies) 0.9 "the last check reached the target"
+            Expect.isTrue (accuracies |> Array.take (accuracies.Length - 1) |> Array.forall (fun a -> a < 0.9)) "no earlier check did"
+            Expect.equal (sft |> Array.last |> fun o -> o["step"].GetValue<int>()) (checks |> Array.last |> fun o -> o["step"].GetValue<int>()) "SFT ends at that check"
+            let report = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "report.json")))
+            let stoppedAt = report.["sft_steps"].GetValue<double>()
+            Expect.equal stoppedAt (float (Array.length sft)) "report: where SFT stopped"
+            Expect.isTrue (File.Exists(Path.Combine(runDir, "eval", $"sft-step-{sft.Length:D6}.jsonl"))) "the SFT evaluation is named by the step it stopped at"
+            Expect.equal (metricRows runDir "rl").Length 1 "RL ran from there"
+            Directory.Delete(root, true)
+        }
+        test "checks that never reach the target change nothing: the same SFT losses as a run without them" {
+            let root = Path.Combine(Path.GetTempPath(), "klear-sftstop-" + Guid.NewGuid().ToString("N"))
+            let losses (extra: string list) =
+                let out = Path.Combine(root, Guid.NewGuid().ToString("N"))
+                let r = Cli.run ([ "train"; "--output-dir"; out; "sft.steps=12"; "trainer.steps=0"; "data.eval_problems=4" ] @ tiny @ extra)
+                Expect.equal r.ExitCode 0 r.Stderr
+                let rows = metricRows (Directory.GetDirectories out |> Array.exactlyOne) "sft"
+                rows |> Array.map (fun o -> o["sft/loss"].GetValue<float>()), rows |> Array.filter (fun o -> o.ContainsKey "sft/check_greedy") |> Array.length
+            let plain, none = losses []
+            let withChecks, checks = losses [ "sft.stop_at_accuracy=1"; "sft.check_every=4"; "sft.check_problems=8" ]
+            Expect.equal none 0 "no checks when off"
+            Expect.equal checks 2 "after steps 4 and 8 (not after the 12th, the last)"
+            Expect.equal withChecks plain "identical losses: a check samples greedily and draws nothing from the run's randomness"
+            Directory.Delete(root, true)
+        }
+    ]
+
 [<Tests>]
-let tests = testSequenced (testList "sft" [ planTests; validationLoss; stepLoss; fromFiles ])
+let tests = testSequenced (testList "sft" [ planTests; validationLoss; stepLoss; fromFiles; stopAtAccuracy ])

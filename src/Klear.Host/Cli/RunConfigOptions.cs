@@ -43,12 +43,14 @@ public sealed class RunConfigOptions
         || parsed.GetResult(_outputDir) is { Implicit: false } || (parsed.GetValue(_overrides) ?? []).Length > 0;
 
     /// <summary>The configuration; an unknown key or a bad value is a <see cref="UsageException"/> naming the key.</summary>
-    public RunConfig Bind(ParseResult parsed)
+    /// <param name="recipe">The command's own overrides of the built-in defaults (the config file and the
+    /// command line apply over them).</param>
+    public RunConfig Bind(ParseResult parsed, IEnumerable<string>? recipe = null)
     {
         var overrides = new List<string>(parsed.GetValue(_overrides) ?? []);
         if (parsed.GetValue(_seed) is { } seed) overrides.Add($"seed={seed.ToString(CultureInfo.InvariantCulture)}");
         if (parsed.GetValue(_outputDir) is { } output) overrides.Add($"output_dir={output}");
-        try { return ConfigBinder.Bind<RunConfig>(parsed.GetValue(_config), overrides); }
+        try { return ConfigBinder.Bind<RunConfig>(parsed.GetValue(_config), overrides, recipe); }
         catch (ConfigException e) { throw new UsageException(e.Message); }
     }
 }

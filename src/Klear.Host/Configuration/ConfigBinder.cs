@@ -23,9 +23,13 @@ public static class ConfigBinder
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
     };
 
-    public static T Bind<T>(string? yamlPath, IEnumerable<string> overrides) where T : new()
+    /// <param name="recipe">Overrides of the built-in defaults that a command brings (the quickstart's recipe): the
+    /// YAML file and the overrides both apply over them.</param>
+    public static T Bind<T>(string? yamlPath, IEnumerable<string> overrides, IEnumerable<string>? recipe = null) where T : new()
     {
-        var root = yamlPath is null ? new JsonObject() : LoadYaml(yamlPath);
+        var root = new JsonObject();
+        foreach (var o in recipe ?? []) ApplyOverride(root, o);
+        if (yamlPath is not null) Merge(root, LoadYaml(yamlPath));
         // What a run recorded as implied by its settings (ConfigDescription.DerivedKey) is output, not input.
         root.Remove(ConfigDescription.DerivedKey);
         foreach (var o in overrides) ApplyOverride(root, o);
@@ -63,6 +67,16 @@ public static class ConfigBinder
         if (stream.Documents.Count == 0) return new JsonObject();
         return ToJson(stream.Documents[0].RootNode, path) as JsonObject
             ?? throw new ConfigException($"{path}: the top level must be a mapping of keys");
+    }
+
+    /// <summary>Writes <paramref name="over"/> into <paramref name="into"/>: sections merge key by key, values replace.</summary>
+    static void Merge(JsonObject into, JsonObject over)
+    {
+        foreach (var (key, value) in over.ToList())
+        {
+            if (value is JsonObject section && into[key] is JsonObject existing) Merge(existing, section);
+            else into[key] = value?.DeepClone();
+        }
     }
 
     static JsonNode? ToJson(YamlNode node, string where) => node switch

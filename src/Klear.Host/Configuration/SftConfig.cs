@@ -32,6 +32,14 @@ public sealed record SftConfig
     public double Beta2 { get; init; } = 0.98;
     [Description("Gradient norm clip")]
     public double GradClip { get; init; } = 1.0;
+    // A fixed step count can end SFT anywhere on a steep learning curve (a change of float rounding moves it), so a run
+    // can stop once the policy does the task well enough for RL instead (steps is then the most it takes).
+    [Description("Stop SFT once the greedy accuracy on check_problems RL training prompts reaches this (checked every check_every steps; 0: off, run every step)")]
+    public double StopAtAccuracy { get; init; } = 0;
+    [Description("Steps between accuracy checks when stop_at_accuracy is set")]
+    public int CheckEvery { get; init; } = 25;
+    [Description("RL training prompts (the first ones of the RL stream, never the evaluation set) the accuracy check solves greedily")]
+    public int CheckProblems { get; init; } = 200;
     [Description("Checkpoint every this many SFT steps (0: only at the end of SFT)")]
     public int SaveEvery { get; init; } = 300;
     [Description("Recompute each decoder layer in backward instead of storing its activations (as actor.activation_checkpointing, for SFT steps)")]

@@ -46,6 +46,18 @@ internal sealed class RunContext(RunConfig config, RunDirectory dir, ITokenizer 
         if (IsLeader) TrainingCheckpoint.Save(dir.Checkpoints, model, optimizer, state, config);
     }
 
+    /// <summary>
+    /// Greedy accuracy on the first <paramref name="problems"/> RL training prompts (SFT's stop check): the task RL is
+    /// about to train on, never the evaluation set, so the reported evaluations stay held out. Same on every rank.
+    /// </summary>
+    public double GreedyAccuracyOnTrainingPrompts(int problems)
+    {
+        var rows = Enumerable.Range(0, problems).Select(i => task.RlPrompt(i)).ToList();
+        var greedy = config.Eval with { K = 1, Temperature = 0, TopP = 1, TopK = 0, Greedy = false };
+        var (summary, _) = EvalShards.Run(new Evaluator(model, tokenizer, rewards, greedy), rows, task.RenderPrompt, config.Seed, world);
+        return summary.AvgAtK;
+    }
+
     /// <summary>Evaluates the policy after <paramref name="step"/> of <paramref name="phase"/>: per-problem results
     /// to eval/, the summary to the metrics log and the console.</summary>
     public EvalSummary Evaluate(TrainingPhase phase, int step)

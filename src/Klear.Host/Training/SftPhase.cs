@@ -18,19 +18,35 @@ internal static class SftPhase
         var steps = sft.Plan.Steps;
         var validation = run.Task.SftValidationSet(config.ValExamples);
         using var bar = new ProgressBar("sft", steps, 50);
+        var end = steps;
         for (int step = state.NextStep; step < steps; step++)
         {
             var m = sft.Step(optimizer, step);
-            var last = step + 1 == steps;
+            // The stop check comes first, so a resumed run repeats every decision an uninterrupted one made.
+            var stop = false;
+            if (SftStop.ChecksAfter(config, step, steps))
+            {
+                var accuracy = run.GreedyAccuracyOnTrainingPrompts(config.CheckProblems);
+                m["sft/check_greedy"] = accuracy;
+                stop = SftStop.Reached(config, accuracy);
+            }
+            var last = stop || step + 1 == steps;
             if (validation.Count > 0 && (last || config.EvalEvery > 0 && (step + 1) % config.EvalEvery == 0))
                 m["sft/val_loss"] = sft.ValidationLoss(validation);
             run.Write(TrainingPhase.Sft.Name(), step, m);
-            bar.Update(step + 1, $"loss {m["sft/loss"]:0.000}  lr {m["charts/lr"]:0.0e0}");
+            var check = m.TryGetValue("sft/check_greedy", out var c) ? $"  check {c:0.000}" : "";
+            bar.Update(step + 1, $"loss {m["sft/loss"]:0.000}  lr {m["charts/lr"]:0.0e0}{check}");
             if (config.SaveEvery > 0 && (step + 1) % config.SaveEvery == 0 && !last)
                 run.Save(optimizer, state with { Phase = TrainingPhase.Sft, NextStep = step + 1, Results = run.ResultsSoFar() });
+            if (stop)
+            {
+                end = step + 1;
+                break;
+            }
         }
         bar.Finish();
-        var eval = run.Evaluate(TrainingPhase.Sft, steps);
+        var eval = run.Evaluate(TrainingPhase.Sft, end);
+        run.Results["sft_steps"] = end;
         run.Results["sft_accuracy"] = eval.AvgAtK;
         if (eval.Greedy is { } g) run.Results["sft_greedy"] = g;
         var rl = state with { Phase = TrainingPhase.Rl, NextStep = 0 };

@@ -46,6 +46,7 @@ public sealed class SftPlan
     {
         if (config.BatchSize < 1) throw new ConfigException($"sft.batch_size must be at least 1, got {config.BatchSize}");
         if (config.MaxTokens < 0) throw new ConfigException($"sft.max_tokens must be 0 (off) or positive, got {config.MaxTokens}");
+        SftStop.Validate(config);
         long? total = null;
         if (config.Epochs is { } epochs)
         {
