@@ -1,5 +1,6 @@
-/// Runs cells as `klear train` child processes: SFT runs first (once per recipe and seed, shared across
-/// experiments), then every cell, up to `Jobs` at once, each in its own folder under the work directory. A finished
+/// Runs cells as `klear train` child processes: SFT runs (once per recipe and seed, shared across experiments) and
+/// every cell, up to `Jobs` at once, a cell as soon as its SFT run is done, each in its own folder under the work
+/// directory. A finished
 /// cell is copied to the results as small files and never run again unless forced; an interrupted one is resumed
 /// from its latest checkpoint (`klear train --resume`) or, without one, started afresh.
 module PaperRepro.Runner
@@ -344,10 +345,35 @@ let private runCell (s: Settings) (unprepared: Set<string>) (e: Experiment, c: C
                 { Name = name; Action = action; Error = None }
             | Error msg -> fail Started msg
 
-let private inParallel jobs (work: (unit -> 'T) list) =
-    work |> List.map (fun f -> async { return f () }) |> fun xs -> Async.Parallel(xs, maxDegreeOfParallelism = max 1 jobs)
-    |> Async.RunSynchronously
-    |> List.ofArray
+/// Runs `tasks` on up to `jobs` threads, each task once every task it needs (by index) has finished; among the ready
+/// ones the earliest in the list goes first. So a cell starts as soon as its SFT run is done, instead of waiting for
+/// every SFT run (with 3 seeds on 2 jobs the last SFT run otherwise left a core idle for its whole length).
+let schedule jobs (tasks: (int list * (unit -> unit)) list) =
+    let tasks = Array.ofList tasks
+    let gate = obj ()
+    let state = Array.create tasks.Length 0   // 0 waiting, 1 running, 2 finished
+    let mutable failure: exn option = None
+    let ready i = state[i] = 0 && fst tasks[i] |> List.forall (fun d -> state[d] = 2)
+    let rec next () =
+        match Array.tryFindIndex id (Array.init tasks.Length ready) with
+        | Some i -> state[i] <- 1; Some i
+        | None when Array.contains 0 state && failure.IsNone -> Threading.Monitor.Wait gate |> ignore; next ()
+        | None -> None
+    let worker () =
+        let mutable go = true
+        while go do
+            match lock gate next with
+            | None -> go <- false
+            | Some i ->
+                try
+                    try (snd tasks[i]) ()
+                    with e -> lock gate (fun () -> if failure.IsNone then failure <- Some e)
+                finally
+                    lock gate (fun () -> state[i] <- 2; Threading.Monitor.PulseAll gate)
+    let threads = [ for _ in 1 .. max 1 jobs -> Threading.Thread(worker, IsBackground = true) ]
+    for t in threads do t.Start()
+    for t in threads do t.Join()
+    failure |> Option.iter (fun e -> raise (AggregateException(e)))
 
 /// Runs the experiments' cells: their data, the SFT runs they need, then the cells; returns every outcome, in order.
 /// Data that reads an SFT checkpoint is prepared right after that SFT run, in the same job, while the other jobs
@@ -376,14 +402,29 @@ let run (s: Settings) (experiments: Experiment list) =
     let after (r, seed) =
         dependent |> List.filter (fun p -> p.Needs |> Option.exists (fun n -> sftDir s n.Recipe n.Seed = sftDir s r seed))
     let data = independent |> List.map (fun step -> step, report (prepare s step))
-    let sftWork =
-        inParallel s.Jobs
-            [ for x in sfts ->
-                  fun () ->
-                      let sft = report (runSft s x)
-                      sft, [ for step in after x -> step, report (prepare s step) ] ]
+    let sftWork = Array.create sfts.Length (None: (Outcome * (PrepareStep * Outcome) list) option)
+    let cellOutcomes = Array.create cells.Length (None: Outcome option)
+    let failedData () =
+        data @ (sftWork |> Array.toList |> List.choose id |> List.collect snd)
+        |> List.filter (fun (_, o) -> o.Error.IsSome) |> List.map (fun (p, _) -> p.Output) |> Set.ofList
+    // A cell needs its own SFT run and the SFT runs whose data its experiment prepares (e.g. a reference policy's filter).
+    let needs (e: Experiment, c: Cell) =
+        sfts |> List.indexed |> List.choose (fun (i, x) ->
+            let own = match e.Kind with RlFrom r -> sftDir s r c.Seed = sftDir s (fst x) (snd x) | SftOnly -> false
+            let feeds = after x |> List.exists (fun p -> List.contains p e.Prepare)
+            if own || feeds then Some i else None)
+    let sftTasks =
+        [ for i, x in List.indexed sfts ->
+              [], fun () ->
+                  let sft = report (runSft s x)
+                  let prepared = [ for step in after x -> step, report (prepare s step) ]
+                  lock sftWork (fun () ->
+                      sftWork[i] <- Some(sft, prepared)
+                      for e in experiments do storeSummaries s e) ]
+    let cellTasks =
+        [ for i, x in List.indexed cells ->
+              needs x, fun () -> cellOutcomes[i] <- Some(report (runCell s (lock sftWork failedData) x)) ]
+    schedule s.Jobs (sftTasks @ cellTasks)
     for e in experiments do storeSummaries s e
-    let unprepared =
-        data @ (sftWork |> List.collect snd) |> List.filter (fun (_, o) -> o.Error.IsSome) |> List.map (fun (p, _) -> p.Output) |> Set.ofList
-    let cellOutcomes = inParallel s.Jobs [ for x in cells -> fun () -> report (runCell s unprepared x) ]
-    List.map snd data @ (sftWork |> List.collect (fun (sft, deps) -> sft :: List.map snd deps)) @ cellOutcomes
+    List.map snd data @ (sftWork |> Array.toList |> List.choose id |> List.collect (fun (sft, deps) -> sft :: List.map snd deps))
+    @ (cellOutcomes |> Array.toList |> List.choose id)

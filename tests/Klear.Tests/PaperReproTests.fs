@@ -423,5 +423,31 @@ let pipelineTests =
         }
     ]
 
+let schedulerTests =
+    testList "scheduler" [
+        test "a cell starts once its own SFT run is done, while another SFT run still runs (no barrier between them)" {
+            // Task 1 (the second SFT run) can only finish after task 2 (a cell needing task 0) has run: with a barrier
+            // after the SFT runs this would never finish, so the wait is bounded and its expiry is the failure.
+            use cellRan = new System.Threading.ManualResetEventSlim(false)
+            let order = System.Collections.Concurrent.ConcurrentQueue<string>()
+            let mutable waitedOk = false
+            Runner.schedule 2
+                [ [], (fun () -> order.Enqueue "sft s1")
+                  [], (fun () -> waitedOk <- cellRan.Wait(TimeSpan.FromSeconds 20.0); order.Enqueue "sft s2")
+                  [ 0 ], (fun () -> order.Enqueue "cell s1"; cellRan.Set())
+                  [ 1 ], (fun () -> order.Enqueue "cell s2") ]
+            Expect.isTrue waitedOk "the s1 cell ran while the s2 SFT run was still running"
+            Expect.equal (List.ofSeq order) [ "sft s1"; "cell s1"; "sft s2"; "cell s2" ] "each cell after its own SFT run"
+        }
+        test "one job runs the tasks in list order; a task that throws still lets the others run, then the error surfaces" {
+            let order = System.Collections.Concurrent.ConcurrentQueue<int>()
+            let ex =
+                Expect.throwsC (fun () ->
+                    Runner.schedule 1 [ [], (fun () -> order.Enqueue 0); [], (fun () -> failwith "boom"); [ 1 ], (fun () -> order.Enqueue 2) ]) id
+            Expect.stringContains (ex.ToString()) "boom" "the task's error"
+            Expect.equal (List.ofSeq order) [ 0; 2 ] "in order, the failed task's dependant still ran (its own checks report the failure)"
+        }
+    ]
+
 [<Tests>]
-let tests = testList "paper-repro" [ statisticsTests; verdictTests; experimentTests; cliTests; pipelineTests ]
+let tests = testList "paper-repro" [ statisticsTests; verdictTests; experimentTests; cliTests; pipelineTests; schedulerTests ]
