@@ -356,6 +356,25 @@ let private ranksOption =
         for d in [ root1; root2 ] do Directory.Delete(d, true)
     }
 
+/// The quickstart uses both cores by default where it can: 2 ranks on a machine with 2 cores and MPICH; --ranks 1
+/// keeps one process.
+let private quickstartDefault =
+    test "quickstart without --ranks runs as 2 ranks on a 2-core machine; --ranks 1 as one process" {
+        let run (extra: string list) =
+            let root = fresh "qs"
+            let r = Cli.run ([ "quickstart"; "--output-dir"; root ] @ extra @ tiny)
+            Expect.equal r.ExitCode 0 (r.Stdout + r.Stderr)
+            let report = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir root, "report.json")))
+            let ranks = match report.["ranks"] with null -> 1 | n -> n.GetValue<int>()
+            Directory.Delete(root, true)
+            ranks, r.Stderr
+        let ranks, _ = run []
+        Expect.equal ranks (if Environment.ProcessorCount >= 2 then 2 else 1) $"default on {Environment.ProcessorCount} cores"
+        let one, stderr = run [ "--ranks"; "1" ]
+        Expect.equal one 1 "--ranks 1"
+        Expect.isFalse (stderr.Contains "rank 0 of") "no ranks started"
+    }
+
 let private jobs =
     if mpiMissing then
         testList "mpiexec -n 2" [
@@ -380,6 +399,7 @@ let private jobs =
                 throwingRank
                 hungRank
                 ranksOption
+                quickstartDefault
             ])
 
 [<Tests>]

@@ -9,9 +9,20 @@ namespace Klear.Host.Cli;
 /// </summary>
 public sealed class RanksOption
 {
-    readonly Option<int> _ranks = CliOption.Int("--ranks", "processes on this machine: N > 1 starts N data-parallel ranks under MPICH's mpiexec (each with `threads` intra-op threads); without mpich installed, one process", 1);
+    readonly Option<int> _ranks;
+    readonly int _default;
 
-    public RanksOption(Command command) => command.Add(_ranks);
+    /// <param name="defaultRanks">Ranks when --ranks is not given; above 1 it applies only where the machine has that
+    /// many cores (a job of more ranks than cores only waits on itself).</param>
+    public RanksOption(Command command, int defaultRanks = 1)
+    {
+        _default = defaultRanks;
+        var help = "processes on this machine: N > 1 starts N data-parallel ranks under MPICH's mpiexec (each with `threads` intra-op threads); without mpich installed, one process";
+        _ranks = defaultRanks > 1
+            ? CliOption.Int("--ranks", help + $" (default: {defaultRanks} where the machine has {defaultRanks} cores and mpich, else 1)", defaultRanks)
+            : CliOption.Int("--ranks", help, 1);
+        command.Add(_ranks);
+    }
 
     /// <summary>The job's exit code when this process started it under mpiexec; null when this process does the work
     /// itself (one rank asked for, already a rank of a launched job, or no MPICH).</summary>
@@ -20,9 +31,13 @@ public sealed class RanksOption
         int ranks = parsed.GetValue(_ranks);
         if (ranks < 1) throw new UsageException($"--ranks must be at least 1, got {ranks}");
         if (ranks == 1 || MpiLaunch.FromEnvironment() is not null) return null;
+        var given = parsed.GetResult(_ranks) is { Implicit: false };
+        if (!given && Environment.ProcessorCount < ranks) return null;
         if (!MpiExec.Available)
         {
-            Console.Error.WriteLine($"klear: --ranks {ranks} needs MPICH ({MpiExec.Launcher}; apt-get install mpich): running as one process");
+            Console.Error.WriteLine(given
+                ? $"klear: --ranks {ranks} needs MPICH ({MpiExec.Launcher}; apt-get install mpich): running as one process"
+                : $"klear: running as one process; with MPICH installed (apt-get install mpich) this runs as {ranks} ranks, one per core (--ranks 1 keeps one process)");
             return null;
         }
         return MpiExec.Run(ranks, WithoutRanks(Environment.GetCommandLineArgs().Skip(1)));
