@@ -10,17 +10,14 @@ namespace Klear.Host.Cli;
 public sealed class RanksOption
 {
     readonly Option<int> _ranks;
-    readonly int _default;
 
     /// <param name="defaultRanks">Ranks when --ranks is not given; above 1 it applies only where the machine has that
     /// many cores (a job of more ranks than cores only waits on itself).</param>
     public RanksOption(Command command, int defaultRanks = 1)
     {
-        _default = defaultRanks;
         var help = "processes on this machine: N > 1 starts N data-parallel ranks under MPICH's mpiexec (each with `threads` intra-op threads); without mpich installed, one process";
-        _ranks = defaultRanks > 1
-            ? CliOption.Int("--ranks", help + $" (default: {defaultRanks} where the machine has {defaultRanks} cores and mpich, else 1)", defaultRanks)
-            : CliOption.Int("--ranks", help, 1);
+        if (defaultRanks > 1) help += $" (default: {defaultRanks} where the machine has {defaultRanks} cores and mpich, else 1)";
+        _ranks = CliOption.Int("--ranks", help, defaultRanks);
         command.Add(_ranks);
     }
 
