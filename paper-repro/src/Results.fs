@@ -53,7 +53,9 @@ let readMachine path =
         let text (k: string) = match m[k] with null -> "?" | v -> v.ToString()
         match m["mkl"] with
         | null -> sprintf "%s, %s" (text "cpu") (text "isa")   // reports from before MklDispatch: MKL's own kernels
-        | _ -> sprintf "%s, %s, MKL %s" (text "cpu") (text "isa") (text "mkl")
+        | _ ->
+            let stored = match m["weights"] with null -> "" | w -> sprintf ", weights %O" w   // recorded since WeightLayout
+            sprintf "%s, %s, MKL %s%s" (text "cpu") (text "isa") (text "mkl") stored
     | _ -> "unknown"
 
 /// What a cell records about itself besides the run's own files.

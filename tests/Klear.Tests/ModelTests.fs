@@ -143,6 +143,62 @@ let tests =
             Expect.isFalse (shapes.ContainsKey "model.layers.4.mlp.up_proj.weight") "4 layers"
         }
 
+        test "projection weights are stored [in, out] and keep their [out, in] values through bf16 copies, checkpoints and gradients" {
+            // WeightLayout: the layout is storage only. CI runs with the default (stored [in, out]).
+            Expect.isTrue WeightLayout.Transposed $"{WeightLayout.Variable} is unset in the test run"
+            let isProjection (name: string) = name.EndsWith "_proj.weight" || name = "lm_head.weight"
+            let projections (m: Qwen3ForCausalLM) =
+                [ for struct (n, p) in m.named_parameters() do if isProjection n then n, (p :> torch.Tensor) ]
+            use m = seededModel (gqaConfig ()) 15L
+            Expect.equal (projections m).Length (2 * 7 + 1) "7 projections per layer and the head"
+            for n, p in projections m do
+                Expect.isTrue (WeightLayout.IsTransposed p) $"{n} stored [in, out] (strides [{p.stride(0)}, {p.stride(1)}])"
+            for struct (n, p) in m.named_parameters() do
+                if not (isProjection n) then Expect.isTrue (p.is_contiguous()) $"{n} (norms, embeddings) stored as usual"
+
+            use copy = m.CopyAs(torch.bfloat16)
+            for (n, p), (_, q) in List.zip (projections m) (projections copy) do
+                Expect.isTrue (WeightLayout.IsTransposed q) $"bf16 copy: {n}"
+                Expect.isLessThan (maxAbsDiff (toArray q) (toArray p)) 0.02 $"bf16 copy: {n} values at the same [out, in] indices"
+
+            // The file holds [out, in] row-major: what an independent reader of the bytes (contiguous()) expects.
+            let dir = tempDir "layout"
+            Klear.Host.Checkpoints.HfCheckpoint.Save(m, dir)
+            let checkFile () =
+                use f = Klear.Host.Checkpoints.SafeTensorsFile.Open(IO.Path.Combine(dir, Klear.Host.Checkpoints.HfCheckpoint.SingleFile))
+                for n, p in projections m do
+                    use stored = f.ReadFloat32 n
+                    Expect.sequenceEqual (List.ofArray stored.shape) (List.ofArray p.shape) $"file shape of {n}"
+                    Expect.equal (toArray stored) (toArray p) $"file values of {n}"
+            checkFile ()
+            use loaded = new Qwen3ForCausalLM(gqaConfig ())
+            Klear.Host.Checkpoints.HfCheckpoint.LoadWeights(loaded, dir)
+            for (n, p), (_, q) in List.zip (projections m) (projections loaded) do
+                Expect.isTrue (WeightLayout.IsTransposed q) $"loaded: {n} keeps the layout"
+                Expect.equal (toArray q) (toArray p) $"loaded: {n} values"
+
+            // Autograd gives a dense parameter's gradient the parameter's strides, so AdamW's elementwise steps and the
+            // all-reduce's flatten/copy back see one layout throughout.
+            use logits = m.forward(CausalLMInput(longTensor [| 3L; 1L; 4L; 1L; 5L |] [| 1L; 5L |]))
+            use loss = logits.square().mean()
+            loss.backward()
+            for struct (n, p) in m.named_parameters() do
+                if isProjection n then Expect.isTrue (WeightLayout.IsTransposed p.grad) $"gradient of {n} stored [in, out]"
+        }
+
+        test "InitializeWeights draws every weight in [out, in] order, whatever its storage" {
+            // Independent recomputation: the same generator filling contiguous tensors of each parameter's shape.
+            use m = new Qwen3ForCausalLM(gqaConfig ())
+            m.InitializeWeights(21L) |> ignore
+            let g = new torch.Generator(21UL)
+            use _ = torch.no_grad()
+            for struct (n, p) in m.named_parameters() do
+                let expected =
+                    if n.EndsWith "norm.weight" then torch.ones(p.shape)
+                    else torch.empty(p.shape).normal_(0.0, 0.2, g)
+                Expect.equal (toArray p) (toArray expected) $"{n}"
+        }
+
         test "logits equal an independent float64 reference (GQA, head_dim override, untied)" {
             use m = seededModel (gqaConfig ()) 11L
             let ids = [| 3; 17; 0; 36; 5; 5; 21 |]

@@ -388,7 +388,7 @@ let phaseTests =
         let dir = tempDir ()
         let config = ConfigBinder.Bind<RunConfig>(null, [ "model.layers=1"; "model.hidden=16"; "model.heads=2"; "model.kv_heads=1" ])
         use model = PolicyFactory.Create(config.Model, 23, 0L)
-        use optimizer = TorchSharp.torch.optim.AdamW(model.parameters())
+        use optimizer = new LeanAdamW(model.parameters(), 1e-3, 0.9, 0.999, 1e-8, 0.0)
         let saved = TrainingCheckpoint.Save(dir, model, optimizer, CheckpointState(Phase = TrainingPhase.Rl, NextStep = 2), config)
         Expect.equal (Path.GetFileName saved) "rl-step-000002" "checkpoint directory"
         let state = JsonNode.Parse(File.ReadAllText(Path.Combine(saved, "state.json")))

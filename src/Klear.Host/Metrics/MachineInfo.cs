@@ -10,10 +10,11 @@ namespace Klear.Host.Metrics;
 /// config + same <see cref="Isa"/>, <see cref="Mkl"/> and threads → the same numbers; report.json records these so two
 /// runs can be compared.
 /// </summary>
-public sealed record MachineInfo(string Cpu, string Isa, int Threads, string Torch, string Mkl)
+/// <param name="Weights">How projection weights are stored (<see cref="Model.WeightLayout"/>): it picks MKL's kernels too.</param>
+public sealed record MachineInfo(string Cpu, string Isa, int Threads, string Torch, string Mkl, string Weights)
 {
     public static MachineInfo Current(int threads) =>
-        new(CpuModel(), VectorIsa(), threads, TorchSharp.torch.__version__, Model.MklDispatch.Kernels);
+        new(CpuModel(), VectorIsa(), threads, TorchSharp.torch.__version__, Model.MklDispatch.Kernels, Model.WeightLayout.Name);
 
     /// <summary>The widest x86 vector extension .NET sees (the level libtorch's CPU dispatch keys on).</summary>
     public static string VectorIsa() =>
@@ -32,8 +33,8 @@ public sealed record MachineInfo(string Cpu, string Isa, int Threads, string Tor
             ? $"{name} (family {family}, model {model})" : name;
     }
 
-    public JsonObject ToJson() => new() { ["cpu"] = Cpu, ["isa"] = Isa, ["threads"] = Threads, ["torch"] = Torch, ["mkl"] = Mkl };
+    public JsonObject ToJson() => new() { ["cpu"] = Cpu, ["isa"] = Isa, ["threads"] = Threads, ["torch"] = Torch, ["mkl"] = Mkl, ["weights"] = Weights };
 
     /// <summary>One line for the console: what the run's numbers are reproducible on.</summary>
-    public override string ToString() => $"{Cpu} ({Isa}), {Threads} intra-op thread{(Threads == 1 ? "" : "s")}, libtorch {Torch}, MKL kernels {Mkl}";
+    public override string ToString() => $"{Cpu} ({Isa}), {Threads} intra-op thread{(Threads == 1 ? "" : "s")}, libtorch {Torch}, MKL kernels {Mkl}, weights stored {Weights}";
 }

@@ -22,10 +22,10 @@ public sealed class Qwen3Attention : nn.Module<AttentionInput, Tensor>
         _headDim = config.HeadDim;
         _hidden = config.HiddenSize;
         bool bias = config.AttentionBias;
-        _qProj = nn.Linear(_hidden, _heads * _headDim, hasBias: bias);
-        _kProj = nn.Linear(_hidden, _kvHeads * _headDim, hasBias: bias);
-        _vProj = nn.Linear(_hidden, _kvHeads * _headDim, hasBias: bias);
-        _oProj = nn.Linear(_heads * _headDim, _hidden, hasBias: bias);
+        _qProj = WeightLayout.Linear(_hidden, _heads * _headDim, bias);
+        _kProj = WeightLayout.Linear(_hidden, _kvHeads * _headDim, bias);
+        _vProj = WeightLayout.Linear(_hidden, _kvHeads * _headDim, bias);
+        _oProj = WeightLayout.Linear(_heads * _headDim, _hidden, bias);
         _qNorm = new RmsNorm(_headDim, config.RmsNormEps);
         _kNorm = new RmsNorm(_headDim, config.RmsNormEps);
         register_module("q_proj", _qProj);

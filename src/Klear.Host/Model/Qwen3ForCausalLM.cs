@@ -23,7 +23,7 @@ public sealed class Qwen3ForCausalLM : nn.Module<CausalLMInput, Tensor>
         register_module("model", _model);
         if (!config.TieWordEmbeddings)
         {
-            _lmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+            _lmHead = WeightLayout.Linear(config.HiddenSize, config.VocabSize, false);
             register_module("lm_head", _lmHead);
         }
     }
@@ -100,7 +100,13 @@ public sealed class Qwen3ForCausalLM : nn.Module<CausalLMInput, Tensor>
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
-            else p.normal_(0.0, Config.InitializerRange, generator);
+            else if (p.is_contiguous()) p.normal_(0.0, Config.InitializerRange, generator);
+            else
+            {
+                // Drawn in [out, in] order whatever the storage (WeightLayout), so a seed gives the same model in both.
+                using var drawn = torch.empty(p.shape, p.dtype, p.device).normal_(0.0, Config.InitializerRange, generator);
+                p.copy_(drawn);
+            }
         }
         return this;
     }

@@ -13,9 +13,9 @@ public sealed class Qwen3Mlp : nn.Module<Tensor, Tensor>
     public Qwen3Mlp(Qwen3Config config) : base(nameof(Qwen3Mlp))
     {
         _hidden = config.HiddenSize;
-        _gateProj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
-        _upProj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
-        _downProj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false);
+        _gateProj = WeightLayout.Linear(config.HiddenSize, config.IntermediateSize, false);
+        _upProj = WeightLayout.Linear(config.HiddenSize, config.IntermediateSize, false);
+        _downProj = WeightLayout.Linear(config.IntermediateSize, config.HiddenSize, false);
         register_module("gate_proj", _gateProj);
         register_module("up_proj", _upProj);
         register_module("down_proj", _downProj);

@@ -15,7 +15,23 @@ namespace Klear.Host.Training;
 public sealed class LeanAdamW : AdamW
 {
     public LeanAdamW(IEnumerable<Parameter> parameters, double lr, double beta1, double beta2, double eps, double weightDecay)
-        : base(parameters, lr, beta1, beta2, eps, weightDecay) { }
+        : base(parameters, lr, beta1, beta2, eps, weightDecay)
+    {
+        // TorchSharp makes each moment zeros_like(param), which copies a parameter's [in, out] storage
+        // (Model.WeightLayout), and its state-dict writer reads a tensor's bytes, which it refuses for a non-contiguous
+        // one. Contiguous moments keep optimizer.bin what it always was ([out, in], row-major); the update's
+        // elementwise ops take operands of either layout.
+        foreach (var group in _parameter_groups)
+            foreach (var param in group.Parameters)
+            {
+                var state = (State)_state[param.Handle];
+                if (state.exp_avg.is_contiguous() && state.exp_avg_sq.is_contiguous()) continue;
+                state.exp_avg.Dispose();
+                state.exp_avg_sq.Dispose();
+                state.exp_avg = torch.zeros(param.shape, param.dtype, param.device).DetachFromDisposeScope();
+                state.exp_avg_sq = torch.zeros(param.shape, param.dtype, param.device).DetachFromDisposeScope();
+            }
+    }
 
     public override Tensor step(Func<Tensor>? closure = null)
     {
