@@ -39,10 +39,10 @@ module Nb =
                 $"TorchSharp's native library did not load from {path} ({e.Message}). Rebuild Klear with \
                   `dotnet build src/Klear.Host -c Release` (the build patches it for Debian 12); docs/platform.md explains."
 
-    /// The GEMM kernels `klear` runs (MklDispatch: MKL's AVX2 path on AMD AVX2 CPUs), set before any BLAS call so a
+    /// The GEMM kernels `klear` runs (MklDispatch: MKL's Intel kernels on AMD CPUs), set before any BLAS call so a
     /// notebook's numbers match the command line's on the same machine.
     let mklKernels =
-        Klear.Host.Model.MklDispatch.PreferAvx2Kernels() |> ignore
+        Klear.Host.Model.MklDispatch.PreferIntelKernels() |> ignore
         Klear.Host.Model.MklDispatch.Kernels
 
     /// A tensor operation, so a broken native set-up fails here, in words, rather than in the first cell using torch.

@@ -9,7 +9,7 @@ open Expecto.Impl
 [<EntryPoint>]
 let main argv =
     // As klear does first thing: the tests run the GEMM kernels users get (MklDispatch; "MKL dispatch" tests it).
-    Klear.Host.Model.MklDispatch.PreferAvx2Kernels() |> ignore
+    Klear.Host.Model.MklDispatch.PreferIntelKernels() |> ignore
     let mutable counts = None
     let record (s: TestRunSummary) =
         counts <- Some (s.passed.Length, s.failed.Length + s.errored.Length)

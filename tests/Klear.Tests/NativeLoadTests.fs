@@ -86,8 +86,7 @@ module Mkl =
         let amdAvx2 = vendor = "AuthenticAMD" && Array.contains "avx2" flags && Array.contains "fma" flags
         match System.Environment.GetEnvironmentVariable Klear.Host.Model.MklDispatch.Variable with
         | "vendor" -> false
-        | "intel" -> amdAvx2
-        | _ -> amdAvx2 && not (Array.contains "avx512f" flags)
+        | _ -> amdAvx2
 
     /// The label reports carry for what this process runs.
     let expectKernels seeded =
@@ -99,7 +98,7 @@ let mklTests =
     testList "MKL dispatch" [
         test "on an AMD AVX2 CPU MKL answers 'Intel' (so it runs its AVX2 GEMM kernels); elsewhere it answers by the vendor" {
             // The test program seeds first thing, like klear; calling again is a no-op.
-            let seeded = Klear.Host.Model.MklDispatch.PreferAvx2Kernels()
+            let seeded = Klear.Host.Model.MklDispatch.PreferIntelKernels()
             let vendor, _ = Mkl.cpu ()
             Expect.equal seeded (Mkl.expectSeeded ()) $"seeded on this CPU ({vendor}): {Klear.Host.Model.MklDispatch.Reason}"
             Expect.equal Klear.Host.Model.MklDispatch.Kernels (Mkl.expectKernels seeded) "what reports record"
@@ -107,7 +106,7 @@ let mklTests =
             Expect.equal (Mkl.askMkl ()) expected "mkl_serv_intel_cpu_true's own answer"
         }
         test "a float32 GEMM on odd shapes (every kernel edge) equals the float64 product to fp32 rounding" {
-            Klear.Host.Model.MklDispatch.PreferAvx2Kernels() |> ignore
+            Klear.Host.Model.MklDispatch.PreferIntelKernels() |> ignore
             use g = new torch.Generator(7UL)
             for m, k, n in [ 67, 129, 71; 6144, 128, 384; 16, 256, 1024; 1, 512, 23 ] do
                 use a = torch.randn([| int64 m; int64 k |], generator = g)

@@ -219,7 +219,7 @@ let tests =
                     [ "train"; $"output_dir={work}/runs"; $"model.path={model}"; "data.task=files"; $"data.train_files={data}"
                       $"data.val_files={data}"; $"data.sft_files={data}"; "data.prompt_format=qwen3-chat"; "threads=1"
                       "sft.steps=4"; "sft.batch_size=4"; "sft.lr=3e-3"; "sft.min_lr=3e-3"; "sft.warmup_steps=0"; "sft.val_examples=0"
-                      "trainer.steps=2"; "trainer.prompts_per_step=2"; "rollout.n=4"; "rollout.max_new_tokens=16"
+                      "trainer.steps=2"; "trainer.prompts_per_step=4"; "rollout.n=8"; "rollout.max_new_tokens=16"
                       "actor.mini_batches=2"; "actor.lr=1e-4"; "actor.activation_checkpointing=true"
                       "eval.k=1"; "eval.greedy=false"; "eval.max_new_tokens=8" ]
             Expect.equal r.ExitCode 0 $"train exit code ({r.Stderr})"

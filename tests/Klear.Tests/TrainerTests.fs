@@ -357,8 +357,9 @@ let filesTask =
             let machine = report["machine"]
             Expect.equal (machine["isa"].GetValue<string>()) isa "the CPU's vector ISA"
             Expect.equal (machine["threads"].GetValue<int>()) 1 "the default intra-op thread count"
-            let mkl = if NativeLoadTests.Mkl.expectSeeded () then "intel-avx2" else "vendor"
-            Expect.equal (machine["mkl"].GetValue<string>()) mkl "MKL's GEMM path (AMD AVX2: seeded to its Intel kernels)"
+            let mkl = NativeLoadTests.Mkl.expectKernels (NativeLoadTests.Mkl.expectSeeded ())
+            Expect.equal (machine["mkl"].GetValue<string>()) mkl "MKL's GEMM path (AMD with AVX2: seeded to its Intel kernels)"
+            Expect.equal (machine["weights"].GetValue<string>()) "in-out" "projection weights stored [in, out]"
             Expect.stringContains run.Stdout $"({isa}), 1 intra-op thread" "the run says what it is reproducible on"
             data, runDir
         let jsonlData, jsonlRun = trainOn "jsonl"

@@ -14,7 +14,7 @@ public abstract class KlearCommand : Command
         FullName = fullName;
         SetAction(parsed =>
         {
-            if (UsesTorch) Model.MklDispatch.PreferAvx2Kernels();   // before the command's first GEMM
+            if (UsesTorch) Model.MklDispatch.PreferIntelKernels();   // before the command's first GEMM
             return Run(parsed);
         });
     }

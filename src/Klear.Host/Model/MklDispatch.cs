@@ -7,18 +7,18 @@ namespace Klear.Host.Model;
 /// <summary>
 /// Which of MKL's GEMM kernels libtorch runs on an AMD CPU. MKL (linked into libtorch_cpu.so) asks cpuid whether the
 /// vendor is "GenuineIntel" and, on AMD, takes its generic path (<c>mkl_blas_def_sgemm_kernel_0_zen</c>) instead of
-/// the AVX2 kernels the CPU runs fine: `perf` on an AMD EPYC Zen 3 shows the switch, and the quickstart-size training
-/// step is faster on the AVX2 kernels (docs/performance.md). MKL caches the vendor answer in a static that its own
-/// code reads before asking cpuid; seeding that cache with "Intel" before the first BLAS call is the whole change
-/// (no code is patched, nothing is preloaded). Applied only where it was measured: AMD, AVX2 and FMA, no AVX-512
-/// (on AVX-512 AMD parts MKL's Intel path would pick other kernels, not measured yet). It changes float rounding,
-/// so it is part of what a run's numbers depend on: <see cref="Metrics.MachineInfo"/> records <see cref="Kernels"/>.
+/// the AVX2 / AVX-512 kernels the CPU runs fine: `perf` on AMD EPYC Zen 3 and Zen 4 shows the switch, and training
+/// and decoding are faster on the Intel kernels (docs/performance.md). MKL caches the vendor answer in a static that
+/// its own code reads before asking cpuid; seeding that cache with "Intel" before the first BLAS call is the whole
+/// change (no code is patched, nothing is preloaded). Applied on AMD CPUs with AVX2 and FMA, AVX-512 ones included
+/// (measured on both). It changes float rounding, so it is part of what a run's numbers depend on:
+/// <see cref="Metrics.MachineInfo"/> records <see cref="Kernels"/>.
 /// </summary>
 public static class MklDispatch
 {
     /// <summary>
-    /// <c>vendor</c> keeps MKL's own choice (e.g. to repeat a run made before this existed); <c>intel</c> seeds the
-    /// cache on any AMD CPU with AVX2, AVX-512 ones included (to measure MKL's Intel path where it is not the default).
+    /// <c>vendor</c> keeps MKL's own choice (e.g. to repeat a run made before this existed, or one made on an AVX-512
+    /// AMD CPU before 2026-12-03, when the default there was still MKL's own path); anything else seeds the cache.
     /// </summary>
     public const string Variable = "KLEAR_MKL_DISPATCH";
 
@@ -35,10 +35,10 @@ public static class MklDispatch
     static bool _attempted, _seeded;
 
     /// <summary>
-    /// Seeds MKL's vendor cache on AMD AVX2 CPUs; call before any tensor work (Program.cs does, first thing).
-    /// Idempotent; returns whether MKL now takes its Intel AVX2 path.
+    /// Seeds MKL's vendor cache on AMD CPUs with AVX2; call before any tensor work (Program.cs does, first thing).
+    /// Idempotent; returns whether MKL now takes its Intel path.
     /// </summary>
-    public static bool PreferAvx2Kernels()
+    public static bool PreferIntelKernels()
     {
         lock (Gate)
         {
@@ -55,8 +55,6 @@ public static class MklDispatch
         if (setting is "vendor") return $"{Variable}=vendor";
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return "not Linux x64";
         if (!IsAmd()) return "not an AMD CPU (MKL's own dispatch is already right)";
-        if (Avx512F.IsSupported && setting is not "intel")
-            return $"AVX-512 AMD CPU: MKL's own kernels ({Variable}=intel tries its Intel path)";
         if (!Avx2.IsSupported || !Fma.IsSupported) return "no AVX2/FMA";
 
         torch.InitializeDeviceType(DeviceType.CPU);   // loads libtorch_cpu.so (no BLAS call yet)
@@ -71,7 +69,7 @@ public static class MklDispatch
             case 0: return "MKL had already chosen its kernels (a BLAS call ran before this)";
         }
         _seeded = true;
-        return Avx512F.IsSupported ? $"{Variable}=intel: MKL's Intel kernels on an AVX-512 AMD CPU" : "AMD AVX2 CPU: MKL's AVX2 kernels";
+        return Avx512F.IsSupported ? "AMD AVX-512 CPU: MKL's AVX-512 kernels" : "AMD AVX2 CPU: MKL's AVX2 kernels";
     }
 
     /// <summary>
