@@ -72,12 +72,15 @@ type PrepareStep =
       /// The arguments under --quick when they differ (tiny sizes; the numbers mean nothing).
       QuickArguments: string list option
       /// Estimated minutes on this machine (one thread), measured under load; 0 for a few seconds.
-      Minutes: float }
+      Minutes: float
+      /// The output keeps some lines of this prepared file byte for byte, in order (a filter). Their line numbers are
+      /// then stored with the results, so a clean machine rebuilds the file without re-running the step or its SFT.
+      SubsetOf: string option }
 
 module PrepareStep =
     /// A step that only writes data: no SFT, no summary, the same under --quick, seconds.
     let write output arguments =
-        { Output = output; Arguments = arguments; Needs = None; Summary = false; QuickArguments = None; Minutes = 0.0 }
+        { Output = output; Arguments = arguments; Needs = None; Summary = false; QuickArguments = None; Minutes = 0.0; SubsetOf = None }
 
 type Runnable =
     | Runnable

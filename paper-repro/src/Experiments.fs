@@ -289,7 +289,8 @@ let codeTestFilterData =
         Needs = Some codeFilterReference
         Summary = true
         QuickArguments = Some(filter 2 "0" 24)
-        Minutes = 90.0 } ]
+        Minutes = 90.0
+        SubsetOf = Some wrongTrain } ]
 
 let codeTestFilter =
     { Name = "code-test-filter"

@@ -32,6 +32,8 @@ type Action =
     | Collected
     | Resumed
     | Started
+    /// A prepared file rebuilt from the line numbers stored with the results: neither its step nor its SFT ran.
+    | Restored
 
 type Outcome =
     { Name: string
@@ -206,6 +208,46 @@ let private prepareKey (step: PrepareStep) =
 
 let private keyFile (final: string) = Path.Combine(Path.GetDirectoryName final, "." + Path.GetFileName final + ".key")
 
+/// Where a subset step's line numbers live in the work folder's data/ (copied to results/NAME/data/ like a summary).
+let rowsPath (s: Settings) (step: PrepareStep) = Path.ChangeExtension(Path.Combine(dataDir s, step.Output), ".rows.json")
+
+let private sha256 (path: string) = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes path))
+
+/// This machine's CPU as /proc/cpuinfo names it: a filter's output depends on its reference policy's float rounding.
+let private cpu () =
+    try
+        let lines = File.ReadLines "/proc/cpuinfo" |> Seq.takeWhile (fun l -> l.Trim() <> "") |> List.ofSeq
+        let field (name: string) =
+            lines |> List.tryPick (fun l ->
+                match l.Split(':', 2) with
+                | [| k; v |] when k.Trim() = name -> Some(v.Trim())
+                | _ -> None)
+        sprintf "%s, family %s model %s" (defaultArg (field "model name") "?") (defaultArg (field "cpu family") "?") (defaultArg (field "model") "?")
+    with _ -> "unknown"
+
+/// The line numbers (0-based) of `output`'s lines in `input`, which must hold them in order, byte for byte.
+let private keptLines (input: string) (output: string) =
+    let source = File.ReadAllLines input
+    let mutable i = 0
+    [ for line in File.ReadLines output do
+          while i < source.Length && source[i] <> line do i <- i + 1
+          if i = source.Length then failwithf "%s is not a subset of %s's lines in order" output input
+          yield i
+          i <- i + 1 ]
+
+/// Stores which lines of its input a subset step kept, with what identifies them (the step's key, both files' hashes).
+let private writeRows (s: Settings) (step: PrepareStep) (input: string) (key: string) =
+    let final = Path.Combine(dataDir s, step.Output)
+    let o = JsonObject()
+    o["key"] <- JsonValue.Create key
+    o["input"] <- JsonValue.Create(step.SubsetOf.Value)
+    o["input_sha256"] <- JsonValue.Create(sha256 input)
+    o["output_sha256"] <- JsonValue.Create(sha256 final)
+    o["git_commit"] <- JsonValue.Create s.GitCommit
+    o["cpu"] <- JsonValue.Create(cpu ())
+    o["kept"] <- JsonArray(keptLines input final |> List.map (fun i -> JsonValue.Create i :> JsonNode) |> Array.ofList)
+    File.WriteAllText(rowsPath s step, o.ToJsonString(JsonSerializerOptions(WriteIndented = false)) + "\n")
+
 /// Writes a prepared file unless it exists with the same key (into temporary names first, so a killed step leaves
 /// nothing half-written; the key last).
 let prepare (s: Settings) (step: PrepareStep) =
@@ -236,6 +278,7 @@ let prepare (s: Settings) (step: PrepareStep) =
             | Ok() when File.Exists temp && (not step.Summary || File.Exists tempSummary) ->
                 if step.Summary then File.Move(tempSummary, summaryPath s step, true)
                 File.Move(temp, final, true)
+                step.SubsetOf |> Option.iter (fun input -> writeRows s step (Path.Combine(dataDir s, input)) key)
                 File.WriteAllText(keyFile final, key)
                 { Name = name; Action = Started; Error = None }
             | Ok() -> { Name = name; Action = Started; Error = Some(sprintf "klear %s wrote no %s" (String.Join(" ", args)) (if File.Exists temp then tempSummary else temp)) }
@@ -259,14 +302,49 @@ let private portable (s: Settings) (text: string) =
         | n -> n.DeepClone()
     (walk (JsonNode.Parse text)).ToJsonString(JsonSerializerOptions(WriteIndented = true)) + "\n"
 
-/// Copies the summaries of an experiment's prepared files into results/NAME/data/.
+/// Copies the summaries and subset line numbers of an experiment's prepared files into results/NAME/data/.
 let private storeSummaries (s: Settings) (e: Experiment) =
-    for step in e.Prepare |> List.filter _.Summary do
-        let source = summaryPath s step
+    let copy (source: string) =
         if File.Exists source then
             let target = Path.Combine(Results.dataDir s.Results e.Name, Path.GetFileName source)
             Directory.CreateDirectory(Path.GetDirectoryName target) |> ignore
             File.WriteAllText(target, portable s (File.ReadAllText source))
+    for step in e.Prepare do
+        if step.Summary then copy (summaryPath s step)
+        if step.SubsetOf.IsSome then copy (rowsPath s step)
+
+/// Rebuilds a subset step's file from line numbers stored with the results of one of `experiments`, when they were
+/// made with the same key (arguments and SFT run) from an input with the same bytes as the one prepared here; the
+/// rebuilt file must hash as the original did. None when there is nothing to restore from (the step then runs).
+let restore (s: Settings) (experiments: Experiment list) (step: PrepareStep) =
+    let final = Path.Combine(dataDir s, step.Output)
+    let key = prepareKey step
+    match step.SubsetOf with
+    | None -> None
+    | Some _ when File.Exists final && File.Exists(keyFile final) && File.ReadAllText(keyFile final) = key -> None
+    | Some inputName ->
+        let input = Path.Combine(dataDir s, inputName)
+        let stored =
+            experiments
+            |> List.filter (fun e -> List.contains step e.Prepare)
+            |> List.map (fun e -> Path.Combine(Results.dataDir s.Results e.Name, Path.GetFileName(rowsPath s step)))
+            |> List.filter File.Exists
+            |> List.map (fun f -> JsonNode.Parse(File.ReadAllText f).AsObject())
+            |> List.tryFind (fun o -> o["key"].GetValue<string>() = key)
+        match stored with
+        | Some o when File.Exists input && o["input_sha256"].GetValue<string>() = sha256 input ->
+            let lines = File.ReadAllLines input
+            let temp = Path.Combine(Path.GetDirectoryName final, ".tmp-" + Path.GetFileName final)
+            File.WriteAllLines(temp, o["kept"].AsArray() |> Seq.map (fun n -> lines[n.GetValue<int>()]), UTF8Encoding(false))
+            if sha256 temp <> o["output_sha256"].GetValue<string>() then
+                File.Delete temp
+                Some { Name = prepareName step; Action = Restored; Error = Some(sprintf "the rows stored for %s rebuild a file with other bytes than the original; delete results/*/data/%s to run the step again" step.Output (Path.GetFileName(rowsPath s step))) }
+            else
+                File.Move(temp, final, true)
+                File.WriteAllText(rowsPath s step, o.ToJsonString() + "\n")
+                File.WriteAllText(keyFile final, key)
+                Some { Name = prepareName step; Action = Restored; Error = None }
+        | _ -> None
 
 // ---- cells ---------------------------------------------------------------------------------------------------------
 
@@ -395,13 +473,17 @@ let run (s: Settings) (experiments: Experiment list) =
         o
     let steps = todo |> List.collect (fun (e, _) -> e.Prepare) |> List.distinct
     let independent, dependent = steps |> List.partition (fun p -> p.Needs.IsNone)
+    let data = independent |> List.map (fun step -> step, report (prepare s step))
+    // A filter stored with the results needs neither its reference SFT nor its sampling again (a clean machine).
+    let restored = dependent |> List.choose (fun p -> restore s experiments p |> Option.map (fun o -> p, report o))
+    let data = data @ restored
+    let dependent = dependent |> List.filter (fun p -> not (List.exists (fun (r, _) -> r = p) restored))
     let needed = dependent |> List.choose (fun p -> p.Needs |> Option.map (fun n -> n.Recipe, n.Seed))
     let sfts =
         needed @ (todo |> List.choose (fun (e, c) -> match e.Kind with RlFrom r -> Some(r, c.Seed) | SftOnly -> None))
         |> List.distinctBy (fun (r, seed) -> sftDir s r seed)
     let after (r, seed) =
         dependent |> List.filter (fun p -> p.Needs |> Option.exists (fun n -> sftDir s n.Recipe n.Seed = sftDir s r seed))
-    let data = independent |> List.map (fun step -> step, report (prepare s step))
     let sftWork = Array.create sfts.Length (None: (Outcome * (PrepareStep * Outcome) list) option)
     let cellOutcomes = Array.create cells.Length (None: Outcome option)
     let failedData () =

@@ -403,6 +403,33 @@ let pipelineTests =
             Expect.stringContains table "Data preparation, `train-wrong30-pass16.summary.json`" "the filter in the table"
             Expect.stringContains table "| wrong_tests_rows | 19 |" "its counts"
             Expect.isTrue (Runner.run s [ e ] |> List.forall (fun o -> o.Action = Runner.Cached)) "nothing runs twice"
+            // A clean machine: the work folder (checkpoints, prepared data) is gone, the committed results are not.
+            let filteredFile = Path.Combine(Runner.dataDir s, "synthetic-code", "train-wrong30-pass16.jsonl")
+            let original = File.ReadAllBytes filteredFile
+            let rows = Path.Combine(s.Results, "code-test-filter", "data", "train-wrong30-pass16.rows.json")
+            let storedRows = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText rows)
+            let kept = storedRows["kept"].AsArray().Count
+            Expect.equal kept (File.ReadAllLines filteredFile).Length "one line number per kept row"
+            Directory.Delete(s.Work, true)
+            Directory.Delete(filtered, true)
+            Expect.equal (actions (Runner.run s [ e ]))
+                [ "data synthetic-code/train.jsonl", Runner.Started, None
+                  "data synthetic-code/val.jsonl", Runner.Started, None
+                  "data synthetic-code/train-wrong30.jsonl", Runner.Started, None
+                  "data synthetic-code/train-wrong30-pass16.jsonl", Runner.Restored, None
+                  "sft synthetic-code seed 1", Runner.Started, None
+                  "code-test-filter/filtered__s1", Runner.Started, None
+                  "code-test-filter/unfiltered__s1", Runner.Cached, None ] "no reference SFT, no sampling: the filter comes back from its line numbers"
+            Expect.equal (File.ReadAllBytes filteredFile) original "the same bytes as the filter wrote"
+            // Stored rows that rebuild other bytes are refused by name, and nothing reads a half-made file.
+            let tampered = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText rows)
+            tampered["output_sha256"] <- System.Text.Json.Nodes.JsonValue.Create "0"
+            File.WriteAllText(rows, tampered.ToJsonString())
+            Directory.Delete(s.Work, true)
+            Directory.Delete(filtered, true)
+            let refused = Runner.run s [ e ] |> List.find (fun o -> o.Name = "data synthetic-code/train-wrong30-pass16.jsonl")
+            Expect.stringContains refused.Error.Value "other bytes than the original" "refused"
+            Expect.isFalse (File.Exists filteredFile) "no file from bad rows"
             Directory.Delete(root, true)
         }
         test "run all --quick through the command line: every runnable experiment writes its files and RESULTS.md lists it" {
