@@ -258,8 +258,9 @@ let codeReward =
       // evaluation every 5 steps (generation ~900 tokens/s on one thread; an evaluation samples 200 × 5 responses of
       // ~350 tokens, ~6 min, so 9 of them were half the cell). Every 10 steps (5 evaluations): ~65 min at that load,
       // about half alone on two cores. No RL cell of this task had finished when the interval was changed.
-      CellMinutes = 40.0
-      SftMinutes = 30.0
+      // Measured since (2 jobs, Zen 4, 2026-12-04/05): RL cells 57–75 min, SFT 30–45 min.
+      CellMinutes = 65.0
+      SftMinutes = 35.0
       Prepare = syntheticCodeData
       Runnable = Runnable }
 
@@ -289,7 +290,7 @@ let codeTestFilterData =
         Needs = Some codeFilterReference
         Summary = true
         QuickArguments = Some(filter 2 "0" 24)
-        Minutes = 90.0
+        Minutes = 30.0 // sampling only (the reference SFT is counted as an SFT run): 1,547 s on Zen 4 beside one job
         SubsetOf = Some wrongTrain } ]
 
 let codeTestFilter =
@@ -326,8 +327,9 @@ let codeTestFilter =
       // evaluation every 5 steps (generation ~900 tokens/s on one thread; an evaluation samples 200 × 5 responses of
       // ~350 tokens, ~6 min, so 9 of them were half the cell). Every 10 steps (5 evaluations): ~65 min at that load,
       // about half alone on two cores. No RL cell of this task had finished when the interval was changed.
-      CellMinutes = 40.0
-      SftMinutes = 30.0
+      // Measured since (2 jobs, Zen 4, 2026-12-05): RL cells 46–56 min, SFT ~31 min.
+      CellMinutes = 55.0
+      SftMinutes = 35.0
       Prepare = syntheticCodeData @ codeTestFilterData
       Runnable = Runnable }
 
